@@ -1,0 +1,139 @@
+package maildirbackend
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/maildir-imapd/maildir-imapd/idle"
+)
+
+// Append stores a message the way Dovecot does: written in tmp/ with LF
+// line endings, fsynced, given its INTERNALDATE as mtime, and renamed into
+// new/ (no flags) or cur/<key>:2,<flags>. It answers with APPENDUID.
+func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	if r.Size() > int64(s.b.opts.AppendLimit) {
+		return nil, errTooBig
+	}
+	f, err := s.acct.acquire(mailbox, false)
+	if errors.Is(err, errNoSuchMailbox) {
+		return nil, errTryCreate
+	} else if err != nil {
+		return nil, err
+	}
+	defer s.acct.release(f, false)
+
+	raw, err := io.ReadAll(io.LimitReader(r, int64(s.b.opts.AppendLimit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read literal: %w", err)
+	}
+	if len(raw) > int64ToInt(s.b.opts.AppendLimit) {
+		return nil, errTooBig
+	}
+	content := bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	vsize := int64(len(content)) + int64(countBareLF(content))
+
+	std, kwNames := splitFlags(options.Flags)
+	f.mu.Lock()
+	kwMask, added, err := f.keywordMaskLocked(kwNames, true)
+	mboxFlags := f.mailboxFlagsLocked()
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	nf := flagSet{std: std, kw: kwMask}
+	mtime := options.Time
+	if mtime.IsZero() {
+		mtime = time.Now()
+	}
+	m, err := f.writeNew(s.b.keys, content, vsize, nf, mtime)
+	if err != nil {
+		return nil, err
+	}
+	uids, err := f.addFiles([]*message{m}, added, mboxFlags)
+	if err != nil {
+		return nil, err
+	}
+	return &imap.AppendData{UIDValidity: f.uidValidity, UID: uids[0]}, nil
+}
+
+func int64ToInt(n uint32) int { return int(n) }
+
+// countBareLF counts LF bytes not preceded by CR: what CRLF output adds.
+func countBareLF(b []byte) int {
+	n := bytes.Count(b, []byte("\n")) - bytes.Count(b, []byte("\r\n"))
+	return n
+}
+
+// writeNew writes content as a new message file in tmp/, fsyncs it, sets its
+// mtime and renames it into new/ or cur/. It returns the message, without UID.
+func (f *folder) writeNew(keys *keyGen, content []byte, vsize int64, nf flagSet, mtime time.Time) (*message, error) {
+	key := keys.next(int64(len(content)), vsize)
+	tmp := filepath.Join(f.path, "tmp", key)
+	file, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, mapFSError(fmt.Errorf("create message: %w", err))
+	}
+	_, err = file.Write(content)
+	if err == nil {
+		err = file.Sync()
+	}
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chtimes(tmp, mtime, mtime)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, mapFSError(fmt.Errorf("write message: %w", err))
+	}
+	m := &message{key: key, fsize: int64(len(content)), vsize: vsize, mtime: mtime.Unix(), inNew: nf.empty()}
+	if !m.inNew {
+		m.info, m.flags = nf.info(), nf
+	}
+	if err := os.Rename(tmp, filepath.Join(f.path, m.rel())); err != nil {
+		os.Remove(tmp)
+		return nil, mapFSError(fmt.Errorf("deliver message: %w", err))
+	}
+	return m, nil
+}
+
+// addFiles registers message files just placed in the folder and returns
+// their UIDs in the order given. The watcher may have registered some
+// already; they keep the UID it gave.
+func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([]imap.UID, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var cands []*message
+	for _, m := range ms {
+		if f.byKey[m.key] == nil {
+			cands = append(cands, m)
+		}
+	}
+	var change idle.Change
+	if len(cands) > 0 {
+		added, err := f.assignAndAddLocked(cands)
+		if err != nil {
+			return nil, err
+		}
+		change.Added = added
+	}
+	if kwAdded {
+		change.MailboxFlags = mboxFlags
+	}
+	f.applyLocked(change, nil)
+	uids := make([]imap.UID, len(ms))
+	for i, m := range ms {
+		if known := f.byKey[m.key]; known != nil {
+			uids[i] = known.uid
+		}
+	}
+	return uids, nil
+}

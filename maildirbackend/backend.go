@@ -1,0 +1,194 @@
+package maildirbackend
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/maildir-imapd/maildir-imapd/watch"
+)
+
+// DefaultAppendLimit is the APPEND size limit when Options.AppendLimit is 0.
+const DefaultAppendLimit = 64 << 20
+
+// AuthFunc checks a user's credentials and returns the absolute path of the
+// user's Maildir root. It returns [imapserver.ErrAuthFailed] (or an error
+// wrapping it) for wrong credentials. It must be safe for concurrent use.
+type AuthFunc func(username, password string) (maildir string, err error)
+
+// Options configures a [Backend]. The zero value serves no user.
+type Options struct {
+	// Logger receives the backend's logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Authenticate resolves users. Nil refuses every login.
+	Authenticate AuthFunc
+	// Prefix is the personal namespace prefix: "" (Dovecot's default, the
+	// mailbox of folder .Sent is "Sent") or "INBOX." (Courier's: "INBOX.Sent").
+	Prefix string
+	// UTF8FolderNames stores new folder names in UTF-8 on disk, as
+	// Courier-IMAP 5 does, instead of Dovecot's modified UTF-7. Existing
+	// folders are read in either form.
+	UTF8FolderNames bool
+	// AppendLimit is the largest message APPEND accepts, in bytes. Zero means
+	// DefaultAppendLimit.
+	AppendLimit uint32
+	// Watcher follows the folders that sessions select. Nil means New creates
+	// one, and Close closes it.
+	Watcher *watch.Watcher
+	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
+	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
+	SpecialUse map[string]imap.MailboxAttr
+}
+
+// Backend serves Maildir++ trees to go-imap's server. It is safe for
+// concurrent use; one Backend serves every connection of a process.
+type Backend struct {
+	opts       Options
+	log        *slog.Logger
+	watcher    *watch.Watcher
+	ownWatcher bool
+	keys       *keyGen
+
+	mu       sync.Mutex
+	accounts map[string]*account // by Maildir root
+	closed   bool
+}
+
+// New returns a Backend. The caller must call Close when done.
+func New(opts *Options) (*Backend, error) {
+	b := &Backend{keys: newKeyGen(), accounts: make(map[string]*account)}
+	if opts != nil {
+		b.opts = *opts
+	}
+	b.log = b.opts.Logger
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	if b.opts.AppendLimit == 0 {
+		b.opts.AppendLimit = DefaultAppendLimit
+	}
+	if b.opts.SpecialUse == nil {
+		b.opts.SpecialUse = defaultSpecialUse(b.opts.Prefix)
+	}
+	b.watcher = b.opts.Watcher
+	if b.watcher == nil {
+		w, err := watch.New(&watch.Options{Logger: b.log})
+		if err != nil {
+			return nil, fmt.Errorf("start watcher: %w", err)
+		}
+		b.watcher, b.ownWatcher = w, true
+	}
+	return b, nil
+}
+
+// Caps returns the capabilities to put in imapserver.Options.Caps: every one
+// go-imap v2 lets a backend turn on. APPENDLIMIT=<n> is announced through
+// the session.
+func (b *Backend) Caps() imap.CapSet {
+	return imap.CapSet{
+		imap.CapIMAP4rev1:        {},
+		imap.CapIMAP4rev2:        {},
+		imap.CapNamespace:        {},
+		imap.CapUIDPlus:          {},
+		imap.CapESearch:          {},
+		imap.CapSearchRes:        {},
+		imap.CapListExtended:     {},
+		imap.CapListStatus:       {},
+		imap.CapMove:             {},
+		imap.CapStatusSize:       {},
+		imap.CapBinary:           {},
+		imap.CapChildren:         {},
+		imap.CapSpecialUse:       {},
+		imap.CapCreateSpecialUse: {},
+		imap.CapLiteralPlus:      {},
+		imap.CapUnauthenticate:   {},
+		imap.CapAppendLimit:      {},
+	}
+}
+
+// NewSession returns a session for a new connection. Its signature is that
+// of imapserver.Options.NewSession.
+func (b *Backend) NewSession(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
+	}
+	return &Session{b: b, conn: conn}, nil, nil
+}
+
+// Close releases the watcher if New created it. Sessions still open keep
+// working on their folders but no longer see changes from disk.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	if b.ownWatcher {
+		return b.watcher.Close()
+	}
+	return nil
+}
+
+// openAccount returns the shared account of a Maildir root. The caller must
+// call closeAccount.
+func (b *Backend) openAccount(root string) (*account, error) {
+	if !filepath.IsAbs(root) {
+		return nil, errors.New("maildir path is not absolute")
+	}
+	root = filepath.Clean(root)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a := b.accounts[root]
+	if a == nil {
+		a = &account{
+			b:       b,
+			root:    root,
+			names:   namer{root: root, prefix: b.opts.Prefix, utf8: b.opts.UTF8FolderNames},
+			log:     b.log.With("maildir", root),
+			folders: make(map[string]*folder),
+		}
+		b.accounts[root] = a
+	}
+	a.refs++
+	return a, nil
+}
+
+func (b *Backend) closeAccount(a *account) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a.refs--
+	if a.refs == 0 {
+		delete(b.accounts, a.root)
+	}
+}
+
+// defaultSpecialUse gives the usual folder names their SPECIAL-USE
+// attribute (RFC 6154), as clients such as iOS Mail expect.
+func defaultSpecialUse(prefix string) map[string]imap.MailboxAttr {
+	m := map[string]imap.MailboxAttr{
+		"Sent":             imap.MailboxAttrSent,
+		"Sent Messages":    imap.MailboxAttrSent,
+		"Sent Items":       imap.MailboxAttrSent,
+		"Drafts":           imap.MailboxAttrDrafts,
+		"Trash":            imap.MailboxAttrTrash,
+		"Deleted Messages": imap.MailboxAttrTrash,
+		"Deleted Items":    imap.MailboxAttrTrash,
+		"Junk":             imap.MailboxAttrJunk,
+		"Spam":             imap.MailboxAttrJunk,
+		"Archive":          imap.MailboxAttrArchive,
+	}
+	if prefix == "" {
+		return m
+	}
+	p := make(map[string]imap.MailboxAttr, len(m))
+	for k, v := range m {
+		p[prefix+k] = v
+	}
+	return p
+}

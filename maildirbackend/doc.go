@@ -1,0 +1,27 @@
+// Package maildirbackend serves Maildir++ trees over IMAP as a go-imap v2
+// [imapserver.Session]. It owns everything between the IMAP command and the
+// files on disk: mailbox names and folders, UIDs, flags and keywords, message
+// parsing, search, append, copy, move and expunge.
+//
+// The files stay the single source of truth, and other programs (an MTA,
+// Dovecot, mutt, mbsync) may change them at any moment. The backend keeps one
+// in-memory state per open folder per process, reconciles it with the disk
+// whenever the [watch] package reports a change, and fans every change out to
+// the sessions through the [idle] package.
+//
+// Files read and written, per folder (Dovecot's default Maildir++ layout):
+//
+//   - new/, cur/, tmp/: the messages. Flag changes are renames; contents are
+//     never rewritten. New files are written in tmp/, fsynced and renamed.
+//   - dovecot-uidlist: UIDVALIDITY, next UID and the UID of every key, in
+//     Dovecot's version 3 format, appended to or rewritten under
+//     dovecot-uidlist.lock exactly as Dovecot does, so both servers can share
+//     a tree.
+//   - dovecot-keywords: the keyword of each file name letter a–z.
+//   - maildirfolder: created with every folder but INBOX.
+//
+// In the Maildir root: subscriptions (Dovecot's v2 format) and
+// dovecot-uidvalidity (the UIDVALIDITY of new folders). Dovecot's binary
+// index files (dovecot.index*, dovecot.list.index*) are never read, written
+// or deleted.
+package maildirbackend

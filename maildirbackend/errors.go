@@ -1,0 +1,89 @@
+package maildirbackend
+
+import (
+	"errors"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Errors the client sees. They never contain paths.
+var (
+	errNoSuchMailbox = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeNonExistent,
+		Text: "No such mailbox",
+	}
+	errTryCreate = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeTryCreate,
+		Text: "No such mailbox",
+	}
+	errBadName = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCannot,
+		Text: "Invalid mailbox name",
+	}
+	errNameTooLong = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCannot,
+		Text: "Mailbox name too long",
+	}
+	errMailboxExists = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeAlreadyExists,
+		Text: "Mailbox already exists",
+	}
+	errInboxDelete = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCannot,
+		Text: "INBOX cannot be deleted",
+	}
+	errHasChildren = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeHasChildren,
+		Text: "Mailbox has children; delete them first",
+	}
+	errTooBig = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeTooBig,
+		Text: "Message exceeds the APPEND limit",
+	}
+	errTooManyKeywords = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeLimit,
+		Text: "No more keywords can be stored in this mailbox",
+	}
+	errReadOnly = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCode("READ-ONLY"),
+		Text: "Mailbox is read-only (EXAMINE)",
+	}
+	errNoSpace = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeOverQuota,
+		Text: "Not enough disk space",
+	}
+	errPermission = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeNoPerm,
+		Text: "Permission denied on the mail store",
+	}
+	errBusy = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeInUse,
+		Text: "Mailbox is locked by another process; try again",
+	}
+	errNotSelected = &imap.Error{
+		Type: imap.StatusResponseTypeBad,
+		Code: imap.ResponseCodeClientBug,
+		Text: "No mailbox selected",
+	}
+	errExpungeIssued = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCode("EXPUNGEISSUED"),
+		Text: "Some of the requested messages no longer exist",
+	}
+)
+
+// errClosed is returned by a backend that has been closed.
+var errClosed = errors.New("maildirbackend: closed")

@@ -1,0 +1,249 @@
+package maildirbackend
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapmsg"
+)
+
+// Fetch writes the requested data items. FLAGS, UID, INTERNALDATE and
+// RFC822.SIZE come from memory (a stat and a size count the first time);
+// ENVELOPE and BODYSTRUCTURE are parsed once per message and cached; body
+// sections read the file.
+func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	sel, err := s.selected()
+	if err != nil {
+		return err
+	}
+	uids := sel.resolve(numSet)
+	markSeen := false
+	if !sel.readOnly {
+		for _, bs := range options.BodySection {
+			markSeen = markSeen || !bs.Peek
+		}
+		for _, bs := range options.BinarySection {
+			markSeen = markSeen || !bs.Peek
+		}
+	}
+	if markSeen {
+		if _, err := sel.f.store(sel.view, uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}, true); err != nil {
+			return err
+		}
+	}
+	for _, uid := range uids {
+		seq := sel.view.SeqNum(uid)
+		if seq == 0 {
+			continue
+		}
+		if err := sel.f.fetchOne(w, seq, uid, options, markSeen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// snapshot is a copy of a message's state taken under the folder lock.
+type snapshot struct {
+	uid    imap.UID
+	key    string
+	path   string
+	flags  []imap.Flag
+	fsize  int64
+	vsize  int64
+	mtime  int64
+	parsed *imapmsg.Parsed
+}
+
+// snap copies a message's state, or returns false when it is gone.
+func (f *folder) snap(uid imap.UID) (snapshot, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.byUIDLocked(uid)
+	if m == nil {
+		return snapshot{}, false
+	}
+	return snapshot{
+		uid: uid, key: m.key, path: filepath.Join(f.path, m.rel()),
+		flags: f.imapFlagsLocked(m), fsize: m.fsize, vsize: m.vsize, mtime: m.mtime, parsed: m.parsed,
+	}, true
+}
+
+// openMessage opens a message file. When another program renamed it since
+// our last sync, it syncs the folder and tries the new name; it returns
+// fs.ErrNotExist when the message is gone.
+func (f *folder) openMessage(sn *snapshot) (*os.File, error) {
+	file, err := os.Open(sn.path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return file, err
+	}
+	f.mu.Lock()
+	if err := f.syncLocked(); err != nil {
+		f.log.Warn("sync after vanished file", "err", err)
+	}
+	m := f.byUIDLocked(sn.uid)
+	if m == nil {
+		f.mu.Unlock()
+		return nil, fs.ErrNotExist
+	}
+	sn.path = filepath.Join(f.path, m.rel())
+	sn.flags = f.imapFlagsLocked(m)
+	f.mu.Unlock()
+	return os.Open(sn.path)
+}
+
+// readMessage returns a message's content as stored.
+func (f *folder) readMessage(sn *snapshot) ([]byte, error) {
+	file, err := f.openMessage(sn)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	return io.ReadAll(file)
+}
+
+// fill computes what a FETCH needs and the cache lacks, and caches it.
+func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
+	needDate := (options.InternalDate) && sn.mtime == 0
+	needSize := options.RFC822Size && sn.vsize < 0
+	needParse := (options.Envelope || options.BodyStructure != nil) && sn.parsed == nil
+	if !needDate && !needSize && !needParse {
+		return nil
+	}
+	file, err := f.openMessage(sn)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	if needDate {
+		fi, err := file.Stat()
+		if err != nil {
+			return fmt.Errorf("stat message: %w", err)
+		}
+		sn.mtime = fi.ModTime().Unix()
+	}
+	if needSize || needParse {
+		p, err := imapmsg.Parse(file)
+		if err != nil {
+			return fmt.Errorf("parse message: %w", err)
+		}
+		sn.vsize = p.Size
+		if needParse {
+			sn.parsed = p
+		}
+	}
+	f.mu.Lock()
+	if m := f.byUIDLocked(sn.uid); m != nil && m.key == sn.key {
+		if sn.mtime != 0 {
+			m.mtime = sn.mtime
+		}
+		if m.vsize < 0 {
+			m.vsize = sn.vsize
+		}
+		if sn.parsed != nil {
+			m.parsed = sn.parsed
+		}
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+// computeSizes reads a message to learn its sizes. Called with f.mu held.
+func (f *folder) computeSizes(m *message) error {
+	file, err := os.Open(filepath.Join(f.path, m.rel()))
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return err
+	}
+	m.fsize = fi.Size()
+	m.mtime = fi.ModTime().Unix()
+	v, err := imapmsg.CRLFSize(file)
+	if err != nil {
+		return err
+	}
+	m.vsize = v
+	return nil
+}
+
+func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, uid imap.UID, options *imap.FetchOptions, withFlags bool) error {
+	sn, ok := f.snap(uid)
+	if !ok {
+		return nil // expunged on disk; the EXPUNGE follows at the next poll
+	}
+	if err := f.fill(&sn, options); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var content []byte
+	if len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 {
+		var err error
+		if content, err = f.readMessage(&sn); errors.Is(err, fs.ErrNotExist) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("read message: %w", err)
+		}
+	}
+
+	rw := w.CreateMessage(seq)
+	rw.WriteUID(uid)
+	if options.Flags || withFlags {
+		rw.WriteFlags(sn.flags)
+	}
+	if options.InternalDate {
+		rw.WriteInternalDate(time.Unix(sn.mtime, 0).UTC())
+	}
+	if options.RFC822Size {
+		rw.WriteRFC822Size(sn.vsize)
+	}
+	if options.Envelope {
+		rw.WriteEnvelope(sn.parsed.Envelope)
+	}
+	if options.BodyStructure != nil {
+		rw.WriteBodyStructure(sn.parsed.BodyStructure)
+	}
+	for _, bs := range options.BodySection {
+		b := imapmsg.SectionBytes(content, bs)
+		if err := writeLiteral(rw.WriteBodySection(bs, int64(len(b))), b); err != nil {
+			return err
+		}
+	}
+	for _, bs := range options.BinarySection {
+		b, err := imapmsg.Binary(bytes.NewReader(content), bs)
+		if err != nil {
+			return err
+		}
+		if err := writeLiteral(rw.WriteBinarySection(bs, int64(len(b))), b); err != nil {
+			return err
+		}
+	}
+	for _, bs := range options.BinarySectionSize {
+		n, err := imapmsg.BinarySize(bytes.NewReader(content), bs.Part)
+		if err != nil {
+			return err
+		}
+		rw.WriteBinarySectionSize(bs, uint32(n))
+	}
+	return rw.Close()
+}
+
+func writeLiteral(wc io.WriteCloser, b []byte) error {
+	_, err := wc.Write(b)
+	if cerr := wc.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

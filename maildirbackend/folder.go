@@ -1,0 +1,303 @@
+package maildirbackend
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/maildir-imapd/maildir-imapd/idle"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
+	"github.com/maildir-imapd/maildir-imapd/watch"
+)
+
+// folder is the in-memory state of one Maildir++ folder, shared by every
+// session of the process that uses it. It is reconciled with the disk on
+// load, on every change the watcher reports, and before each write it makes.
+type folder struct {
+	acct    *account // immutable
+	mailbox string   // immutable: the IMAP name it was opened under
+	path    string   // immutable: absolute folder directory
+	log     *slog.Logger
+
+	refs, watchers int // protected by account.mu
+
+	mu          sync.Mutex
+	loaded      bool
+	gone        bool // the folder directory disappeared
+	uidValidity uint32
+	uidNext     imap.UID
+	msgs        []*message // ascending UID
+	byKey       map[string]*message
+	keywords    *dovecot.Keywords
+	kwStamp     fileStamp
+	mbox        *idle.Mailbox
+
+	watchMu sync.Mutex
+	sub     *watch.Subscription
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newFolder(a *account, name, path string) *folder {
+	return &folder{
+		acct:    a,
+		mailbox: name,
+		path:    path,
+		log:     a.log.With("mailbox", name),
+		byKey:   make(map[string]*message),
+	}
+}
+
+// open loads the folder if needed and, with watch set, starts following the
+// disk.
+func (f *folder) open(watch bool) error {
+	f.mu.Lock()
+	if !f.loaded {
+		if err := f.loadLocked(); err != nil {
+			f.mu.Unlock()
+			return err
+		}
+		f.loaded = true
+	}
+	f.mu.Unlock()
+	if watch {
+		return f.startWatching()
+	}
+	return nil
+}
+
+// loadLocked reads the folder from disk: directory listing, uidlist,
+// keywords. Files without a UID get one.
+func (f *folder) loadLocked() error {
+	if err := ensureFolderDirs(f.path, f.mailbox == inboxName); err != nil {
+		return err
+	}
+	f.readKeywordsLocked()
+	entries, err := readEntries(f.path)
+	if err != nil {
+		return err
+	}
+	list, err := dovecot.ReadUIDList(filepath.Join(f.path, uidlistName))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		f.log.Warn("unreadable dovecot-uidlist, rebuilding under its lock", "err", err)
+		list = nil
+	}
+	var cands []*message
+	if list != nil {
+		f.uidValidity = list.UIDValidity
+		f.uidNext = imap.UID(list.Next())
+		for _, r := range list.Records {
+			e, ok := entries[r.Key]
+			if !ok || f.byKey[r.Key] != nil {
+				continue // stale line, or a duplicate: the first wins here
+			}
+			m := newMessage(r.Key, e.inNew, e.info)
+			m.uid = imap.UID(r.UID)
+			applyRecordSizes(m, r)
+			f.appendLocked(m)
+			delete(entries, r.Key)
+		}
+	}
+	for key, e := range entries {
+		cands = append(cands, newMessage(key, e.inNew, e.info))
+	}
+	if list == nil || len(cands) > 0 {
+		if err := f.assignLocked(cands); err != nil {
+			return err
+		}
+	}
+	f.mbox = idle.NewMailbox(f.uidsLocked(), f.mailboxFlagsLocked())
+	return nil
+}
+
+const uidlistName = "dovecot-uidlist"
+
+// entry is one message file found in new/ or cur/.
+type entry struct {
+	inNew bool
+	info  string
+}
+
+// readEntries lists new/ and cur/ without sorting or stat: keys to entries.
+// A key present in both (a rename from new/ to cur/ seen half-way) is taken
+// from cur/.
+func readEntries(path string) (map[string]entry, error) {
+	entries := make(map[string]entry)
+	for _, sub := range [...]string{"new", "cur"} {
+		names, err := readDirNames(filepath.Join(path, sub))
+		if err != nil {
+			return nil, err
+		}
+		inNew := sub == "new"
+		for _, name := range names {
+			if !validMessageName(name) {
+				continue
+			}
+			key, info := splitName(name)
+			entries[key] = entry{inNew: inNew, info: info}
+		}
+	}
+	return entries, nil
+}
+
+func readDirNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", filepath.Base(dir), err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", filepath.Base(dir), err)
+	}
+	return names, nil
+}
+
+// validMessageName reports whether a directory entry can be a message:
+// Dovecot ignores dot files and names with CR or LF.
+func validMessageName(name string) bool {
+	return name != "" && name[0] != '.' && !strings.ContainsAny(name, "\r\n/")
+}
+
+// ensureFolderDirs makes sure a folder has cur/, new/ and tmp/ when its
+// directory exists (the Maildir root is created for INBOX).
+func ensureFolderDirs(path string, isInbox bool) error {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) && !isInbox {
+			return errNoSuchMailbox
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("stat folder: %w", err)
+		}
+	}
+	for _, sub := range [...]string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(path, sub), 0o700); err != nil {
+			return mapFSError(fmt.Errorf("create %s: %w", sub, err))
+		}
+	}
+	return nil
+}
+
+// appendLocked adds a message with a UID above every other.
+func (f *folder) appendLocked(m *message) {
+	f.msgs = append(f.msgs, m)
+	f.byKey[m.key] = m
+	if m.uid >= f.uidNext {
+		f.uidNext = m.uid + 1
+	}
+}
+
+func (f *folder) lastUIDLocked() imap.UID {
+	if len(f.msgs) == 0 {
+		return 0
+	}
+	return f.msgs[len(f.msgs)-1].uid
+}
+
+func (f *folder) uidsLocked() []imap.UID {
+	uids := make([]imap.UID, len(f.msgs))
+	for i, m := range f.msgs {
+		uids[i] = m.uid
+	}
+	return uids
+}
+
+// byUIDLocked finds a message by UID, or nil.
+func (f *folder) byUIDLocked(uid imap.UID) *message {
+	i := sort.Search(len(f.msgs), func(i int) bool { return f.msgs[i].uid >= uid })
+	if i < len(f.msgs) && f.msgs[i].uid == uid {
+		return f.msgs[i]
+	}
+	return nil
+}
+
+// removeLocked drops the messages in gone from the state.
+func (f *folder) removeLocked(gone map[imap.UID]bool) {
+	kept := f.msgs[:0]
+	for _, m := range f.msgs {
+		if gone[m.uid] {
+			delete(f.byKey, m.key)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	for i := len(kept); i < len(f.msgs); i++ {
+		f.msgs[i] = nil
+	}
+	f.msgs = kept
+}
+
+// startWatching subscribes the folder to the watcher and starts its sync
+// goroutine, once.
+func (f *folder) startWatching() error {
+	f.watchMu.Lock()
+	defer f.watchMu.Unlock()
+	if f.sub != nil {
+		return nil
+	}
+	sub, err := f.acct.b.watcher.Subscribe(f.path)
+	if err != nil {
+		return fmt.Errorf("watch folder: %w", err)
+	}
+	f.sub = sub
+	f.stop = make(chan struct{})
+	f.done = make(chan struct{})
+	go f.run(sub, f.stop, f.done)
+	return nil
+}
+
+// stopWatching ends the sync goroutine and drops the watches.
+func (f *folder) stopWatching() {
+	f.watchMu.Lock()
+	defer f.watchMu.Unlock()
+	if f.sub == nil {
+		return
+	}
+	close(f.stop)
+	<-f.done
+	f.sub.Close()
+	f.sub = nil
+}
+
+// run applies the changes the watcher reports until stop is closed.
+func (f *folder) run(sub *watch.Subscription, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-sub.Ready():
+			f.syncBatch(sub.Drain())
+		}
+	}
+}
+
+// syncBatch reconciles the folder with the names of a watcher batch, never
+// letting a panic kill the sync goroutine.
+func (f *folder) syncBatch(b watch.Batch) {
+	defer func() {
+		if v := recover(); v != nil {
+			f.log.Error("panic while syncing folder", "err", v, "stack", string(debug.Stack()))
+		}
+	}()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var err error
+	if b.Rescan || len(b.Names) == 0 {
+		err = f.syncLocked()
+	} else {
+		err = f.syncNamesLocked(b.Names)
+	}
+	if err != nil {
+		f.log.Warn("folder sync failed", "err", err)
+	}
+}

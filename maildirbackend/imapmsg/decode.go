@@ -1,0 +1,98 @@
+package imapmsg
+
+import "bytes"
+
+// decodeBase64 decodes base64 leniently: characters outside the alphabet
+// are skipped, decoding stops at '=' padding, and a trailing partial group
+// yields the bytes it completes, as mail readers do.
+func decodeBase64(src []byte) []byte {
+	out := make([]byte, 0, len(src)*3/4)
+	var acc uint32
+	n := 0
+	for _, c := range src {
+		var v byte
+		switch {
+		case c >= 'A' && c <= 'Z':
+			v = c - 'A'
+		case c >= 'a' && c <= 'z':
+			v = c - 'a' + 26
+		case c >= '0' && c <= '9':
+			v = c - '0' + 52
+		case c == '+':
+			v = 62
+		case c == '/':
+			v = 63
+		case c == '=':
+			return flushBase64(out, acc, n)
+		default:
+			continue
+		}
+		acc = acc<<6 | uint32(v)
+		n++
+		if n == 4 {
+			out = append(out, byte(acc>>16), byte(acc>>8), byte(acc))
+			acc, n = 0, 0
+		}
+	}
+	return flushBase64(out, acc, n)
+}
+
+func flushBase64(out []byte, acc uint32, n int) []byte {
+	switch n {
+	case 2:
+		out = append(out, byte(acc>>4))
+	case 3:
+		out = append(out, byte(acc>>10), byte(acc>>2))
+	}
+	return out
+}
+
+// decodeQP decodes quoted-printable (RFC 2045 section 6.7) leniently:
+// trailing white space is dropped, "=" at the end of a line is a soft line
+// break, an "=" not followed by two hex digits is kept as is, and hard line
+// breaks become CRLF.
+func decodeQP(src []byte) []byte {
+	out := make([]byte, 0, len(src))
+	for len(src) > 0 {
+		line := src
+		eol := false
+		if i := bytes.IndexByte(src, '\n'); i >= 0 {
+			line, src, eol = src[:i], src[i+1:], true
+		} else {
+			src = nil
+		}
+		line = bytes.TrimRight(line, " \t\r")
+		soft := false
+		if len(line) > 0 && line[len(line)-1] == '=' {
+			soft, line = true, line[:len(line)-1]
+		}
+		for i := 0; i < len(line); i++ {
+			c := line[i]
+			if c == '=' && i+2 < len(line) && isHex(line[i+1]) && isHex(line[i+2]) {
+				out = append(out, unhex(line[i+1])<<4|unhex(line[i+2]))
+				i += 2
+				continue
+			}
+			out = append(out, c)
+		}
+		if eol && !soft {
+			out = append(out, '\r', '\n')
+		}
+	}
+	return out
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c >= 'a' && c <= 'f'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
+}

@@ -1,0 +1,99 @@
+package imapmsg_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapmsg"
+)
+
+func TestSection_cases(t *testing.T) {
+	crlf := func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+	header := nestedMsg[:strings.Index(nestedMsg, "\n\n")+2]
+	tests := []struct {
+		name string
+		item imap.FetchItemBodySection
+		want string
+	}{
+		{"whole", imap.FetchItemBodySection{}, crlf(nestedMsg)},
+		{"header", imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader}, crlf(header)},
+		{"text", imap.FetchItemBodySection{Specifier: imap.PartSpecifierText}, crlf(nestedMsg[len(header):])},
+		{"fields", imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"subject", "MESSAGE-ID", "X-None"}},
+			"Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= nested\r\n folded\r\nMessage-ID: <nested@example.com>\r\n\r\n"},
+		{"fields not", imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFieldsNot: []string{"From", "To", "Cc", "Subject", "Date"}},
+			"Message-ID: <nested@example.com>\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n"},
+		{"part 1", imap.FetchItemBodySection{Part: []int{1}}, "Stra\xdfe"},
+		{"part 1 mime", imap.FetchItemBodySection{Part: []int{1}, Specifier: imap.PartSpecifierMIME},
+			"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\nContent-Language: de, en\r\n\r\n"},
+		{"part 2 header", imap.FetchItemBodySection{Part: []int{2}, Specifier: imap.PartSpecifierHeader},
+			"From: inner@example.org (Inner Person)\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n"},
+		{"part 2 header fields", imap.FetchItemBodySection{Part: []int{2}, Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Subject"}},
+			"Subject: inner\r\n\r\n"},
+		{"part 2.1", imap.FetchItemBodySection{Part: []int{2, 1}}, "inner plain zanzibar"},
+		{"part 2.2 mime", imap.FetchItemBodySection{Part: []int{2, 2}, Specifier: imap.PartSpecifierMIME}, "Content-Type: text/html\r\n\r\n"},
+		{"part 3", imap.FetchItemBodySection{Part: []int{3}}, "AAEC/w=="},
+		{"part 1 header not a message", imap.FetchItemBodySection{Part: []int{1}, Specifier: imap.PartSpecifierHeader}, ""},
+		{"missing part", imap.FetchItemBodySection{Part: []int{9}}, ""},
+		{"missing subpart", imap.FetchItemBodySection{Part: []int{1, 2}}, ""},
+		{"partial", imap.FetchItemBodySection{Part: []int{2, 1}, Partial: &imap.SectionPartial{Offset: 6, Size: 5}}, "plain"},
+		{"partial past end", imap.FetchItemBodySection{Part: []int{3}, Partial: &imap.SectionPartial{Offset: 100, Size: 5}}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := imapmsg.Section(strings.NewReader(nestedMsg), &tt.item)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSection_singlePart(t *testing.T) {
+	msg := "Subject: x\r\n\r\nline1\nline2\n"
+	got, err := imapmsg.Section(strings.NewReader(msg), &imap.FetchItemBodySection{Part: []int{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "line1\r\nline2\r\n"; string(got) != want {
+		t.Errorf("BODY[1] = %q, want %q", got, want)
+	}
+}
+
+func TestBinary_cases(t *testing.T) {
+	tests := []struct {
+		name    string
+		part    []int
+		want    string
+		wantErr error
+	}{
+		{"base64", []int{3}, "\x00\x01\x02\xff", nil},
+		{"quoted-printable", []int{4}, "café softbreak", nil},
+		{"8bit", []int{1}, "Stra\xdfe", nil},
+		{"unknown cte", []int{5}, "", imapmsg.ErrUnknownCTE},
+		{"missing", []int{7}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := imapmsg.Binary(strings.NewReader(nestedMsg), &imap.FetchItemBinarySection{Part: tt.part})
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if string(got) != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			size, err := imapmsg.BinarySize(strings.NewReader(nestedMsg), tt.part)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("BinarySize err = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && size != int64(len(tt.want)) {
+				t.Errorf("BinarySize = %d, want %d", size, len(tt.want))
+			}
+		})
+	}
+}

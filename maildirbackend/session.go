@@ -1,0 +1,301 @@
+package maildirbackend
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/maildir-imapd/maildir-imapd/idle"
+)
+
+// KeepaliveInterval is how often an IDLE session is sent "* OK Still here",
+// as Dovecot does, so that NAT and mobile networks keep the flow open.
+var KeepaliveInterval = 2 * time.Minute
+
+// Session is one IMAP connection's session. It implements
+// imapserver.SessionIMAP4rev2, SessionUnauthenticate and SessionAppendLimit.
+// go-imap calls its methods one at a time.
+type Session struct {
+	b    *Backend
+	conn *imapserver.Conn // may be nil in embedders' tests
+
+	user string
+	acct *account   // nil before login
+	sel  *selection // nil unless a mailbox is selected
+}
+
+var (
+	_ imapserver.SessionIMAP4rev2      = (*Session)(nil)
+	_ imapserver.SessionUnauthenticate = (*Session)(nil)
+	_ imapserver.SessionAppendLimit    = (*Session)(nil)
+)
+
+// selection is the selected mailbox of a session.
+type selection struct {
+	f         *folder
+	view      *idle.View
+	readOnly  bool
+	searchRes imap.UIDSet
+}
+
+// Login authenticates the user and opens the user's Maildir.
+func (s *Session) Login(username, password string) error {
+	if s.b.opts.Authenticate == nil {
+		return imapserver.ErrAuthFailed
+	}
+	root, err := s.b.opts.Authenticate(username, password)
+	if err != nil {
+		if !errors.Is(err, imapserver.ErrAuthFailed) {
+			s.b.log.Error("authentication backend failed", "user", username, "err", err)
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Authentication is temporarily unavailable"}
+		}
+		s.b.log.Info("login failed", "user", username, "conn", s.remote())
+		return imapserver.ErrAuthFailed
+	}
+	acct, err := s.b.openAccount(root)
+	if err != nil {
+		s.b.log.Error("cannot open maildir", "user", username, "err", err)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Mail store unavailable"}
+	}
+	s.user, s.acct = username, acct
+	s.b.log.Info("login", "user", username, "conn", s.remote())
+	return nil
+}
+
+func (s *Session) remote() string {
+	if s.conn == nil {
+		return ""
+	}
+	if c := s.conn.NetConn(); c != nil {
+		return c.RemoteAddr().String()
+	}
+	return ""
+}
+
+// Close ends the session: it unselects and releases the account.
+func (s *Session) Close() error {
+	s.unselect()
+	if s.acct != nil {
+		s.b.closeAccount(s.acct)
+		s.acct = nil
+	}
+	return nil
+}
+
+// Unauthenticate returns to the not-authenticated state (RFC 8437).
+func (s *Session) Unauthenticate() error {
+	return s.Close()
+}
+
+// AppendLimit returns the largest message APPEND accepts.
+func (s *Session) AppendLimit() uint32 { return s.b.opts.AppendLimit }
+
+// Namespace returns the single personal namespace.
+func (s *Session) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{
+		Personal: []imap.NamespaceDescriptor{{Prefix: s.b.opts.Prefix, Delim: Delim}},
+	}, nil
+}
+
+// Select opens a mailbox and starts following it.
+func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	s.unselect()
+	f, err := s.acct.acquire(name, true)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	view := f.mbox.NewView()
+	data := &imap.SelectData{
+		Flags:          f.mailboxFlagsLocked(),
+		PermanentFlags: f.permanentFlagsLocked(),
+		NumMessages:    uint32(view.Len()),
+		UIDNext:        f.uidNext,
+		UIDValidity:    f.uidValidity,
+	}
+	for i, uid := range view.UIDs() {
+		if m := f.byUIDLocked(uid); m != nil && m.flags.std&flagSeen == 0 {
+			data.FirstUnseenSeqNum = uint32(i + 1)
+			break
+		}
+	}
+	f.mu.Unlock()
+	s.sel = &selection{f: f, view: view, readOnly: options != nil && options.ReadOnly}
+	return data, nil
+}
+
+// permanentFlagsLocked lists the flags STORE keeps, with \* while keyword
+// letters are left.
+func (f *folder) permanentFlagsLocked() []imap.Flag {
+	flags := f.mailboxFlagsLocked()
+	if len(f.keywords.Names()) < 26 {
+		flags = append(flags, imap.FlagWildcard)
+	}
+	return flags
+}
+
+// Unselect leaves the selected mailbox.
+func (s *Session) Unselect() error {
+	s.unselect()
+	return nil
+}
+
+func (s *Session) unselect() {
+	if s.sel == nil {
+		return
+	}
+	s.sel.view.Close()
+	s.acct.release(s.sel.f, true)
+	s.sel = nil
+}
+
+// Poll writes the changes other sessions and programs made since the last
+// command.
+func (s *Session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	return s.sel.view.Poll(w, allowExpunge)
+}
+
+// Idle writes changes as they happen until stop is closed, starting with
+// any change made since the last command, and sends "* OK Still here"
+// every KeepaliveInterval.
+func (s *Session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if s.sel == nil {
+		return s.keepaliveUntil(stop)
+	}
+	return s.sel.view.IdleWithKeepalive(w, stop, KeepaliveInterval, s.keepalive)
+}
+
+// keepaliveUntil idles in the authenticated state: nothing to report but
+// the keepalive.
+func (s *Session) keepaliveUntil(stop <-chan struct{}) error {
+	t := time.NewTicker(KeepaliveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-t.C:
+			if err := s.keepalive(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// keepalive writes an untagged OK straight to the connection. go-imap has no
+// API for it; this is safe only during IDLE, where this goroutine is the
+// only writer and every earlier response has been flushed.
+func (s *Session) keepalive() error {
+	if s.conn == nil {
+		return nil
+	}
+	c := s.conn.NetConn()
+	if c == nil {
+		return nil
+	}
+	c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := c.Write([]byte("* OK Still here\r\n"))
+	c.SetWriteDeadline(time.Time{})
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return err
+	}
+	return err
+}
+
+// selected returns the selection or the "No mailbox selected" error.
+func (s *Session) selected() (*selection, error) {
+	if s.sel == nil {
+		return nil, errNotSelected
+	}
+	return s.sel, nil
+}
+
+// resolve turns a sequence or UID set into the UIDs of the client's view, in
+// ascending order. "*" and "$" (SEARCHRES) are resolved against the view.
+func (sel *selection) resolve(numSet imap.NumSet) []imap.UID {
+	uids := sel.view.UIDs()
+	if imap.IsSearchRes(numSet) {
+		numSet = sel.searchRes
+	}
+	var out []imap.UID
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		n := uint32(len(uids))
+		for _, r := range set {
+			start, stop := r.Start, r.Stop
+			if start == 0 {
+				start = n
+			}
+			if stop == 0 {
+				stop = n
+			}
+			if start > stop {
+				start, stop = stop, start
+			}
+			if stop > n {
+				stop = n
+			}
+			for seq := start; seq >= 1 && seq <= stop; seq++ {
+				out = append(out, uids[seq-1])
+			}
+		}
+	case imap.UIDSet:
+		var max imap.UID
+		if len(uids) > 0 {
+			max = uids[len(uids)-1]
+		}
+		for _, r := range set {
+			start, stop := r.Start, r.Stop
+			if start == 0 {
+				start = max
+			}
+			if stop == 0 {
+				stop = max
+			}
+			if start > stop {
+				start, stop = stop, start
+			}
+			lo := lowerBound(uids, start)
+			for i := lo; i < len(uids) && uids[i] <= stop; i++ {
+				out = append(out, uids[i])
+			}
+		}
+	}
+	return sortUnique(out)
+}
+
+func lowerBound(uids []imap.UID, uid imap.UID) int {
+	lo, hi := 0, len(uids)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if uids[mid] < uid {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+func sortUnique(uids []imap.UID) []imap.UID {
+	for i := 1; i < len(uids); i++ {
+		if uids[i] <= uids[i-1] {
+			sortUIDs(uids)
+			out := uids[:1]
+			for _, u := range uids[1:] {
+				if u != out[len(out)-1] {
+					out = append(out, u)
+				}
+			}
+			return out
+		}
+	}
+	return uids
+}

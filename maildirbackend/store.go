@@ -1,0 +1,184 @@
+package maildirbackend
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/maildir-imapd/maildir-imapd/idle"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
+)
+
+// Store changes flags and answers with FETCH FLAGS unless .SILENT.
+func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	sel, err := s.selected()
+	if err != nil {
+		return err
+	}
+	if sel.readOnly {
+		return errReadOnly
+	}
+	uids := sel.resolve(numSet)
+	res, err := sel.f.store(sel.view, uids, flags, false)
+	if err != nil {
+		return err
+	}
+	if flags.Silent {
+		return nil
+	}
+	for _, uid := range uids {
+		seq := sel.view.SeqNum(uid)
+		fl, ok := res[uid]
+		if seq == 0 || !ok {
+			continue
+		}
+		rw := w.CreateMessage(seq)
+		rw.WriteUID(uid)
+		rw.WriteFlags(fl)
+		if err := rw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitFlags separates system flags (as bits) from keywords. \Recent and
+// unknown system flags cannot be stored and are dropped.
+func splitFlags(flags []imap.Flag) (std uint8, keywords []string) {
+	for _, fl := range flags {
+		if bit := stdFlag(fl); bit != 0 {
+			std |= bit
+		} else if !strings.HasPrefix(string(fl), `\`) && fl != "" {
+			keywords = append(keywords, string(fl))
+		}
+	}
+	return std, keywords
+}
+
+// store applies a flag change to messages by renaming their files, and
+// returns the resulting flags of every message still present. Other views
+// are told; from is not (it answers with its own FETCH). With onlyAdd, a
+// message that already has the flags is left alone (FETCH's implicit \Seen).
+func (f *folder) store(from *idle.View, uids []imap.UID, sf *imap.StoreFlags, onlyAdd bool) (map[imap.UID][]imap.Flag, error) {
+	std, kwNames := splitFlags(sf.Flags)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+
+	var change idle.Change
+	kwMask, added, err := f.keywordMaskLocked(kwNames, sf.Op != imap.StoreFlagsDel)
+	if err != nil {
+		return nil, err
+	}
+	if added {
+		change.MailboxFlags = f.mailboxFlagsLocked()
+	}
+	res := make(map[imap.UID][]imap.Flag, len(uids))
+	for _, uid := range uids {
+		m := f.byUIDLocked(uid)
+		if m == nil {
+			continue
+		}
+		nf := m.flags
+		switch sf.Op {
+		case imap.StoreFlagsSet:
+			nf.std, nf.kw = std, kwMask
+		case imap.StoreFlagsAdd:
+			nf.std |= std
+			nf.kw |= kwMask
+		case imap.StoreFlagsDel:
+			nf.std &^= std
+			nf.kw &^= kwMask
+		}
+		if nf != m.flags {
+			if err := f.renameFlagsLocked(m, nf); errors.Is(err, fs.ErrNotExist) {
+				continue // expunged meanwhile
+			} else if err != nil {
+				return nil, err
+			}
+			if change.Flags == nil {
+				change.Flags = make(map[imap.UID][]imap.Flag)
+			}
+			change.Flags[uid] = f.imapFlagsLocked(m)
+		}
+		res[uid] = f.imapFlagsLocked(m)
+	}
+	f.applyLocked(change, from)
+	return res, nil
+}
+
+// renameFlagsLocked gives a message new flags: a rename to cur/<key>:2,<flags>.
+// When the file moved meanwhile it syncs and retries once.
+func (f *folder) renameFlagsLocked(m *message, nf flagSet) error {
+	for attempt := 0; ; attempt++ {
+		oldPath := filepath.Join(f.path, m.rel())
+		newName := m.key + nf.info()
+		err := os.Rename(oldPath, filepath.Join(f.path, "cur", newName))
+		if err == nil {
+			m.inNew, m.info, m.flags = false, nf.info(), nf
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt > 0 {
+			return mapFSError(fmt.Errorf("rename message: %w", err))
+		}
+		uid := m.uid
+		if err := f.syncLocked(); err != nil {
+			return err
+		}
+		if m = f.byUIDLocked(uid); m == nil {
+			return fs.ErrNotExist
+		}
+		// Apply the requested change to the flags found on disk.
+		nf.other, nf.extra = m.flags.other, m.flags.extra
+	}
+}
+
+// keywordMaskLocked maps keyword names to the folder's letters. With add,
+// names without a letter get one in dovecot-keywords (under the uidlist lock,
+// as Dovecot requires); otherwise they are ignored.
+func (f *folder) keywordMaskLocked(names []string, add bool) (mask uint32, added bool, err error) {
+	var missing []string
+	for _, name := range names {
+		if l, ok := f.keywords.Letter(name); ok {
+			mask |= 1 << (l - 'a')
+		} else if add {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return mask, false, nil
+	}
+	lock, err := dovecot.LockUIDList(f.path, lockTimeout)
+	if errors.Is(err, dovecot.ErrLockTimeout) {
+		return 0, false, errBusy
+	} else if err != nil {
+		return 0, false, mapFSError(fmt.Errorf("lock uidlist: %w", err))
+	}
+	defer lock.Unlock()
+	kw, err := dovecot.ReadKeywords(f.path)
+	if err != nil {
+		return 0, false, fmt.Errorf("read keywords: %w", err)
+	}
+	changed := false
+	for _, name := range missing {
+		l, ok, ch := kw.Add(name)
+		if !ok {
+			return 0, false, errTooManyKeywords
+		}
+		changed = changed || ch
+		mask |= 1 << (l - 'a')
+	}
+	if changed {
+		if err := dovecot.WriteKeywords(f.path, kw); err != nil {
+			return 0, false, mapFSError(fmt.Errorf("write keywords: %w", err))
+		}
+	}
+	f.keywords = kw
+	f.kwStamp = stampOf(filepath.Join(f.path, "dovecot-keywords"))
+	return mask, true, nil
+}

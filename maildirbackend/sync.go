@@ -1,0 +1,450 @@
+package maildirbackend
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/maildir-imapd/maildir-imapd/idle"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
+)
+
+// lockTimeout bounds the wait for dovecot-uidlist.lock held by another
+// process before a command fails with NO [INUSE].
+var lockTimeout = 30 * time.Second
+
+// maxSizedAssign is the largest batch of new files whose sizes are computed
+// (and stored in dovecot-uidlist) when they get their UIDs; bigger batches,
+// such as the first scan of a large Postfix Maildir, compute sizes lazily.
+const maxSizedAssign = 256
+
+// syncLocked reconciles the whole folder with the disk and tells the views.
+func (f *folder) syncLocked() error {
+	entries, err := readEntries(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f.goneLocked()
+	} else if err != nil {
+		return err
+	}
+	var missing []*message
+	for _, m := range f.msgs {
+		if _, ok := entries[m.key]; !ok {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		// readdir may skip a file renamed during the scan: look once more
+		// before calling anything expunged.
+		again, err := readEntries(f.path)
+		if err != nil {
+			return err
+		}
+		for _, m := range missing {
+			if e, ok := again[m.key]; ok {
+				entries[m.key] = e
+			}
+		}
+	}
+	return f.reconcileLocked(entries, true)
+}
+
+// reconcileLocked applies entries (keys found on disk) to the state. With
+// complete set, known messages missing from entries are expunged.
+func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error {
+	var change idle.Change
+	kwChanged := f.readKeywordsLocked()
+	gone := make(map[imap.UID]bool)
+	for _, m := range f.msgs {
+		e, ok := entries[m.key]
+		if !ok {
+			if complete {
+				gone[m.uid] = true
+				change.Expunged = append(change.Expunged, m.uid)
+			}
+			continue
+		}
+		delete(entries, m.key)
+		if e.inNew == m.inNew && e.info == m.info {
+			continue
+		}
+		old := m.flags
+		m.inNew, m.info, m.flags = e.inNew, e.info, parseInfo(e.info)
+		if old != m.flags {
+			if change.Flags == nil {
+				change.Flags = make(map[imap.UID][]imap.Flag)
+			}
+			change.Flags[m.uid] = f.imapFlagsLocked(m)
+		}
+	}
+	if len(gone) > 0 {
+		f.removeLocked(gone)
+	}
+	if len(entries) > 0 {
+		cands := make([]*message, 0, len(entries))
+		for key, e := range entries {
+			cands = append(cands, newMessage(key, e.inNew, e.info))
+		}
+		added, err := f.assignAndAddLocked(cands)
+		if err != nil {
+			return err
+		}
+		change.Added = added
+	}
+	if kwChanged || f.lettersUnnamedLocked(change) {
+		change.MailboxFlags = f.mailboxFlagsLocked()
+	}
+	f.applyLocked(change, nil)
+	return nil
+}
+
+// syncNamesLocked handles a batch of changed names cheaply: it stats each
+// name and only falls back to a full sync when a message's current file is
+// gone (expunged, or renamed to a name the batch does not hold).
+func (f *folder) syncNamesLocked(names []string) error {
+	entries := make(map[string]entry)
+	var vanished []string
+	for _, rel := range names {
+		dir, name := filepath.Split(rel)
+		if (dir != "new/" && dir != "cur/") || !validMessageName(name) {
+			return f.syncLocked()
+		}
+		key, info := splitName(name)
+		fi, err := os.Lstat(filepath.Join(f.path, rel))
+		if err == nil && fi.Mode().IsRegular() {
+			entries[key] = entry{inNew: dir == "new/", info: info}
+			continue
+		}
+		vanished = append(vanished, rel)
+	}
+	for _, rel := range vanished {
+		_, name := filepath.Split(rel)
+		key, _ := splitName(name)
+		if _, found := entries[key]; found {
+			continue // renamed within the batch
+		}
+		if m := f.byKey[key]; m != nil && m.rel() == rel {
+			return f.syncLocked() // its current file is gone
+		}
+	}
+	return f.reconcileLocked(entries, false)
+}
+
+// goneLocked expunges everything: the folder directory was removed.
+func (f *folder) goneLocked() error {
+	if f.gone {
+		return nil
+	}
+	f.gone = true
+	var change idle.Change
+	gone := make(map[imap.UID]bool, len(f.msgs))
+	for _, m := range f.msgs {
+		gone[m.uid] = true
+		change.Expunged = append(change.Expunged, m.uid)
+	}
+	f.removeLocked(gone)
+	f.applyLocked(change, nil)
+	return nil
+}
+
+// applyLocked hands a change to the views.
+func (f *folder) applyLocked(change idle.Change, from *idle.View) {
+	if f.mbox == nil {
+		return
+	}
+	if len(change.Expunged) == 0 && len(change.Added) == 0 && len(change.Flags) == 0 && change.MailboxFlags == nil {
+		return
+	}
+	f.mbox.Apply(change, from)
+}
+
+// assignAndAddLocked gives UIDs to new files and adds them to the state. It
+// returns the new UIDs in ascending order.
+func (f *folder) assignAndAddLocked(cands []*message) ([]imap.UID, error) {
+	if err := f.assignLocked(cands); err != nil {
+		return nil, err
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].uid < cands[j].uid })
+	uids := make([]imap.UID, 0, len(cands))
+	for _, m := range cands {
+		if m.uid == 0 {
+			continue
+		}
+		f.appendLocked(m)
+		uids = append(uids, m.uid)
+	}
+	return uids, nil
+}
+
+// assignLocked gives each candidate a UID under dovecot-uidlist.lock:
+// the UID another process already wrote for its key when that is above
+// every UID we know, else the next free one in Dovecot's file-name order.
+// It creates dovecot-uidlist (with a new UIDVALIDITY) when there is none.
+// Candidates are not added to the state.
+func (f *folder) assignLocked(cands []*message) error {
+	lock, err := dovecot.LockUIDList(f.path, lockTimeout)
+	if errors.Is(err, dovecot.ErrLockTimeout) {
+		return errBusy
+	} else if err != nil {
+		return mapFSError(fmt.Errorf("lock uidlist: %w", err))
+	}
+	defer func() {
+		if err := lock.Unlock(); err != nil {
+			f.log.Warn("uidlist lock", "err", err)
+		}
+	}()
+
+	listPath := filepath.Join(f.path, uidlistName)
+	list, err := dovecot.ReadUIDList(listPath)
+	created := false
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			f.log.Warn("rewriting unreadable dovecot-uidlist", "err", err)
+		}
+		uv := f.uidValidity
+		if uv == 0 {
+			if uv, err = dovecot.NextUIDValidity(f.acct.root); err != nil {
+				return mapFSError(fmt.Errorf("new uidvalidity: %w", err))
+			}
+		}
+		list = &dovecot.UIDList{Version: 3, UIDValidity: uv, NextUID: uint32(f.uidNext), GUID: dovecot.NewGUID()}
+		created = true
+	}
+	if f.uidValidity != 0 && list.UIDValidity != f.uidValidity {
+		// Someone replaced the uidlist: our UIDs are no longer theirs.
+		// Keep serving ours and write ours back rather than renumber.
+		f.log.Error("dovecot-uidlist UIDVALIDITY changed under us; keeping ours", "ours", f.uidValidity, "theirs", list.UIDValidity)
+		list.UIDValidity = f.uidValidity
+		created = true
+	}
+	f.uidValidity = list.UIDValidity
+
+	want := make(map[string]*message, len(cands))
+	for _, m := range cands {
+		want[m.key] = m
+	}
+	last := f.lastUIDLocked()
+	reappeared := false
+	for _, r := range list.Records {
+		m := want[r.Key]
+		if m == nil {
+			continue
+		}
+		if imap.UID(r.UID) > last && m.uid == 0 {
+			m.uid = imap.UID(r.UID)
+			applyRecordSizes(m, r)
+		} else if m.uid == 0 {
+			reappeared = true // Dovecot: "Expunged message reappeared, giving a new UID"
+		}
+	}
+	var fresh []*message
+	for _, m := range cands {
+		if m.uid == 0 {
+			fresh = append(fresh, m)
+		}
+	}
+	sort.Slice(fresh, func(i, j int) bool { return compareKeys(fresh[i].key, fresh[j].key) < 0 })
+	next := imap.UID(list.Next())
+	if f.uidNext > next {
+		next = f.uidNext
+	}
+	newRecs := make([]dovecot.Record, 0, len(fresh))
+	for _, m := range fresh {
+		m.uid = next
+		next++
+		rec := dovecot.Record{UID: uint32(m.uid), Key: m.key}
+		if len(fresh) <= maxSizedAssign {
+			rec.Fields = f.sizeFields(m)
+		}
+		newRecs = append(newRecs, rec)
+	}
+	if next > f.uidNext {
+		f.uidNext = next
+	}
+
+	live := 0
+	for _, r := range list.Records {
+		if f.byKey[r.Key] != nil || want[r.Key] != nil {
+			live++
+		}
+	}
+	rewrite := created || reappeared || list.Version != 3 || list.NeedsRewrite ||
+		dovecot.NeedsCompaction(live, list.Lines, len(newRecs))
+	if !rewrite {
+		if len(newRecs) == 0 {
+			return nil
+		}
+		return mapFSError(dovecot.AppendRecords(listPath, newRecs))
+	}
+	kept := make([]dovecot.Record, 0, live+len(newRecs))
+	for _, r := range list.Records {
+		// Keep live keys, and any UID we have not heard of yet (another
+		// process assigned it after our scan).
+		if f.byKey[r.Key] != nil || (want[r.Key] != nil && imap.UID(r.UID) == want[r.Key].uid) || imap.UID(r.UID) > last && want[r.Key] == nil {
+			kept = append(kept, r)
+		}
+	}
+	kept = append(kept, newRecs...)
+	sort.Slice(kept, func(i, j int) bool { return kept[i].UID < kept[j].UID })
+	list.Version = 3
+	list.Records = kept
+	list.NextUID = uint32(f.uidNext)
+	if list.GUID == "" {
+		list.GUID = dovecot.NewGUID()
+	}
+	return mapFSError(dovecot.WriteUIDList(f.path, list))
+}
+
+// sizeFields computes the sizes a name lacks and returns them as
+// dovecot-uidlist record fields ("W<vsize>", "S<size>"), as Dovecot writes
+// them for files an MTA delivered.
+func (f *folder) sizeFields(m *message) []string {
+	if m.vsize >= 0 && m.fsize >= 0 {
+		return nil
+	}
+	if err := f.computeSizes(m); err != nil {
+		return nil
+	}
+	var fields []string
+	if nameSize(m.key, 'W') < 0 {
+		fields = append(fields, "W"+strconv.FormatInt(m.vsize, 10))
+	}
+	if nameSize(m.key, 'S') < 0 {
+		fields = append(fields, "S"+strconv.FormatInt(m.fsize, 10))
+	}
+	return fields
+}
+
+// applyRecordSizes takes the sizes of a uidlist record's W and S fields.
+func applyRecordSizes(m *message, r dovecot.Record) {
+	if m.vsize < 0 {
+		if v, ok := r.Field('W'); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				m.vsize = n
+			}
+		}
+	}
+	if m.fsize < 0 {
+		if v, ok := r.Field('S'); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				m.fsize = n
+			}
+		}
+	}
+}
+
+// fileStamp identifies a version of a file by size, mtime and inode.
+type fileStamp struct {
+	size  int64
+	mtime time.Time
+	ino   uint64
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	s := fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		s.ino = st.Ino
+	}
+	return s
+}
+
+// readKeywordsLocked (re)reads dovecot-keywords when it changed and reports
+// whether the list of names changed.
+func (f *folder) readKeywordsLocked() bool {
+	stamp := stampOf(filepath.Join(f.path, "dovecot-keywords"))
+	if f.keywords != nil && stamp == f.kwStamp {
+		return false
+	}
+	kw, err := dovecot.ReadKeywords(f.path)
+	if err != nil {
+		f.log.Warn("unreadable dovecot-keywords", "err", err)
+		if f.keywords != nil {
+			return false
+		}
+		kw = &dovecot.Keywords{}
+	}
+	changed := f.keywords == nil || !equalStrings(f.keywords.Names(), kw.Names())
+	f.keywords, f.kwStamp = kw, stamp
+	return changed
+}
+
+// lettersUnnamedLocked reports whether a changed message uses a keyword
+// letter that had no name (Dovecot then invents "unknown-<n>", and the
+// mailbox FLAGS must show it).
+func (f *folder) lettersUnnamedLocked(change idle.Change) bool {
+	before := len(f.keywords.Names())
+	for uid := range change.Flags {
+		if m := f.byUIDLocked(uid); m != nil {
+			f.imapFlagsLocked(m)
+		}
+	}
+	for _, uid := range change.Added {
+		if m := f.byUIDLocked(uid); m != nil {
+			f.imapFlagsLocked(m)
+		}
+	}
+	return len(f.keywords.Names()) != before
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// imapFlagsLocked returns a message's IMAP flags, keywords by name.
+func (f *folder) imapFlagsLocked(m *message) []imap.Flag {
+	flags := make([]imap.Flag, 0, 4)
+	for _, s := range stdLetters {
+		if m.flags.std&s.bit != 0 {
+			flags = append(flags, s.flag)
+		}
+	}
+	for i := 0; i < 26; i++ {
+		if m.flags.kw&(1<<i) != 0 {
+			flags = append(flags, imap.Flag(f.keywords.NameOrInvent(byte('a'+i))))
+		}
+	}
+	return flags
+}
+
+// mailboxFlagsLocked is the FLAGS list: the system flags and every keyword
+// of the folder.
+func (f *folder) mailboxFlagsLocked() []imap.Flag {
+	flags := []imap.Flag{imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagSeen, imap.FlagDraft}
+	for _, name := range f.keywords.Names() {
+		flags = append(flags, imap.Flag(name))
+	}
+	return flags
+}
+
+// mapFSError turns disk-full and permission errors into clean IMAP answers
+// and leaves other errors (server faults) as they are.
+func mapFSError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return errNoSpace
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return errPermission
+	}
+	return err
+}
