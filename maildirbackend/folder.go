@@ -111,7 +111,7 @@ func (f *folder) loadLocked() error {
 		cands = append(cands, newMessage(key, e.inNew, e.info))
 	}
 	if list == nil || len(cands) > 0 {
-		if err := f.assignLocked(cands); err != nil {
+		if _, err := f.assignAndAddLocked(cands); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package watch
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -38,7 +39,10 @@ type Options struct {
 	PollInterval time.Duration
 	// SafetyInterval is how often folders with inotify watches are stat'ed
 	// anyway, to catch changes that produce no events (NFS); 0 means 30s and
-	// a negative value disables the check.
+	// a negative value disables the check. A changed new/ or cur/ signature
+	// (mtime, ctime, size, inode) gives Rescan when no event was delivered for
+	// the folder since the previous check; a directory replaced at the same
+	// path also gets its watches renewed.
 	SafetyInterval time.Duration
 	// MaxWatches caps the number of inotify watches the Watcher holds (two per
 	// folder); folders beyond it are polled. 0 means unlimited (the kernel's
@@ -109,7 +113,8 @@ type dirRef struct {
 	i int
 }
 
-// New starts a Watcher. opts may be nil.
+// New starts a Watcher. opts may be nil. The error is always nil: a Watcher
+// without inotify still works by polling.
 //
 // If no inotify instance can be created (EMFILE: the per-user instance limit),
 // New still succeeds and every folder is polled; this is logged once at Warn.
@@ -176,8 +181,8 @@ func (w *Watcher) Subscribe(folder string) (*Subscription, error) {
 	}
 	// inotify watches inodes: two paths to one directory must share the
 	// watches, or fsnotify reports the events under the first path only.
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		path = resolved
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -235,7 +240,12 @@ func (w *Watcher) Subscribe(folder string) (*Subscription, error) {
 		}
 	}
 	w.folders[path] = f
-	if f.polled {
+	switch {
+	case errors.Is(addErr, fs.ErrNotExist):
+		// new/ or cur/ is missing: not a limit; watch it once it exists.
+		f.lost = true
+		w.log.Debug("folder lacks new/ or cur/, polling it", "folder", path, "err", addErr)
+	case f.polled:
 		w.noteFallbackLocked(path, reason, addErr)
 	}
 	s := newSubscription(w, f)

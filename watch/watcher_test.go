@@ -444,3 +444,20 @@ func TestWatcher_concurrent(t *testing.T) {
 		t.Fatalf("stats after all closed = %+v", st)
 	}
 }
+
+func TestWatcher_missingSubdirs(t *testing.T) {
+	w := newWatcher(t, watch.Options{PollInterval: 50e6, SafetyInterval: -1})
+	folder := t.TempDir() // no new/ or cur/ yet
+	s := subscribe(t, w, folder)
+	if st := w.Stats(); st.PolledFolders != 1 || st.Watches != 0 || st.Fallback != "" {
+		t.Fatalf("stats = %+v, want the folder polled without a limit fallback", st)
+	}
+	makeFolder(t, filepath.Dir(folder), filepath.Base(folder))
+	for {
+		waitRescan(t, s)
+		if st := w.Stats(); st.Watches == 2 && st.PolledFolders == 0 {
+			break
+		}
+	}
+	deliverUntilNamed(t, s, folder)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 )
 
 const blockSize = 64 << 10
@@ -90,4 +91,23 @@ func WriteCRLF(dst io.Writer, src io.Reader) (int64, error) {
 			return written, fmt.Errorf("imapmsg: reading message: %w", rerr)
 		}
 	}
+}
+
+// readAll reads r to the end, sizing the buffer up front when r can tell
+// its size (*os.File, *bytes.Reader, *strings.Reader).
+func readAll(r io.Reader) ([]byte, error) {
+	size := 0
+	switch v := r.(type) {
+	case interface{ Len() int }:
+		size = v.Len()
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() < 1<<30 {
+			size = int(fi.Size())
+		}
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, fmt.Errorf("imapmsg: reading message: %w", err)
+	}
+	return buf.Bytes(), nil
 }

@@ -235,24 +235,23 @@ func parseParams(s *scanner) []param {
 		}
 	}
 	for _, name := range order {
-		cs := conts[name]
+		segs := map[int]cont{}
+		for _, c := range conts[name] {
+			if _, dup := segs[c.idx]; !dup {
+				segs[c.idx] = c
+			}
+		}
 		var sb strings.Builder
 		key := name
 		for want := 0; ; want++ {
-			found := false
-			for _, c := range cs {
-				if c.idx == want {
-					if want == 0 && c.extended {
-						key = name + "*"
-					}
-					sb.WriteString(c.value)
-					found = true
-					break
-				}
-			}
-			if !found {
+			c, ok := segs[want]
+			if !ok {
 				break
 			}
+			if want == 0 && c.extended {
+				key = name + "*"
+			}
+			sb.WriteString(c.value)
 		}
 		if sb.Len() > 0 && paramIndex(params, key) < 0 {
 			params = append(params, param{key, sb.String()})

@@ -1,7 +1,6 @@
 package imapmsg
 
 import (
-	"fmt"
 	"io"
 	"time"
 
@@ -35,9 +34,9 @@ func (p *Parsed) SentDate() time.Time { return p.Envelope.Date }
 // fails on read errors: malformed content still yields an envelope (NIL
 // fields) and a text/plain body structure.
 func Parse(r io.Reader) (*Parsed, error) {
-	b, err := io.ReadAll(r)
+	b, err := readAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("imapmsg: reading message: %w", err)
+		return nil, err
 	}
 	return ParseBytes(b), nil
 }

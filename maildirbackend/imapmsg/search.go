@@ -2,7 +2,6 @@ package imapmsg
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"mime"
 	"strings"
@@ -22,9 +21,9 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 // encoded words decoded, contains value (Unicode case-insensitive). RFC 3501
 // section 6.4.4: an empty value matches any message that has the field.
 func MatchHeader(r io.Reader, key, value string) (bool, error) {
-	b, err := io.ReadAll(r)
+	b, err := readAll(r)
 	if err != nil {
-		return false, fmt.Errorf("imapmsg: reading message: %w", err)
+		return false, err
 	}
 	h, _ := parseHeader(b)
 	needle := fold(value)
@@ -55,9 +54,9 @@ func MatchText(r io.Reader, value string) (bool, error) {
 }
 
 func match(r io.Reader, value string, headers bool) (bool, error) {
-	b, err := io.ReadAll(r)
+	b, err := readAll(r)
 	if err != nil {
-		return false, fmt.Errorf("imapmsg: reading message: %w", err)
+		return false, err
 	}
 	needle := fold(value)
 	if needle == "" {

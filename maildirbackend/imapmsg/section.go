@@ -1,7 +1,6 @@
 package imapmsg
 
 import (
-	"fmt"
 	"io"
 	"strings"
 
@@ -24,9 +23,9 @@ var ErrUnknownCTE = &imap.Error{
 // empty, not an error: Dovecot (src/lib-imap-storage/imap-msgpart.c, "MIME
 // part not found. return an empty part.") does the same.
 func Section(r io.Reader, item *imap.FetchItemBodySection) ([]byte, error) {
-	b, err := io.ReadAll(r)
+	b, err := readAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("imapmsg: reading message: %w", err)
+		return nil, err
 	}
 	return SectionBytes(b, item), nil
 }
@@ -144,9 +143,9 @@ func applyPartial(b []byte, partial *imap.SectionPartial) []byte {
 // returned in CRLF form. An unknown encoding yields [ErrUnknownCTE]; a part
 // that does not exist yields an empty result.
 func Binary(r io.Reader, item *imap.FetchItemBinarySection) ([]byte, error) {
-	b, err := io.ReadAll(r)
+	b, err := readAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("imapmsg: reading message: %w", err)
+		return nil, err
 	}
 	out, err := binaryBytes(b, item.Part)
 	if err != nil {
@@ -157,9 +156,9 @@ func Binary(r io.Reader, item *imap.FetchItemBinarySection) ([]byte, error) {
 
 // BinarySize returns the size of BINARY[part] (FETCH BINARY.SIZE).
 func BinarySize(r io.Reader, part []int) (int64, error) {
-	b, err := io.ReadAll(r)
+	b, err := readAll(r)
 	if err != nil {
-		return 0, fmt.Errorf("imapmsg: reading message: %w", err)
+		return 0, err
 	}
 	out, err := binaryBytes(b, part)
 	return int64(len(out)), err

@@ -28,7 +28,7 @@ type fetchSession struct {
 
 var errNotSupported = errors.New("not supported by the test session")
 
-func (s *fetchSession) Close() error                { return nil }
+func (s *fetchSession) Close() error                  { return nil }
 func (s *fetchSession) Login(user, pass string) error { return nil }
 func (s *fetchSession) Select(string, *imap.SelectOptions) (*imap.SelectData, error) {
 	return &imap.SelectData{NumMessages: uint32(len(s.msgs)), UIDValidity: 1, UIDNext: imap.UID(len(s.msgs) + 1)}, nil
@@ -51,7 +51,7 @@ func (s *fetchSession) Poll(*imapserver.UpdateWriter, bool) error { return nil }
 func (s *fetchSession) Idle(*imapserver.UpdateWriter, <-chan struct{}) error {
 	return errNotSupported
 }
-func (s *fetchSession) Unselect() error                                  { return nil }
+func (s *fetchSession) Unselect() error                                       { return nil }
 func (s *fetchSession) Expunge(*imapserver.ExpungeWriter, *imap.UIDSet) error { return errNotSupported }
 func (s *fetchSession) Search(imapserver.NumKind, *imap.SearchCriteria, *imap.SearchOptions) (*imap.SearchData, error) {
 	return nil, errNotSupported

@@ -17,8 +17,9 @@
 // `userdb_mail=maildir:/srv/mail/%d/%n`.
 //
 // User names are matched case-insensitively, as with Dovecot's default
-// auth_username_format=%Lu. When a user appears twice the first line wins and
-// the second is reported as a problem, as Dovecot does.
+// auth_username_format=%Lu. When a user appears twice the first line decides,
+// as in Dovecot, and the second is reported as a problem; if the first line is
+// itself bad, the user is left out rather than taken from the later line.
 //
 // # Password schemes
 //
@@ -29,7 +30,10 @@
 // MD5-CRYPT (alias MD5), BLF-CRYPT, ARGON2ID, ARGON2I, and the base64 (or hex,
 // with a `.HEX` suffix) digests SHA, SHA1, SSHA, SHA256, SSHA256, SHA512 and
 // SSHA512. Scheme names are case-insensitive. Every comparison of secret
-// material is constant-time.
+// material is constant-time. A line with an unknown scheme or a malformed hash
+// is reported by [Parse] with its line number and left out. Dovecot's
+// `nopassword` extra field is not honoured: an empty password field means the
+// user cannot log in.
 //
 // # Reloading
 //

@@ -18,8 +18,11 @@ const DefaultHashScheme = "BLF-CRYPT"
 // BcryptCost is the cost of new BLF-CRYPT hashes, as doveadm pw uses.
 const BcryptCost = 10
 
-// HashSchemes lists the schemes [Hash] accepts, in order of preference.
-var HashSchemes = []string{"BLF-CRYPT", "ARGON2ID", "ARGON2I", "SHA512-CRYPT", "SHA256-CRYPT", "SSHA512"}
+// HashSchemes returns the schemes [Hash] accepts, in order of preference
+// (a new slice each call).
+func HashSchemes() []string {
+	return []string{"BLF-CRYPT", "ARGON2ID", "ARGON2I", "SHA512-CRYPT", "SHA256-CRYPT", "SSHA512"}
+}
 
 // Hash hashes password with a random salt in the named scheme
 // (case-insensitive; "" means [DefaultHashScheme]) and returns the password
@@ -63,7 +66,7 @@ func Hash(scheme, password string) (string, error) {
 	default:
 		if _, ok := lookupScheme(name); ok {
 			return "", fmt.Errorf("passwdfile: scheme %s: hashing not supported (verification only; use one of %s)",
-				name, strings.Join(HashSchemes, ", "))
+				name, strings.Join(HashSchemes(), ", "))
 		}
 		return "", fmt.Errorf("passwdfile: unknown password scheme %q", scheme)
 	}

@@ -24,7 +24,7 @@ const DefaultLocation = "~/Maildir"
 // (e.g. %d for a user without a domain), and a non-absolute result are errors.
 //
 // Security: a user name must never take a path out of the mail root. The
-// values of %u, %n and %d must not contain '/', '\\' or control characters,
+// values of %u, %n and %d must not contain '/', '\' or control characters,
 // and must not be "." or "..", or the expansion fails.
 func ExpandLocation(template string, u *User) (string, error) {
 	if u == nil {

@@ -55,6 +55,7 @@ var knownVectors = []struct {
 func TestVerifyPassword_knownVectors(t *testing.T) {
 	for _, tc := range knownVectors {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			if err := checkPassword(tc.field); err != nil {
 				t.Fatalf("checkPassword(%q) = %v", tc.field, err)
 			}

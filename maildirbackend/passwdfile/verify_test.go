@@ -25,6 +25,7 @@ func TestHash_roundTrip(t *testing.T) {
 	const pw = "Tr0ub4dor&3 with spaces, ünïcode and :colons:"
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			h, err := passwdfile.Hash(tc.scheme, pw)
 			if err != nil {
 				t.Fatalf("Hash: %v", err)
@@ -103,6 +104,7 @@ carol:{SHA512-CRYPT}$6$saltsaltsalt12$mjSM2626qhMaW5u0XY9B.eUowxBTHFGFmKItlYUDfr
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			u, err := f.Verify(tc.user, tc.password)
 			if tc.ok {
 				if err != nil || u == nil || !strings.EqualFold(u.Name, tc.user) {

@@ -64,8 +64,8 @@ type DotlockOptions struct {
 	replace bool
 }
 
-// Lock is a held dotlock. Its methods are safe for concurrent use; Unlock
-// must be called exactly once by the holder.
+// Lock is a held dotlock. Its methods are safe for concurrent use. The
+// holder must call Unlock when done; later calls are no-ops returning nil.
 type Lock struct {
 	path    string
 	content []byte
@@ -131,10 +131,16 @@ func Dotlock(path string, opts *DotlockOptions) (*Lock, error) {
 		if ok {
 			break
 		}
-		if w.stale(path) {
-			o.Logger.Warn("dovecot: overriding stale dotlock", "file", path)
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("dovecot: remove stale %s: %w", path, err)
+		if judged, ok := w.stale(path); ok {
+			// Narrow the race with another overrider: remove only the very
+			// file that was judged stale.
+			if fi, err := os.Stat(path); err == nil {
+				if s := stateOf(fi); s.dev == judged.dev && s.ino == judged.ino {
+					o.Logger.Warn("dovecot: overriding stale dotlock "+filepath.Base(path), "folder", filepath.Dir(path))
+					if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+						return nil, fmt.Errorf("dovecot: remove stale %s: %w", path, err)
+					}
+				}
 			}
 			w = staleWatch{opts: &o, host: host}
 			// Dovecot (file-dotlock.c): sleep 100-200 ms so that a second
@@ -199,12 +205,13 @@ type staleWatch struct {
 	lastChange time.Time
 }
 
-// stale reports whether the lock at path may be broken.
-func (w *staleWatch) stale(path string) bool {
+// stale reports whether the lock at path may be broken, and the state of
+// the file it judged.
+func (w *staleWatch) stale(path string) (fileState, bool) {
 	now := time.Now()
 	fi, err := os.Stat(path)
 	if err != nil {
-		return false // gone (retry create at once) or unreadable
+		return fileState{}, false // gone (retry create at once) or unreadable
 	}
 	lock := stateOf(fi)
 	var wat fileState
@@ -217,7 +224,7 @@ func (w *staleWatch) stale(path string) bool {
 	// whose pid is gone is stale at once.
 	if now.Sub(lock.mtime) > pidCheckAge {
 		if pid, host, ok := readLockOwner(path); ok && host == w.host && processGone(pid) {
-			return true
+			return lock, true
 		}
 	}
 	// (b) Neither the lock nor the watched file changed for Stale. The
@@ -230,7 +237,7 @@ func (w *staleWatch) stale(path string) bool {
 		}
 		w.seen, w.lock, w.wat, w.lastChange = true, lock, wat, last
 	}
-	return now.Sub(w.lastChange) > w.opts.Stale
+	return lock, now.Sub(w.lastChange) > w.opts.Stale
 }
 
 func latest(ts ...time.Time) time.Time {
@@ -266,7 +273,7 @@ func (l *Lock) toucher(interval time.Duration, log *slog.Logger) {
 	defer close(l.done)
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("dovecot: dotlock toucher panicked", "file", l.path, "err", fmt.Sprint(r))
+			log.Error("dovecot: dotlock toucher panicked", "folder", filepath.Dir(l.path), "err", fmt.Sprint(r))
 		}
 	}()
 	t := time.NewTicker(interval)
@@ -277,11 +284,11 @@ func (l *Lock) toucher(interval time.Duration, log *slog.Logger) {
 			return
 		case <-t.C:
 			if err := l.Check(); err != nil {
-				log.Warn("dovecot: dotlock lost", "file", l.path, "err", err)
+				log.Warn("dovecot: dotlock lost", "folder", filepath.Dir(l.path), "err", err)
 				return
 			}
 			if err := l.touch(); err != nil {
-				log.Warn("dovecot: touching dotlock", "file", l.path, "err", err)
+				log.Warn("dovecot: touching dotlock", "folder", filepath.Dir(l.path), "err", err)
 			}
 		}
 	}

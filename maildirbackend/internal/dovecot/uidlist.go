@@ -311,7 +311,7 @@ func (p *uidlistParser) fieldSlot() []string {
 		p.arena = make([]string, 0, 1024)
 	}
 	n := len(p.arena)
-	return p.arena[n:n:n+fieldSlotSize]
+	return p.arena[n : n : n+fieldSlotSize]
 }
 
 // compact removes records superseded by duplicates.

@@ -26,7 +26,7 @@ var decodeTable = func() [256]int8 {
 	return t
 }()
 
-// direct reports whether c is written as itself (printable US-ASCII but '&').
+// direct reports whether r is written as itself (printable US-ASCII but '&').
 func direct(r rune) bool { return r >= 0x20 && r <= 0x7e && r != '&' }
 
 // Encode returns s (UTF-8) in IMAP modified UTF-7. Invalid UTF-8 bytes are

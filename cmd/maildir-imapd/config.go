@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Defaults of the serve configuration, documented here once. Every field of
+// Config is also a `serve` flag (with - for _) and a key of the TOML file.
+const (
+	defaultListen       = ":143"
+	defaultListenTLS    = ":993"
+	defaultMailLocation = "~/Maildir"
+	defaultPollInterval = 5 * time.Second
+	defaultLogLevel     = "info"
+	defaultLogFormat    = "text"
+)
+
+// Config is the configuration of `serve`, `check` and (partly) `demo`.
+type Config struct {
+	Listen            string        `toml:"listen"`              // STARTTLS/plain IMAP address; "" disables
+	ListenTLS         string        `toml:"listen_tls"`          // implicit-TLS address; used only with a certificate
+	TLSCert           string        `toml:"tls_cert"`            // PEM certificate chain
+	TLSKey            string        `toml:"tls_key"`             // PEM private key
+	Users             string        `toml:"users"`               // Dovecot passwd-file
+	MailLocation      string        `toml:"mail_location"`       // Dovecot-style template for users of Users
+	Maildir           string        `toml:"maildir"`             // single-user mode: the Maildir
+	User              string        `toml:"user"`                // single-user mode: the user name
+	PasswordHash      string        `toml:"password_hash"`       // single-user mode: {SCHEME}hash
+	PasswordFile      string        `toml:"password_file"`       // single-user mode: file holding the hash
+	Prefix            string        `toml:"prefix"`              // "" or "INBOX."
+	UTF8FolderNames   bool          `toml:"utf8_folder_names"`   // new folder names in UTF-8 on disk
+	AppendLimit       uint32        `toml:"append_limit"`        // bytes; 0: the backend's default (64 MiB)
+	PollInterval      time.Duration `toml:"poll_interval"`       // watch fallback polling
+	AllowInsecureAuth bool          `toml:"allow_insecure_auth"` // plaintext LOGIN on non-loopback listeners
+	DebugWire         bool          `toml:"debug_wire"`          // IMAP wire trace to stderr (shows passwords)
+	LogLevel          string        `toml:"log_level"`           // debug, info, warn, error
+	LogFormat         string        `toml:"log_format"`          // text, json
+
+	// requireTLS refuses plaintext authentication even on loopback
+	// listeners. Tests use it to exercise the policy of public listeners on
+	// 127.0.0.1.
+	requireTLS bool
+}
+
+// defaultConfig returns the configuration before the file and the flags.
+func defaultConfig() Config {
+	return Config{
+		Listen:       defaultListen,
+		ListenTLS:    defaultListenTLS,
+		MailLocation: defaultMailLocation,
+		PollInterval: defaultPollInterval,
+		LogLevel:     defaultLogLevel,
+		LogFormat:    defaultLogFormat,
+	}
+}
+
+// configFlags returns the flag set of serve and check, writing into cfg.
+// configPath receives --config.
+func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(configPath, "config", "", "TOML configuration `file`; flags override its keys")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "IMAP (STARTTLS) listen `address`; empty disables")
+	fs.StringVar(&cfg.ListenTLS, "listen-tls", cfg.ListenTLS, "implicit-TLS IMAP listen `address`, used only with --tls-cert; empty disables")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "TLS certificate chain (PEM `file`)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "TLS private key (PEM `file`)")
+	fs.StringVar(&cfg.Users, "users", cfg.Users, "Dovecot passwd-file with the users (`file`)")
+	fs.StringVar(&cfg.MailLocation, "mail-location", cfg.MailLocation, "Maildir of each user: Dovecot-style `template` (%u %n %d ~)")
+	fs.StringVar(&cfg.Maildir, "maildir", cfg.Maildir, "single-user mode: the Maildir `directory`")
+	fs.StringVar(&cfg.User, "user", cfg.User, "single-user mode: the user `name`")
+	fs.StringVar(&cfg.PasswordHash, "password-hash", cfg.PasswordHash, "single-user mode: the password `hash`, e.g. {BLF-CRYPT}$2y$10$...")
+	fs.StringVar(&cfg.PasswordFile, "password-file", cfg.PasswordFile, "single-user mode: `file` containing the password hash")
+	fs.StringVar(&cfg.Prefix, "prefix", cfg.Prefix, `namespace prefix: "" (Dovecot) or "INBOX." (Courier)`)
+	fs.BoolVar(&cfg.UTF8FolderNames, "utf8-folder-names", cfg.UTF8FolderNames, "create folders with UTF-8 names on disk instead of modified UTF-7")
+	fs.Func("append-limit", "largest message APPEND accepts, in `bytes` (default 64 MiB)", func(s string) error {
+		var n uint32
+		if _, err := fmt.Sscan(s, &n); err != nil {
+			return fmt.Errorf("not a number of bytes up to 4294967295: %q", s)
+		}
+		cfg.AppendLimit = n
+		return nil
+	})
+	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often folders without inotify are polled")
+	fs.BoolVar(&cfg.AllowInsecureAuth, "allow-insecure-auth", cfg.AllowInsecureAuth, "allow LOGIN/AUTHENTICATE without TLS on non-loopback listeners")
+	fs.BoolVar(&cfg.DebugWire, "debug-wire", cfg.DebugWire, "write the IMAP wire trace to stderr (it shows passwords)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: text or json")
+	return fs
+}
+
+// parseConfig parses the flags of serve or check: the defaults, then the
+// TOML file of --config, then the flags given. A usage error (bad flag) is
+// a *usageError.
+func parseConfig(name string, args []string) (*Config, error) {
+	var path string
+	probe := defaultConfig()
+	fs := configFlags(name, &probe, &path)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{fs: fs, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if path == "" {
+		return &probe, nil
+	}
+	cfg := defaultConfig()
+	if err := loadConfigFile(path, &cfg); err != nil {
+		return nil, err
+	}
+	// The flags override the file: parse them again over its values.
+	fs = configFlags(name, &cfg, &path)
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// loadConfigFile decodes the TOML file at path into cfg. Unknown keys are
+// errors naming their line.
+func loadConfigFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	var errs []error
+	for _, k := range md.Undecoded() {
+		if len(k) > 1 && md.Type(k[:len(k)-1]...) != "" && isUndecodedParent(md.Undecoded(), k[:len(k)-1]) {
+			continue // reported with its table
+		}
+		errs = append(errs, fmt.Errorf("config %s: line %d: unknown key %q", path, keyLine(data, k), k.String()))
+	}
+	return errors.Join(errs...)
+}
+
+// isUndecodedParent reports whether parent is itself among the undecoded keys.
+func isUndecodedParent(undecoded []toml.Key, parent toml.Key) bool {
+	for _, k := range undecoded {
+		if k.String() == parent.String() {
+			return true
+		}
+	}
+	return false
+}
+
+// keyLine returns the 1-based line where the top-level part of key k is
+// defined: `name = ...` or a `[name]` table header. BurntSushi/toml keeps key
+// positions private, and our configuration is flat, so a scan suffices. It
+// returns 0 when the key is not found.
+func keyLine(data []byte, k toml.Key) int {
+	name := regexp.QuoteMeta(k[0])
+	re := regexp.MustCompile(`^\s*(\[\[?\s*)?("` + name + `"|'` + name + `'|` + name + `)\s*(=|\.|\])`)
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		if re.MatchString(sc.Text()) {
+			return n
+		}
+	}
+	return 0
+}
+
+// validate checks the values and the combination of settings, without
+// touching the network. It reads --password-file.
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("log-format %q: want text or json", c.LogFormat)
+	}
+	if c.Prefix != "" && c.Prefix != "INBOX." {
+		bad(`prefix %q: want "" or "INBOX."`, c.Prefix)
+	}
+	if c.PollInterval <= 0 {
+		bad("poll-interval %v: must be positive", c.PollInterval)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert and tls-key must be given together")
+	}
+	hasTLS := c.TLSCert != ""
+	if !hasTLS && c.ListenTLS != "" && c.ListenTLS != defaultListenTLS {
+		bad("listen-tls %q needs tls-cert and tls-key", c.ListenTLS)
+	}
+	for _, a := range []struct{ name, addr string }{{"listen", c.Listen}, {"listen-tls", c.ListenTLS}} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			bad("%s %q: %v", a.name, a.addr, err)
+		}
+	}
+	if c.Listen == "" && (!hasTLS || c.ListenTLS == "") {
+		bad("nothing to listen on: set listen, or listen-tls with tls-cert and tls-key")
+	}
+	if c.Listen != "" && !hasTLS && !c.AllowInsecureAuth && !isLoopbackAddr(c.Listen) {
+		bad("listen %q is not a loopback address and there is no TLS certificate: nobody could log in "+
+			"(set tls-cert and tls-key, listen on 127.0.0.1, or set allow-insecure-auth)", c.Listen)
+	}
+
+	single := c.Maildir != "" || c.User != "" || c.PasswordHash != "" || c.PasswordFile != ""
+	switch {
+	case c.Users != "" && single:
+		bad("users conflicts with maildir/user/password-hash/password-file (single-user mode): choose one")
+	case c.Users == "" && !single:
+		bad("no users: set users (a passwd-file), or maildir, user and password-hash for a single user")
+	case single:
+		if c.Maildir == "" || c.User == "" {
+			bad("single-user mode needs both maildir and user")
+		}
+		if strings.ContainsAny(c.User, ":\n\r") {
+			bad("user %q: must not contain ':' or line breaks", c.User)
+		}
+		if (c.PasswordHash == "") == (c.PasswordFile == "") {
+			bad("single-user mode needs exactly one of password-hash and password-file")
+		}
+		if c.PasswordFile != "" {
+			if _, err := c.passwordHash(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// passwordHash returns the single user's password hash, from PasswordHash or
+// the first line of PasswordFile.
+func (c *Config) passwordHash() (string, error) {
+	if c.PasswordFile == "" {
+		return c.PasswordHash, nil
+	}
+	data, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("password-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	h := strings.TrimSpace(line)
+	if h == "" {
+		return "", fmt.Errorf("password-file %s: empty", c.PasswordFile)
+	}
+	return h, nil
+}
+
+// maildirPath returns the absolute single-user Maildir path.
+func (c *Config) maildirPath() (string, error) {
+	p, err := filepath.Abs(c.Maildir)
+	if err != nil {
+		return "", fmt.Errorf("maildir: %w", err)
+	}
+	return p, nil
+}
+
+// isLoopbackAddr reports whether a listen address binds to loopback only:
+// "localhost", 127.0.0.0/8 or ::1. An empty host (all interfaces) is not.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
+	"github.com/maildir-imapd/maildir-imapd/watch"
+)
+
+const (
+	// byeTimeout bounds the write of "* BYE" to one client at shutdown.
+	byeTimeout = 5 * time.Second
+	// drainTimeout bounds the wait for sessions to close at shutdown before
+	// the backend is closed under them.
+	drainTimeout = 10 * time.Second
+)
+
+// keepAlive is set on every accepted connection: a dead peer of an IDLE
+// client (mobile NAT, suspended laptop) is found within about 3 minutes.
+var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 60 * time.Second, Interval: 30 * time.Second, Count: 4}
+
+// runServe is the `serve` subcommand.
+func runServe(args []string) error {
+	cfg, err := parseConfig("serve", args)
+	if err != nil {
+		return err
+	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger, err := newLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, cfg, logger, nil)
+}
+
+// run serves cfg until ctx is done or a listener fails, then shuts down:
+// it stops accepting, sends "* BYE Server shutting down" to every client,
+// and closes the backend. ready, if not nil, is called once the listeners
+// are bound (tests listen on port 0 and read the addresses from it).
+func run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(*daemon)) error {
+	d, err := startDaemon(cfg, logger)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(d)
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err = <-d.serveErr:
+		logger.Error("listener failed; shutting down", "err", err)
+	}
+	if cerr := d.shutdown(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// daemon is a running server: the backend, the two imapserver.Servers and
+// their listeners. Create it with startDaemon and stop it with shutdown.
+type daemon struct {
+	log       *slog.Logger
+	backend   *maildirbackend.Backend
+	watcher   *watch.Watcher
+	open      *imapserver.Server // InsecureAuth: loopback and --allow-insecure-auth listeners
+	secure    *imapserver.Server // LOGINDISABLED until STARTTLS; also serves implicit TLS
+	listeners []net.Listener
+	plainAddr string // bound address of --listen, "" if none
+	tlsAddr   string // bound address of --listen-tls, "" if none
+	serveErr  chan error
+	serving   sync.WaitGroup
+
+	mu      sync.Mutex
+	conns   map[*imapserver.Conn]struct{} // connections with a session
+	closing bool
+	drained chan struct{} // closed when closing and conns is empty
+}
+
+// startDaemon validates cfg, opens the users, the backend and the listeners,
+// and starts serving.
+func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	auth, err := newAuthenticator(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		if tlsConfig, err = loadTLS(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, err
+		}
+	}
+	d := &daemon{
+		log:      logger,
+		conns:    make(map[*imapserver.Conn]struct{}),
+		drained:  make(chan struct{}),
+		serveErr: make(chan error, 2),
+	}
+	defer func() {
+		if err != nil {
+			d.closeListeners()
+			d.closeBackend()
+		}
+	}()
+	d.watcher, err = watch.New(&watch.Options{Logger: logger, PollInterval: cfg.PollInterval})
+	if err != nil {
+		return nil, fmt.Errorf("start watcher: %w", err)
+	}
+	d.backend, err = maildirbackend.New(&maildirbackend.Options{
+		Logger:          logger,
+		Authenticate:    auth,
+		Prefix:          cfg.Prefix,
+		UTF8FolderNames: cfg.UTF8FolderNames,
+		AppendLimit:     cfg.AppendLimit,
+		Watcher:         d.watcher,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start backend: %w", err)
+	}
+	var debug io.Writer
+	if cfg.DebugWire {
+		logger.Warn("--debug-wire: the IMAP wire trace on stderr includes passwords")
+		debug = &lockedWriter{w: os.Stderr}
+	}
+	d.open = d.newServer(true, tlsConfig, debug)
+	d.secure = d.newServer(false, tlsConfig, debug)
+
+	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	if cfg.Listen != "" {
+		ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		d.listeners = append(d.listeners, ln)
+		d.plainAddr = ln.Addr().String()
+		srv, policy := d.secure, "LOGINDISABLED until STARTTLS"
+		if cfg.AllowInsecureAuth || (isLoopbackAddr(cfg.Listen) && !cfg.requireTLS) {
+			srv, policy = d.open, "plaintext login allowed"
+		}
+		if srv == d.secure && tlsConfig == nil {
+			return nil, fmt.Errorf("listen %s: plaintext login is refused and there is no TLS certificate", cfg.Listen)
+		}
+		logger.Info("listening", "addr", d.plainAddr, "tls", tlsMode(tlsConfig, "starttls"), "auth", policy)
+		d.serve(srv, ln)
+	}
+	if cfg.ListenTLS != "" && tlsConfig != nil {
+		ln, err := lc.Listen(context.Background(), "tcp", cfg.ListenTLS)
+		if err != nil {
+			return nil, fmt.Errorf("listen-tls: %w", err)
+		}
+		d.listeners = append(d.listeners, ln)
+		d.tlsAddr = ln.Addr().String()
+		logger.Info("listening", "addr", d.tlsAddr, "tls", "implicit")
+		d.serve(d.secure, tls.NewListener(ln, tlsConfig))
+	}
+	return d, nil
+}
+
+func tlsMode(c *tls.Config, mode string) string {
+	if c == nil {
+		return "none"
+	}
+	return mode
+}
+
+// loadTLS loads a certificate and key for STARTTLS and implicit TLS.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls-cert/tls-key: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// newServer returns an imapserver.Server on the shared backend. go-imap's
+// InsecureAuth is per server, hence one server per policy.
+func (d *daemon) newServer(insecureAuth bool, tlsConfig *tls.Config, debug io.Writer) *imapserver.Server {
+	return imapserver.New(&imapserver.Options{
+		NewSession:   d.newSession,
+		Caps:         d.backend.Caps(),
+		Logger:       imapLogger(d.log),
+		TLSConfig:    tlsConfig,
+		InsecureAuth: insecureAuth,
+		DebugWriter:  debug,
+	})
+}
+
+// serve runs srv on ln in a goroutine; an accept failure goes to serveErr.
+func (d *daemon) serve(srv *imapserver.Server, ln net.Listener) {
+	d.serving.Add(1)
+	go func() {
+		defer d.serving.Done()
+		if err := srv.Serve(ln); err != nil {
+			d.serveErr <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+		}
+	}()
+}
+
+// Addrs returns the bound addresses of --listen and --listen-tls ("" for a
+// disabled listener).
+func (d *daemon) Addrs() (plain, implicitTLS string) { return d.plainAddr, d.tlsAddr }
+
+// trackedSession is the backend's session with a Close that tells the
+// daemon the connection is gone. It embeds the concrete type so that
+// imapserver still finds the optional Session interfaces.
+type trackedSession struct {
+	*maildirbackend.Session
+	d    *daemon
+	conn *imapserver.Conn
+}
+
+// Close closes the backend session and forgets the connection.
+func (s *trackedSession) Close() error {
+	err := s.Session.Close()
+	s.d.untrack(s.conn)
+	return err
+}
+
+// newSession is imapserver.Options.NewSession: the backend's, plus the
+// connection tracking that shutdown needs to say BYE.
+func (d *daemon) newSession(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
+	}
+	d.conns[conn] = struct{}{}
+	d.mu.Unlock()
+	sess, greeting, err := d.backend.NewSession(conn)
+	if err != nil {
+		d.untrack(conn)
+		return nil, nil, err
+	}
+	ms, ok := sess.(*maildirbackend.Session)
+	if !ok {
+		sess.Close()
+		d.untrack(conn)
+		return nil, nil, fmt.Errorf("unexpected session type %T", sess)
+	}
+	return &trackedSession{Session: ms, d: d, conn: conn}, greeting, nil
+}
+
+func (d *daemon) untrack(conn *imapserver.Conn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.conns[conn]; !ok {
+		return
+	}
+	delete(d.conns, conn)
+	if d.closing && len(d.conns) == 0 {
+		close(d.drained)
+	}
+}
+
+// shutdown stops accepting, says BYE to every client, closes the servers
+// and, once the sessions are closed (or after drainTimeout), the backend.
+// go-imap has no graceful Shutdown (go-imap issue #665), hence the tracking.
+func (d *daemon) shutdown() error {
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closing = true
+	d.mu.Unlock()
+
+	d.closeListeners()
+	d.serving.Wait()
+
+	d.mu.Lock()
+	conns := make([]*imapserver.Conn, 0, len(d.conns))
+	for c := range d.conns {
+		conns = append(conns, c)
+	}
+	if len(d.conns) == 0 {
+		close(d.drained)
+	}
+	d.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Go(func() {
+			if nc := c.NetConn(); nc != nil {
+				_ = nc.SetWriteDeadline(time.Now().Add(byeTimeout))
+			}
+			_ = c.Bye("Server shutting down")
+		})
+	}
+	wg.Wait()
+	d.log.Info("sent BYE", "conns", len(conns))
+
+	// No listeners remain in the servers, so Close only closes the
+	// connections that got no BYE (accepted during the shutdown).
+	for _, s := range []*imapserver.Server{d.open, d.secure} {
+		if err := s.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			d.log.Warn("closing server", "err", err)
+		}
+	}
+	select {
+	case <-d.drained:
+	case <-time.After(drainTimeout):
+		d.log.Warn("sessions still open at shutdown; closing the backend anyway")
+	}
+	return d.closeBackend()
+}
+
+func (d *daemon) closeListeners() {
+	for _, ln := range d.listeners {
+		_ = ln.Close()
+	}
+}
+
+func (d *daemon) closeBackend() error {
+	var errs []error
+	if d.backend != nil {
+		if err := d.backend.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close backend: %w", err))
+		}
+	}
+	if d.watcher != nil {
+		if err := d.watcher.Close(); err != nil && !errors.Is(err, watch.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close watcher: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lockedWriter serialises the wire traces of concurrent connections.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

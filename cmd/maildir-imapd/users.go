@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/passwdfile"
+)
+
+// newAuthenticator returns the backend's AuthFunc for cfg: the passwd-file
+// of --users (re-read when it changes), or the single user of --maildir,
+// --user and --password-hash/--password-file.
+func newAuthenticator(cfg *Config, logger *slog.Logger) (maildirbackend.AuthFunc, error) {
+	if cfg.Users != "" {
+		db, err := passwdfile.OpenDB(cfg.Users, logger)
+		if err != nil {
+			return nil, fmt.Errorf("users: %w", err)
+		}
+		logger.Info("users", "mode", "passwd-file", "path", cfg.Users, "mail_location", cfg.MailLocation,
+			"users", len(db.File().Users()))
+		return usersAuth(db.Verify, cfg.MailLocation), nil
+	}
+	f, maildir, err := singleUser(cfg)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("users", "mode", "single-user", "user", cfg.User, "maildir", maildir)
+	return func(username, password string) (string, error) {
+		if _, err := f.Verify(username, password); err != nil {
+			return "", authError(err)
+		}
+		return maildir, nil
+	}, nil
+}
+
+// usersAuth resolves a verified user's Maildir: the user's own userdb_mail
+// (or mail) extra field, else the template.
+func usersAuth(verify func(name, password string) (*passwdfile.User, error), template string) maildirbackend.AuthFunc {
+	return func(username, password string) (string, error) {
+		u, err := verify(username, password)
+		if err != nil {
+			return "", authError(err)
+		}
+		return userMaildir(u, template)
+	}
+}
+
+// userMaildir expands the Maildir path of u.
+func userMaildir(u *passwdfile.User, template string) (string, error) {
+	loc := template
+	if own := u.MailLocation(); own != "" {
+		loc = own
+	}
+	return passwdfile.ExpandLocation(loc, u)
+}
+
+// authError maps passwdfile's failure to imapserver's, keeping the cause.
+func authError(err error) error {
+	if errors.Is(err, passwdfile.ErrAuthFailed) {
+		return fmt.Errorf("%w: %w", imapserver.ErrAuthFailed, err)
+	}
+	return err
+}
+
+// singleUser builds a one-line passwd-file from the single-user settings
+// and returns it with the absolute Maildir path.
+func singleUser(cfg *Config) (*passwdfile.File, string, error) {
+	hash, err := cfg.passwordHash()
+	if err != nil {
+		return nil, "", err
+	}
+	if strings.ContainsAny(hash, ":\r\n") {
+		return nil, "", errors.New("password-hash: must not contain ':' or line breaks")
+	}
+	if strings.ContainsAny(cfg.User, ":\r\n") || cfg.User == "" {
+		return nil, "", fmt.Errorf("user %q: must be non-empty without ':' or line breaks", cfg.User)
+	}
+	f, err := passwdfile.Parse(strings.NewReader(cfg.User + ":" + hash + "\n"))
+	if err != nil {
+		// The line number of a synthetic line would only confuse.
+		var le *passwdfile.LineError
+		if errors.As(err, &le) {
+			err = le.Err
+		}
+		return nil, "", fmt.Errorf("password-hash: %w", err)
+	}
+	maildir, err := cfg.maildirPath()
+	if err != nil {
+		return nil, "", err
+	}
+	return f, maildir, nil
+}

@@ -1,0 +1,633 @@
+package maildirbackend
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+)
+
+// listServer is a real server over a Maildir in t.TempDir().
+type listServer struct {
+	addr    string
+	maildir string
+	parent  string // the directory holding maildir
+}
+
+func newListServer(t *testing.T, opts *Options) *listServer {
+	t.Helper()
+	parent := t.TempDir()
+	maildir := filepath.Join(parent, "Maildir")
+	for _, d := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(maildir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	o.Authenticate = func(u, p string) (string, error) {
+		if u != "u" || p != "p" {
+			return "", imapserver.ErrAuthFailed
+		}
+		return maildir, nil
+	}
+	b, err := New(&o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession:   b.NewSession,
+		Caps:         b.Caps(),
+		InsecureAuth: true,
+		Logger:       slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelError),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+		_ = b.Close()
+	})
+	return &listServer{addr: ln.Addr().String(), maildir: maildir, parent: parent}
+}
+
+// dial returns a logged-in imapclient.
+func (s *listServer) dial(t *testing.T) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(s.addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Login("u", "p").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// rawConn is a line-based IMAP connection for checking exact responses.
+type rawConn struct {
+	t   *testing.T
+	c   net.Conn
+	r   *bufio.Reader
+	tag int
+}
+
+func (s *listServer) raw(t *testing.T) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := rc.r.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if _, status := rc.cmd("LOGIN u p"); !strings.HasPrefix(status, "OK") {
+		t.Fatalf("login: %s", status)
+	}
+	return rc
+}
+
+// cmd sends one command and returns its untagged lines (without CRLF) and
+// the tagged status ("OK ...", "NO ...").
+func (rc *rawConn) cmd(line string) (untagged []string, status string) {
+	rc.t.Helper()
+	rc.tag++
+	tag := fmt.Sprintf("T%d", rc.tag)
+	if _, err := fmt.Fprintf(rc.c, "%s %s\r\n", tag, line); err != nil {
+		rc.t.Fatal(err)
+	}
+	for {
+		l, err := rc.r.ReadString('\n')
+		if err != nil {
+			rc.t.Fatalf("%s: %v", line, err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if rest, ok := strings.CutPrefix(l, tag+" "); ok {
+			return untagged, rest
+		}
+		untagged = append(untagged, l)
+	}
+}
+
+func mkdirs(t *testing.T, root string, folders ...string) {
+	t.Helper()
+	for _, f := range folders {
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(root, f, sub), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
+// fixtureTree builds a Dovecot-like tree: folders, a parent that does not
+// exist (Archive), a folder without cur/ (Empty), things that are not
+// folders, and subscriptions including a deleted mailbox.
+func fixtureTree(t *testing.T, root string) {
+	t.Helper()
+	mkdirs(t, root, ".Sent", ".Work", ".Work.Clients", ".Archive.2024", "..DOVECOT-TRASHED")
+	if err := os.Mkdir(filepath.Join(root, ".Empty"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(root, ".notafolder"), "")
+	writeFile(t, filepath.Join(root, "new", "1795833488.M1P1.host"), "Subject: hi\n\nbody\n")
+	writeFile(t, filepath.Join(root, "subscriptions"), "V\t2\n\nINBOX\nSent\nWork\tClients\nOld-Projects\n")
+}
+
+func TestSession_listRaw(t *testing.T) {
+	s := newListServer(t, nil)
+	fixtureTree(t, s.maildir)
+	rc := s.raw(t)
+	tests := []struct {
+		name string
+		cmd  string
+		want []string
+	}{
+		{"all", `LIST "" "*"`, []string{
+			`* LIST (\HasNoChildren) "." INBOX`,
+			`* LIST (\Noselect \HasChildren) "." Archive`,
+			`* LIST (\HasNoChildren) "." Archive.2024`,
+			`* LIST (\HasNoChildren) "." Empty`,
+			`* LIST (\HasNoChildren \Sent) "." Sent`,
+			`* LIST (\HasChildren) "." Work`,
+			`* LIST (\HasNoChildren) "." Work.Clients`,
+		}},
+		{"top level", `LIST "" "%"`, []string{
+			`* LIST (\HasNoChildren) "." INBOX`,
+			`* LIST (\Noselect \HasChildren) "." Archive`,
+			`* LIST (\HasNoChildren) "." Empty`,
+			`* LIST (\HasNoChildren \Sent) "." Sent`,
+			`* LIST (\HasChildren) "." Work`,
+		}},
+		{"delimiter", `LIST "" ""`, []string{`* LIST (\Noselect) "." ""`}},
+		{"inbox any case", `LIST "" "inbox"`, []string{`* LIST (\HasNoChildren) "." INBOX`}},
+		{"reference", `LIST "Work" "%"`, []string{`* LIST (\HasNoChildren) "." Work.Clients`}},
+		{"subscribed", `LIST (SUBSCRIBED) "" "*"`, []string{
+			`* LIST (\Subscribed) "." INBOX`,
+			`* LIST (\Subscribed \NonExistent) "." Old-Projects`,
+			`* LIST (\Subscribed \Sent) "." Sent`,
+			`* LIST (\Subscribed) "." Work.Clients`,
+		}},
+		{"recursivematch", `LIST (SUBSCRIBED RECURSIVEMATCH) "" "%" RETURN (CHILDREN)`, []string{
+			`* LIST (\Subscribed \HasNoChildren) "." INBOX`,
+			`* LIST (\Subscribed \NonExistent \HasNoChildren) "." Old-Projects`,
+			`* LIST (\Subscribed \HasNoChildren \Sent) "." Sent`,
+			`* LIST (\HasChildren) "." Work (CHILDINFO ("SUBSCRIBED"))`,
+		}},
+		{"return subscribed", `LIST "" "*" RETURN (SUBSCRIBED)`, []string{
+			`* LIST (\Subscribed \HasNoChildren) "." INBOX`,
+			`* LIST (\NonExistent \HasChildren) "." Archive`,
+			`* LIST (\HasNoChildren) "." Archive.2024`,
+			`* LIST (\HasNoChildren) "." Empty`,
+			`* LIST (\Subscribed \HasNoChildren \Sent) "." Sent`,
+			`* LIST (\HasChildren) "." Work`,
+			`* LIST (\Subscribed \HasNoChildren) "." Work.Clients`,
+		}},
+		{"special-use selection", `LIST (SPECIAL-USE) "" "*"`, []string{
+			`* LIST (\HasNoChildren \Sent) "." Sent`,
+		}},
+		{"lsub", `LSUB "" "*"`, []string{
+			`* LSUB () "." INBOX`,
+			`* LSUB () "." Old-Projects`,
+			`* LSUB () "." Sent`,
+			`* LSUB () "." Work.Clients`,
+		}},
+		{"lsub percent", `LSUB "" "%"`, []string{
+			`* LSUB () "." INBOX`,
+			`* LSUB () "." Old-Projects`,
+			`* LSUB () "." Sent`,
+			`* LSUB (\Noselect) "." Work`,
+		}},
+		{"status", `LIST "" "INBOX" RETURN (STATUS (MESSAGES UIDNEXT))`, []string{
+			`* LIST (\HasNoChildren) "." INBOX`,
+			`* STATUS INBOX (MESSAGES 1 UIDNEXT 2)`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, status := rc.cmd(tc.cmd)
+			if !strings.HasPrefix(status, "OK") {
+				t.Fatalf("%s: %s", tc.cmd, status)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("%s:\n got %q\nwant %q", tc.cmd, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSession_listStatusClient(t *testing.T) {
+	s := newListServer(t, nil)
+	fixtureTree(t, s.maildir)
+	c := s.dial(t)
+	list, err := c.List("", "*", &imap.ListOptions{
+		ReturnChildren:   true,
+		ReturnSpecialUse: true,
+		ReturnStatus:     &imap.StatusOptions{NumMessages: true, UIDNext: true},
+	}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]*imap.ListData)
+	for _, d := range list {
+		got[d.Mailbox] = d
+	}
+	if d := got["INBOX"]; d == nil || d.Status == nil || *d.Status.NumMessages != 1 || d.Status.UIDNext != 2 {
+		t.Errorf("INBOX = %+v", d)
+	}
+	if d := got["Empty"]; d == nil || d.Status == nil || *d.Status.NumMessages != 0 {
+		t.Errorf("Empty = %+v", d)
+	}
+	if d := got["Archive"]; d == nil || d.Status != nil {
+		t.Errorf("non-existent Archive = %+v", d)
+	}
+	if d := got["Sent"]; d == nil || !reflect.DeepEqual(d.Attrs, []imap.MailboxAttr{imap.MailboxAttrHasNoChildren, imap.MailboxAttrSent}) {
+		t.Errorf("Sent = %+v", d)
+	}
+}
+
+func TestSession_create(t *testing.T) {
+	s := newListServer(t, nil)
+	c := s.dial(t)
+	if err := c.Create("Entwürfe", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"cur", "new", "tmp", "maildirfolder"} {
+		if _, err := os.Stat(filepath.Join(s.maildir, ".Entw&APw-rfe", p)); err != nil {
+			t.Errorf("created folder lacks %s: %v", p, err)
+		}
+	}
+	if err := c.Create("A.", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create("X.Y", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List("", "*", nil).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range list {
+		names = append(names, d.Mailbox)
+	}
+	if want := []string{"INBOX", "A", "Entwürfe", "X", "X.Y"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("LIST = %q, want %q", names, want)
+	}
+	want := []string{".A", ".Entw&APw-rfe", ".X.Y", "cur", "new", "tmp"}
+	if got := dirNames(t, s.maildir); !reflect.DeepEqual(got, want) {
+		t.Errorf("root = %q, want %q (parents are not created)", got, want)
+	}
+
+	tests := []struct {
+		name    string
+		mailbox string
+		code    imap.ResponseCode
+	}{
+		{"exists", "A", imap.ResponseCodeAlreadyExists},
+		{"inbox", "inbox", imap.ResponseCodeAlreadyExists},
+		{"dot dot slash", "../x", imap.ResponseCodeCannot},
+		{"slash", "a/b", imap.ResponseCodeCannot},
+		{"empty level", "a..b", imap.ResponseCodeCannot},
+		{"leading dot", ".x", imap.ResponseCodeCannot},
+		{"control", "a\x01b", imap.ResponseCodeCannot},
+		{"backslash", `a\b`, imap.ResponseCodeCannot},
+		{"too long", strings.Repeat("x", 300), imap.ResponseCodeCannot},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := c.Create(tc.mailbox, nil).Wait()
+			var ie *imap.Error
+			if !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo || ie.Code != tc.code {
+				t.Errorf("CREATE %q = %v, want NO [%s]", tc.mailbox, err, tc.code)
+			}
+		})
+	}
+	if got := dirNames(t, s.maildir); !reflect.DeepEqual(got, want) {
+		t.Errorf("root after bad names = %q, want %q", got, want)
+	}
+	if got := dirNames(t, s.parent); !reflect.DeepEqual(got, []string{"Maildir"}) {
+		t.Errorf("outside the root = %q", got)
+	}
+}
+
+func TestSession_createSpecialUse(t *testing.T) {
+	s := newListServer(t, nil)
+	c := s.dial(t)
+	if err := c.Create("Stuff", &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttrArchive}}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(s.maildir, specialUseName)); got != "\\Archive Stuff\n" {
+		t.Errorf("special-use file = %q", got)
+	}
+	// Configured for this name already: nothing to store.
+	if err := c.Create("Sent", &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttrSent}}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var ie *imap.Error
+	err := c.Create("Trash", &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{imap.MailboxAttrSent}}).Wait()
+	if !errors.As(err, &ie) || ie.Code != "USEATTR" {
+		t.Errorf("conflicting special use = %v, want NO [USEATTR]", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.maildir, ".Trash")); !os.IsNotExist(err) {
+		t.Errorf("refused CREATE made the folder: %v", err)
+	}
+	list, err := c.List("", "*", &imap.ListOptions{SelectSpecialUse: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string][]imap.MailboxAttr)
+	for _, d := range list {
+		got[d.Mailbox] = d.Attrs
+	}
+	want := map[string][]imap.MailboxAttr{
+		"Sent":  {imap.MailboxAttrHasNoChildren, imap.MailboxAttrSent},
+		"Stuff": {imap.MailboxAttrHasNoChildren, imap.MailboxAttrArchive},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LIST (SPECIAL-USE) = %v, want %v", got, want)
+	}
+	if err := c.Rename("Stuff", "Things", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(s.maildir, specialUseName)); got != "\\Archive Things\n" {
+		t.Errorf("special-use file after RENAME = %q", got)
+	}
+	if err := c.Delete("Things").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(s.maildir, specialUseName)); got != "" {
+		t.Errorf("special-use file after DELETE = %q", got)
+	}
+}
+
+func TestSession_delete(t *testing.T) {
+	s := newListServer(t, nil)
+	fixtureTree(t, s.maildir)
+	writeFile(t, filepath.Join(s.maildir, ".Work", "cur", "1.M1P1.h:2,S"), "x")
+	c := s.dial(t)
+	if err := c.Delete("Work").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".Archive.2024", ".Empty", ".Sent", ".Work.Clients", ".notafolder", "cur", "new", "subscriptions", "tmp"}
+	if got := dirNames(t, s.maildir); !reflect.DeepEqual(got, want) {
+		t.Errorf("root = %q, want %q", got, want)
+	}
+	if got := readFile(t, filepath.Join(s.maildir, "subscriptions")); got != "V\t2\n\nINBOX\nSent\nWork\tClients\nOld-Projects\n" {
+		t.Errorf("subscriptions changed: %q", got)
+	}
+	tests := []struct {
+		mailbox string
+		code    imap.ResponseCode
+	}{
+		{"INBOX", imap.ResponseCodeCannot},
+		{"Work", imap.ResponseCodeNonExistent},
+		{"Archive", imap.ResponseCodeNonExistent},
+		{"../Maildir", imap.ResponseCodeCannot},
+	}
+	for _, tc := range tests {
+		var ie *imap.Error
+		if err := c.Delete(tc.mailbox).Wait(); !errors.As(err, &ie) || ie.Code != tc.code {
+			t.Errorf("DELETE %s = %v, want NO [%s]", tc.mailbox, err, tc.code)
+		}
+	}
+}
+
+func TestSession_renameWithChildren(t *testing.T) {
+	s := newListServer(t, nil)
+	fixtureTree(t, s.maildir)
+	writeFile(t, filepath.Join(s.maildir, ".Work.Clients", "cur", "1.M1P1.h:2,S"), "x")
+	c := s.dial(t)
+	if err := c.Rename("Work", "Job", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".Archive.2024", ".Empty", ".Job", ".Job.Clients", ".Sent", ".notafolder", "cur", "new", "subscriptions", "tmp"}
+	if got := dirNames(t, s.maildir); !reflect.DeepEqual(got, want) {
+		t.Errorf("root = %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(s.maildir, ".Job.Clients", "cur", "1.M1P1.h:2,S")); err != nil {
+		t.Errorf("message of the child: %v", err)
+	}
+	if got := readFile(t, filepath.Join(s.maildir, "subscriptions")); got != "V\t2\n\nINBOX\nSent\nJob\tClients\nOld-Projects\n" {
+		t.Errorf("subscriptions = %q", got)
+	}
+	tests := []struct {
+		name     string
+		from, to string
+		code     imap.ResponseCode
+	}{
+		{"into itself", "Job", "Job.Sub", imap.ResponseCodeCannot},
+		{"target exists", "Job", "Sent", imap.ResponseCodeAlreadyExists},
+		{"child target exists", "Sent", "Empty", imap.ResponseCodeAlreadyExists},
+		{"to inbox", "Sent", "INBOX", imap.ResponseCodeAlreadyExists},
+		{"missing source", "Nope", "Other", imap.ResponseCodeNonExistent},
+		{"bad target", "Sent", "a/b", imap.ResponseCodeCannot},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ie *imap.Error
+			if err := c.Rename(tc.from, tc.to, nil).Wait(); !errors.As(err, &ie) || ie.Code != tc.code {
+				t.Errorf("RENAME %s %s = %v, want NO [%s]", tc.from, tc.to, err, tc.code)
+			}
+		})
+	}
+	if got := dirNames(t, s.maildir); !reflect.DeepEqual(got, want) {
+		t.Errorf("root after refused renames = %q, want %q", got, want)
+	}
+}
+
+func TestSession_renameInbox(t *testing.T) {
+	s := newListServer(t, nil)
+	writeFile(t, filepath.Join(s.maildir, "new", "1795833488.M1P1.host"), "Subject: one\n\n1\n")
+	writeFile(t, filepath.Join(s.maildir, "cur", "1795833489.M2P1.host:2,Sa"), "Subject: two\n\n2\n")
+	writeFile(t, filepath.Join(s.maildir, "dovecot-keywords"), "0 $Label1\n")
+	c := s.dial(t)
+	before, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Unselect().Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rename("INBOX", "Old", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := dirNames(t, filepath.Join(s.maildir, "new")); len(got) != 0 {
+		t.Errorf("INBOX new/ = %q", got)
+	}
+	if got := readFile(t, filepath.Join(s.maildir, ".Old", "dovecot-keywords")); got != "0 $Label1\n" {
+		t.Errorf("keywords = %q", got)
+	}
+	old, err := c.Select("Old", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.NumMessages != 2 || old.UIDValidity != before.UIDValidity || old.UIDNext != before.UIDNext {
+		t.Errorf("Old = %+v, INBOX before = %+v", old, before)
+	}
+	msgs, err := c.Fetch(imap.UIDSetNum(1, 2), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || !reflect.DeepEqual(msgs[1].Flags, []imap.Flag{imap.FlagSeen, "$Label1"}) {
+		t.Errorf("Old messages = %+v", msgs)
+	}
+	inbox, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inbox.NumMessages != 0 || inbox.UIDValidity != before.UIDValidity || inbox.UIDNext != before.UIDNext {
+		t.Errorf("INBOX after = %+v, before = %+v", inbox, before)
+	}
+	var ie *imap.Error
+	if err := c.Rename("INBOX", "Old", nil).Wait(); !errors.As(err, &ie) || ie.Code != imap.ResponseCodeAlreadyExists {
+		t.Errorf("RENAME INBOX onto existing = %v", err)
+	}
+}
+
+func TestSession_subscriptions(t *testing.T) {
+	s := newListServer(t, nil)
+	mkdirs(t, s.maildir, ".Work.Clients")
+	c := s.dial(t)
+	for _, name := range []string{"inbox", "Entwürfe", "Work.Clients", "Gone", "Work.Clients"} {
+		if err := c.Subscribe(name).Wait(); err != nil {
+			t.Fatalf("SUBSCRIBE %s: %v", name, err)
+		}
+	}
+	path := filepath.Join(s.maildir, "subscriptions")
+	if got, want := readFile(t, path), "V\t2\n\nINBOX\nEntw&APw-rfe\nWork\tClients\nGone\n"; got != want {
+		t.Errorf("subscriptions = %q, want %q", got, want)
+	}
+	for _, name := range []string{"Gone", "Never"} {
+		if err := c.Unsubscribe(name).Wait(); err != nil {
+			t.Errorf("UNSUBSCRIBE %s: %v", name, err)
+		}
+	}
+	if got, want := readFile(t, path), "V\t2\n\nINBOX\nEntw&APw-rfe\nWork\tClients\n"; got != want {
+		t.Errorf("subscriptions = %q, want %q", got, want)
+	}
+	var ie *imap.Error
+	if err := c.Subscribe("a/b").Wait(); !errors.As(err, &ie) {
+		t.Errorf("SUBSCRIBE a/b = %v, want NO", err)
+	}
+	list, err := c.List("", "*", &imap.ListOptions{SelectSubscribed: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range list {
+		got = append(got, fmt.Sprint(d.Mailbox, d.Attrs))
+	}
+	want := []string{`INBOX [\Subscribed]`, `Entwürfe [\Subscribed \NonExistent]`, `Work.Clients [\Subscribed]`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LIST (SUBSCRIBED) = %q, want %q", got, want)
+	}
+}
+
+func TestSession_inboxPrefix(t *testing.T) {
+	s := newListServer(t, &Options{Prefix: "INBOX."})
+	mkdirs(t, s.maildir, ".Sent")
+	rc := s.raw(t)
+	tests := []struct {
+		cmd    string
+		status string
+		want   []string
+	}{
+		{`LIST "" "*"`, "OK", []string{
+			`* LIST (\HasChildren) "." INBOX`,
+			`* LIST (\HasNoChildren \Sent) "." INBOX.Sent`,
+		}},
+		{`CREATE INBOX.New`, "OK", nil},
+		{`CREATE New`, "NO", nil},
+		{`SUBSCRIBE INBOX.Sent`, "OK", nil},
+		{`LSUB "" "*"`, "OK", []string{`* LSUB () "." INBOX.Sent`}},
+		{`LIST "" "INBOX.%"`, "OK", []string{
+			`* LIST (\HasNoChildren) "." INBOX.New`,
+			`* LIST (\HasNoChildren \Sent) "." INBOX.Sent`,
+		}},
+	}
+	for _, tc := range tests {
+		got, status := rc.cmd(tc.cmd)
+		if !strings.HasPrefix(status, tc.status) || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s = %q %s, want %q %s", tc.cmd, got, status, tc.want, tc.status)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.maildir, ".New", "maildirfolder")); err != nil {
+		t.Errorf("INBOX.New folder: %v", err)
+	}
+	if got := readFile(t, filepath.Join(s.maildir, "subscriptions")); got != "V\t2\n\nSent\n" {
+		t.Errorf("subscriptions = %q", got)
+	}
+}
+
+func TestInboxUpper(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"inbox", "INBOX"},
+		{"Inbox.x", "INBOX.x"},
+		{"inboxes", "inboxes"},
+		{"in", "in"},
+		{"*", "*"},
+	}
+	for _, tc := range tests {
+		if got := inboxUpper(tc.in); got != tc.want {
+			t.Errorf("inboxUpper(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

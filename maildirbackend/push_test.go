@@ -1,0 +1,149 @@
+package maildirbackend_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
+)
+
+// pushRecorder collects unilateral updates of an IDLE client.
+type pushRecorder struct {
+	exists  chan uint32
+	expunge chan uint32
+	flags   chan imapclient.FetchMessageBuffer
+}
+
+func newPushRecorder() (*pushRecorder, *imapclient.Options) {
+	r := &pushRecorder{
+		exists:  make(chan uint32, 100),
+		expunge: make(chan uint32, 100),
+		flags:   make(chan imapclient.FetchMessageBuffer, 100),
+	}
+	return r, &imapclient.Options{UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				r.exists <- *d.NumMessages
+			}
+		},
+		Expunge: func(seq uint32) { r.expunge <- seq },
+		Fetch: func(m *imapclient.FetchMessageData) {
+			buf, err := m.Collect()
+			if err == nil {
+				r.flags <- *buf
+			}
+		},
+	}}
+}
+
+func wait[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
+}
+
+func TestPush_deliveryFlagsExpungeWhileIdle(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	first := maildirtest.Deliver(t, s.Maildir, maildirtest.Message("before"))
+	rec, opts := newPushRecorder()
+	c := s.Dial(t, opts)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idleCmd, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idleCmd.Close()
+
+	k := maildirtest.Deliver(t, s.Maildir, maildirtest.Message("pushed"))
+	if n := wait(t, rec.exists, "EXISTS after delivery"); n != 2 {
+		t.Fatalf("EXISTS %d, want 2", n)
+	}
+	maildirtest.SetFlags(t, s.Maildir, k, "FS")
+	fm := wait(t, rec.flags, "FETCH FLAGS after rename")
+	if fm.SeqNum != 2 || len(fm.Flags) != 2 {
+		t.Fatalf("FETCH %+v", fm)
+	}
+	maildirtest.Remove(t, s.Maildir, first)
+	if seq := wait(t, rec.expunge, "EXPUNGE after unlink"); seq != 1 {
+		t.Fatalf("EXPUNGE %d, want 1", seq)
+	}
+}
+
+func TestPush_otherSessionsChangesOnceAndChangeBeforeIdle(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("a"))
+	rec, opts := newPushRecorder()
+	watcher := s.Dial(t, opts)
+	actor := s.Dial(t, nil)
+	for _, c := range []*imapclient.Client{watcher, actor} {
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A change made between the watcher's last command and its IDLE must
+	// be sent as soon as IDLE starts.
+	if _, err := actor.Store(imap.UIDSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Collect(); err != nil {
+		t.Fatal(err)
+	}
+	idleCmd, err := watcher.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm := wait(t, rec.flags, "FETCH at IDLE start")
+	if len(fm.Flags) != 1 || fm.Flags[0] != imap.FlagSeen {
+		t.Fatalf("flags %v", fm.Flags)
+	}
+	// The file-system echo of that rename must not produce a second FETCH.
+	select {
+	case extra := <-rec.flags:
+		t.Fatalf("duplicate FETCH %+v", extra)
+	case <-time.After(300 * time.Millisecond):
+	}
+	idleCmd.Close()
+	if err := idleCmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPush_burstEveryUIDOnce(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	c := s.Dial(t, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := 0; i < n; i++ {
+		maildirtest.Deliver(t, s.Maildir, maildirtest.Message("burst"))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if err := c.Noop().Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if c.Mailbox().NumMessages == n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	msgs := fetchAll(t, c)
+	if len(msgs) != n {
+		t.Fatalf("%d messages, want %d", len(msgs), n)
+	}
+	seen := map[imap.UID]bool{}
+	for i, m := range msgs {
+		if seen[m.UID] || m.SeqNum != uint32(i+1) {
+			t.Fatalf("duplicate UID or bad seq: %+v", m)
+		}
+		seen[m.UID] = true
+	}
+}

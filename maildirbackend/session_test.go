@@ -1,0 +1,182 @@
+package maildirbackend_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
+)
+
+func fetchAll(t *testing.T, c *imapclient.Client) []*imapclient.FetchMessageBuffer {
+	t.Helper()
+	msgs, err := c.Fetch(seqSetAll(), &imap.FetchOptions{
+		UID: true, Flags: true, RFC822Size: true, InternalDate: true, Envelope: true,
+	}).Collect()
+	if err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	return msgs
+}
+
+func seqSetAll() imap.SeqSet {
+	var s imap.SeqSet
+	s.AddRange(1, 0)
+	return s
+}
+
+func TestSession_selectFetchStore(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	k1 := maildirtest.Deliver(t, s.Maildir, maildirtest.Message("one"))
+	maildirtest.Deliver(t, s.Maildir, "From: x@y.z\nSubject: two\n\nline1\nline2\n")
+	c := s.Dial(t, nil)
+	data, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data.NumMessages != 2 || data.UIDNext != 3 || data.UIDValidity == 0 {
+		t.Fatalf("select = %+v", data)
+	}
+	msgs, err := c.Fetch(seqSetAll(), &imap.FetchOptions{UID: true, Flags: true, RFC822Size: true, Envelope: true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[0].UID != 1 || msgs[1].UID != 2 {
+		t.Fatalf("fetch = %+v", msgs)
+	}
+	if msgs[1].Envelope.Subject != "two" {
+		t.Errorf("subject = %q", msgs[1].Envelope.Subject)
+	}
+	body := string(msgs[1].FindBodySection(&imap.FetchItemBodySection{}))
+	if body != "From: x@y.z\r\nSubject: two\r\n\r\nline1\r\nline2\r\n" {
+		t.Errorf("body = %q", body)
+	}
+	if msgs[1].RFC822Size != int64(len(body)) {
+		t.Errorf("size %d, body %d", msgs[1].RFC822Size, len(body))
+	}
+	// STORE renames into cur/ with the flags and a keyword letter.
+	if _, err := c.Store(imap.UIDSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagFlagged, "$Label1"}}, nil).Collect(); err != nil {
+		t.Fatal(err)
+	}
+	p := maildirtest.Find(t, s.Maildir, k1)
+	if !strings.HasSuffix(p, ":2,Fa") || !strings.Contains(p, "/cur/") {
+		t.Errorf("file after STORE = %s", p)
+	}
+	kw, _ := os.ReadFile(filepath.Join(s.Maildir, "dovecot-keywords"))
+	if string(kw) != "0 $Label1\n" {
+		t.Errorf("dovecot-keywords = %q", kw)
+	}
+	// UIDs persist in dovecot-uidlist.
+	ul, _ := os.ReadFile(filepath.Join(s.Maildir, "dovecot-uidlist"))
+	if !strings.HasPrefix(string(ul), "3 V") || !strings.Contains(string(ul), "1 W") || !strings.Contains(string(ul), ":"+k1) {
+		t.Errorf("dovecot-uidlist = %q", ul)
+	}
+}
+
+func TestSession_appendCopyMoveExpunge(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	c := s.Dial(t, nil)
+	if err := c.Create("Archive", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msg := "Subject: appended\r\n\r\nbody\r\n"
+	date := time.Date(2024, 12, 31, 9, 59, 59, 0, time.UTC)
+	cmd := c.Append("INBOX", int64(len(msg)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagSeen}, Time: date})
+	cmd.Write([]byte(msg))
+	cmd.Close()
+	ad, err := cmd.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ad.UID != 1 {
+		t.Fatalf("APPENDUID %+v", ad)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	m := fetchAll(t, c)
+	if len(m) != 1 || !m[0].InternalDate.Equal(date) || m[0].RFC822Size != int64(len(msg)) {
+		t.Fatalf("fetch after append: %+v", m)
+	}
+	cd, err := c.Copy(imap.UIDSetNum(1), "Archive").Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cd.DestUIDs.String() != "1" {
+		t.Errorf("COPYUID %+v", cd)
+	}
+	if _, err := c.Copy(imap.UIDSetNum(1), "Nope").Wait(); err == nil || !strings.Contains(err.Error(), "TRYCREATE") {
+		t.Errorf("copy to missing mailbox: %v", err)
+	}
+	md, err := c.Move(imap.UIDSetNum(1), "Archive").Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.DestUIDs.String() != "2" {
+		t.Errorf("MOVE COPYUID %+v", md)
+	}
+	st, err := c.Status("Archive", &imap.StatusOptions{NumMessages: true, UIDNext: true, Size: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *st.NumMessages != 2 || st.UIDNext != 3 || *st.Size != 2*int64(len(msg)) {
+		t.Errorf("status %+v", st)
+	}
+	if _, err := c.Select("Archive", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Store(imap.UIDSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Collect(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expunge().Collect(); err != nil {
+		t.Fatal(err)
+	}
+	m = fetchAll(t, c)
+	if len(m) != 1 || m[0].UID != 2 || !m[0].InternalDate.Equal(date) {
+		t.Fatalf("after expunge: %+v", m)
+	}
+	entries, _ := os.ReadDir(filepath.Join(s.Maildir, ".Archive", "cur"))
+	if len(entries) != 1 {
+		t.Errorf("Archive/cur holds %d files", len(entries))
+	}
+}
+
+func TestSession_searchKeys(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	maildirtest.Deliver(t, s.Maildir, "From: a@x\nSubject: =?UTF-8?B?R3LDvMOfZQ==?=\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nZanzibar caf=E9\n")
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("foo bar"))
+	c := s.Dial(t, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		c    imap.SearchCriteria
+		want string
+	}{
+		{"subject encoded word", imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "grüße"}}}, "1"},
+		{"body charset", imap.SearchCriteria{Body: []string{"CAFÉ"}}, "1"},
+		{"text", imap.SearchCriteria{Text: []string{"bob@example"}}, "2"},
+		{"not", imap.SearchCriteria{Not: []imap.SearchCriteria{{Body: []string{"zanzibar"}}}}, "2"},
+		{"unseen", imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}, "1:2"},
+		{"larger", imap.SearchCriteria{Larger: 1}, "1:2"},
+		{"or", imap.SearchCriteria{Or: [][2]imap.SearchCriteria{{{Body: []string{"zanzibar"}}, {Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "foo"}}}}}}, "1:2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := c.UIDSearch(&tt.c, nil).Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.All.String(); got != tt.want {
+				t.Errorf("got %q want %q", got, tt.want)
+			}
+		})
+	}
+}
