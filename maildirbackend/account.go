@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 )
 
 // account is one Maildir root, shared by every session of its user in this
@@ -26,10 +27,10 @@ type account struct {
 }
 
 // acquire returns the open state of mailbox name, loading it if needed.
-// With watch set the folder is kept in sync with the disk through the
-// watcher until the last watching user releases it. The caller must call
-// release.
-func (a *account) acquire(name string, watch bool) (*folder, error) {
+// An open folder is kept in sync with the disk through the watcher, and it
+// stays open for FolderLinger after its last user leaves, so that the next
+// SELECT or STATUS finds it warm. The caller must call release.
+func (a *account) acquire(name string) (*folder, error) {
 	name, err := a.names.canonical(name)
 	if err != nil {
 		return nil, err
@@ -45,33 +46,63 @@ func (a *account) acquire(name string, watch bool) (*folder, error) {
 		a.folders[path] = f
 	}
 	f.refs++
-	if watch {
-		f.watchers++
+	if f.linger != nil {
+		f.linger.Stop()
+		f.linger = nil
 	}
 	a.mu.Unlock()
 
-	if err := f.open(watch); err != nil {
-		a.release(f, watch)
+	if err := f.open(); err != nil {
+		a.release(f)
 		return nil, err
 	}
 	return f, nil
 }
 
-// release drops a reference taken by acquire.
-func (a *account) release(f *folder, watch bool) {
+// release drops a reference taken by acquire. The folder closes after
+// FolderLinger without users, or at once if it failed to load.
+func (a *account) release(f *folder) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	f.refs--
-	if watch {
-		f.watchers--
+	if f.refs > 0 {
+		return
 	}
-	last := f.refs == 0
-	stopWatch := f.watchers == 0
-	if last {
+	f.mu.Lock()
+	ok := f.loaded && !f.gone
+	f.mu.Unlock()
+	linger := a.b.opts.FolderLinger
+	if !ok || linger < 0 {
+		a.closeFolderLocked(f)
+		return
+	}
+	f.linger = time.AfterFunc(linger, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if f.refs == 0 && a.folders[f.path] == f {
+			a.closeFolderLocked(f)
+		}
+	})
+}
+
+// closeFolderLocked forgets a folder without users. Called with a.mu held.
+func (a *account) closeFolderLocked(f *folder) {
+	if a.folders[f.path] == f {
 		delete(a.folders, f.path)
 	}
-	a.mu.Unlock()
-	if stopWatch {
-		f.stopWatching()
+	go f.stopWatching() // waits for the sync goroutine, which may need a.mu
+}
+
+// closeAll closes every folder at once (the account's last session left
+// and the backend is closing).
+func (a *account) closeAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, f := range a.folders {
+		if f.linger != nil {
+			f.linger.Stop()
+		}
+		a.closeFolderLocked(f)
 	}
 }
 

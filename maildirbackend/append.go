@@ -21,13 +21,13 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	if r.Size() > int64(s.b.opts.AppendLimit) {
 		return nil, errTooBig
 	}
-	f, err := s.acct.acquire(mailbox, false)
+	f, err := s.acct.acquire(mailbox)
 	if errors.Is(err, errNoSuchMailbox) {
 		return nil, errTryCreate
 	} else if err != nil {
 		return nil, err
 	}
-	defer s.acct.release(f, false)
+	defer s.acct.release(f)
 
 	raw, err := io.ReadAll(io.LimitReader(r, int64(s.b.opts.AppendLimit)+1))
 	if err != nil {

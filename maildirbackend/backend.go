@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -40,6 +41,11 @@ type Options struct {
 	// Watcher follows the folders that sessions select. Nil means New creates
 	// one, and Close closes it.
 	Watcher *watch.Watcher
+	// FolderLinger is how long a folder stays open (watched, with its
+	// parsed-message cache) after its last session leaves, so that the next
+	// SELECT or STATUS is served from memory. Zero means one minute; a
+	// negative value closes folders at once.
+	FolderLinger time.Duration
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr
@@ -71,6 +77,9 @@ func New(opts *Options) (*Backend, error) {
 	}
 	if b.opts.AppendLimit == 0 {
 		b.opts.AppendLimit = DefaultAppendLimit
+	}
+	if b.opts.FolderLinger == 0 {
+		b.opts.FolderLinger = time.Minute
 	}
 	if b.opts.SpecialUse == nil {
 		b.opts.SpecialUse = defaultSpecialUse(b.opts.Prefix)
@@ -128,7 +137,14 @@ func (b *Backend) NewSession(conn *imapserver.Conn) (imapserver.Session, *imapse
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	b.closed = true
+	accounts := make([]*account, 0, len(b.accounts))
+	for _, a := range b.accounts {
+		accounts = append(accounts, a)
+	}
 	b.mu.Unlock()
+	for _, a := range accounts {
+		a.closeAll()
+	}
 	if b.ownWatcher {
 		return b.watcher.Close()
 	}
@@ -162,10 +178,9 @@ func (b *Backend) openAccount(root string) (*account, error) {
 func (b *Backend) closeAccount(a *account) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// Accounts stay in the map: their folders may linger, and a user who
+	// logs in again must find the same folder states.
 	a.refs--
-	if a.refs == 0 {
-		delete(b.accounts, a.root)
-	}
 }
 
 // defaultSpecialUse gives the usual folder names their SPECIAL-USE

@@ -54,13 +54,13 @@ func (s *Session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 // copyTo places a copy of each message in the destination folder and returns
 // COPYUID data and the source UIDs actually copied.
 func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string) (*imap.CopyData, map[imap.UID]bool, error) {
-	d, err := s.acct.acquire(dest, false)
+	d, err := s.acct.acquire(dest)
 	if errors.Is(err, errNoSuchMailbox) {
 		return nil, nil, errTryCreate
 	} else if err != nil {
 		return nil, nil, err
 	}
-	defer s.acct.release(d, false)
+	defer s.acct.release(d)
 
 	var (
 		placed  []*message

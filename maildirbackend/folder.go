@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -28,7 +29,8 @@ type folder struct {
 	path    string   // immutable: absolute folder directory
 	log     *slog.Logger
 
-	refs, watchers int // protected by account.mu
+	refs   int         // protected by account.mu
+	linger *time.Timer // protected by account.mu
 
 	mu          sync.Mutex
 	loaded      bool
@@ -57,9 +59,8 @@ func newFolder(a *account, name, path string) *folder {
 	}
 }
 
-// open loads the folder if needed and, with watch set, starts following the
-// disk.
-func (f *folder) open(watch bool) error {
+// open loads the folder if needed and starts following the disk.
+func (f *folder) open() error {
 	f.mu.Lock()
 	if !f.loaded {
 		if err := f.loadLocked(); err != nil {
@@ -69,10 +70,7 @@ func (f *folder) open(watch bool) error {
 		f.loaded = true
 	}
 	f.mu.Unlock()
-	if watch {
-		return f.startWatching()
-	}
-	return nil
+	return f.startWatching()
 }
 
 // loadLocked reads the folder from disk: directory listing, uidlist,

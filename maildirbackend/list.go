@@ -425,19 +425,22 @@ func (s *Session) editSpecialUse(edit func([]specialUse) []specialUse) error {
 	return nil
 }
 
-// dropSpecialUse removes (newName "") or renames the stored special-use
-// attributes of a mailbox and its children. Failures are logged.
-func (s *Session) dropSpecialUse(oldName, newName string) {
+// moveSpecialUse renames the stored special-use attributes of a renamed
+// mailbox and of its children, or with newName "" drops those of a deleted
+// mailbox (its children stay: Maildir++ folders are separate directories).
+// Failures are logged: the folder operation itself succeeded.
+func (s *Session) moveSpecialUse(oldName, newName string) {
+	oldRel := s.relName(oldName)
+	affected := func(rel string) bool {
+		return rel == oldRel || (newName != "" && strings.HasPrefix(rel, oldRel+string(Delim)))
+	}
 	entries, err := readSpecialUseFile(s.acct.root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
-	oldRel := s.relName(oldName)
 	touched := false
 	for _, e := range entries {
-		if e.rel == oldRel || strings.HasPrefix(e.rel, oldRel+string(Delim)) {
-			touched = true
-		}
+		touched = touched || affected(e.rel)
 	}
 	if !touched {
 		return
@@ -445,7 +448,7 @@ func (s *Session) dropSpecialUse(oldName, newName string) {
 	err = s.editSpecialUse(func(es []specialUse) []specialUse {
 		kept := es[:0]
 		for _, e := range es {
-			if e.rel == oldRel || strings.HasPrefix(e.rel, oldRel+string(Delim)) {
+			if affected(e.rel) {
 				if newName == "" {
 					continue
 				}

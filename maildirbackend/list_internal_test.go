@@ -202,62 +202,73 @@ func TestSession_listRaw(t *testing.T) {
 	}{
 		{"all", `LIST "" "*"`, []string{
 			`* LIST (\HasNoChildren) "." INBOX`,
-			`* LIST (\Noselect \HasChildren) "." Archive`,
-			`* LIST (\HasNoChildren) "." Archive.2024`,
-			`* LIST (\HasNoChildren) "." Empty`,
-			`* LIST (\HasNoChildren \Sent) "." Sent`,
-			`* LIST (\HasChildren) "." Work`,
-			`* LIST (\HasNoChildren) "." Work.Clients`,
+			`* LIST (\Noselect \HasChildren) "." "Archive"`,
+			`* LIST (\HasNoChildren) "." "Archive.2024"`,
+			`* LIST (\HasNoChildren) "." "Empty"`,
+			`* LIST (\HasNoChildren \Sent) "." "Sent"`,
+			`* LIST (\HasChildren) "." "Work"`,
+			`* LIST (\HasNoChildren) "." "Work.Clients"`,
 		}},
 		{"top level", `LIST "" "%"`, []string{
 			`* LIST (\HasNoChildren) "." INBOX`,
-			`* LIST (\Noselect \HasChildren) "." Archive`,
-			`* LIST (\HasNoChildren) "." Empty`,
-			`* LIST (\HasNoChildren \Sent) "." Sent`,
-			`* LIST (\HasChildren) "." Work`,
+			`* LIST (\Noselect \HasChildren) "." "Archive"`,
+			`* LIST (\HasNoChildren) "." "Empty"`,
+			`* LIST (\HasNoChildren \Sent) "." "Sent"`,
+			`* LIST (\HasChildren) "." "Work"`,
 		}},
 		{"delimiter", `LIST "" ""`, []string{`* LIST (\Noselect) "." ""`}},
 		{"inbox any case", `LIST "" "inbox"`, []string{`* LIST (\HasNoChildren) "." INBOX`}},
-		{"reference", `LIST "Work" "%"`, []string{`* LIST (\HasNoChildren) "." Work.Clients`}},
+		{"reference", `LIST "Work" "%"`, []string{`* LIST (\HasNoChildren) "." "Work.Clients"`}},
 		{"subscribed", `LIST (SUBSCRIBED) "" "*"`, []string{
 			`* LIST (\Subscribed) "." INBOX`,
-			`* LIST (\Subscribed \NonExistent) "." Old-Projects`,
-			`* LIST (\Subscribed \Sent) "." Sent`,
-			`* LIST (\Subscribed) "." Work.Clients`,
+			`* LIST (\Subscribed \NonExistent) "." "Old-Projects"`,
+			`* LIST (\Subscribed \Sent) "." "Sent"`,
+			`* LIST (\Subscribed) "." "Work.Clients"`,
 		}},
 		{"recursivematch", `LIST (SUBSCRIBED RECURSIVEMATCH) "" "%" RETURN (CHILDREN)`, []string{
 			`* LIST (\Subscribed \HasNoChildren) "." INBOX`,
-			`* LIST (\Subscribed \NonExistent \HasNoChildren) "." Old-Projects`,
-			`* LIST (\Subscribed \HasNoChildren \Sent) "." Sent`,
-			`* LIST (\HasChildren) "." Work (CHILDINFO ("SUBSCRIBED"))`,
+			`* LIST (\Subscribed \NonExistent \HasNoChildren) "." "Old-Projects"`,
+			`* LIST (\Subscribed \HasNoChildren \Sent) "." "Sent"`,
+			`* LIST (\HasChildren) "." "Work" (CHILDINFO ("SUBSCRIBED"))`,
 		}},
 		{"return subscribed", `LIST "" "*" RETURN (SUBSCRIBED)`, []string{
 			`* LIST (\Subscribed \HasNoChildren) "." INBOX`,
-			`* LIST (\NonExistent \HasChildren) "." Archive`,
-			`* LIST (\HasNoChildren) "." Archive.2024`,
-			`* LIST (\HasNoChildren) "." Empty`,
-			`* LIST (\Subscribed \HasNoChildren \Sent) "." Sent`,
-			`* LIST (\HasChildren) "." Work`,
-			`* LIST (\Subscribed \HasNoChildren) "." Work.Clients`,
+			`* LIST (\NonExistent \HasChildren) "." "Archive"`,
+			`* LIST (\HasNoChildren) "." "Archive.2024"`,
+			`* LIST (\HasNoChildren) "." "Empty"`,
+			`* LIST (\Subscribed \HasNoChildren \Sent) "." "Sent"`,
+			`* LIST (\HasChildren) "." "Work"`,
+			`* LIST (\Subscribed \HasNoChildren) "." "Work.Clients"`,
 		}},
 		{"special-use selection", `LIST (SPECIAL-USE) "" "*"`, []string{
-			`* LIST (\HasNoChildren \Sent) "." Sent`,
+			`* LIST (\HasNoChildren \Sent) "." "Sent"`,
 		}},
 		{"lsub", `LSUB "" "*"`, []string{
 			`* LSUB () "." INBOX`,
-			`* LSUB () "." Old-Projects`,
-			`* LSUB () "." Sent`,
-			`* LSUB () "." Work.Clients`,
+			`* LSUB () "." "Old-Projects"`,
+			`* LSUB () "." "Sent"`,
+			`* LSUB () "." "Work.Clients"`,
 		}},
 		{"lsub percent", `LSUB "" "%"`, []string{
 			`* LSUB () "." INBOX`,
-			`* LSUB () "." Old-Projects`,
-			`* LSUB () "." Sent`,
-			`* LSUB (\Noselect) "." Work`,
+			`* LSUB () "." "Old-Projects"`,
+			`* LSUB () "." "Sent"`,
+			`* LSUB (\Noselect) "." "Work"`,
 		}},
 		{"status", `LIST "" "INBOX" RETURN (STATUS (MESSAGES UIDNEXT))`, []string{
 			`* LIST (\HasNoChildren) "." INBOX`,
 			`* STATUS INBOX (MESSAGES 1 UIDNEXT 2)`,
+		}},
+		{"status children special-use", `LIST "" "%" RETURN (CHILDREN SPECIAL-USE STATUS (MESSAGES UIDNEXT))`, []string{
+			`* LIST (\HasNoChildren) "." INBOX`,
+			`* STATUS INBOX (MESSAGES 1 UIDNEXT 2)`,
+			`* LIST (\NonExistent \HasChildren) "." "Archive"`,
+			`* LIST (\HasNoChildren) "." "Empty"`,
+			`* STATUS "Empty" (MESSAGES 0 UIDNEXT 1)`,
+			`* LIST (\HasNoChildren \Sent) "." "Sent"`,
+			`* STATUS "Sent" (MESSAGES 0 UIDNEXT 1)`,
+			`* LIST (\HasChildren) "." "Work"`,
+			`* STATUS "Work" (MESSAGES 0 UIDNEXT 1)`,
 		}},
 	}
 	for _, tc := range tests {
@@ -270,36 +281,6 @@ func TestSession_listRaw(t *testing.T) {
 				t.Errorf("%s:\n got %q\nwant %q", tc.cmd, got, tc.want)
 			}
 		})
-	}
-}
-
-func TestSession_listStatusClient(t *testing.T) {
-	s := newListServer(t, nil)
-	fixtureTree(t, s.maildir)
-	c := s.dial(t)
-	list, err := c.List("", "*", &imap.ListOptions{
-		ReturnChildren:   true,
-		ReturnSpecialUse: true,
-		ReturnStatus:     &imap.StatusOptions{NumMessages: true, UIDNext: true},
-	}).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(map[string]*imap.ListData)
-	for _, d := range list {
-		got[d.Mailbox] = d
-	}
-	if d := got["INBOX"]; d == nil || d.Status == nil || *d.Status.NumMessages != 1 || d.Status.UIDNext != 2 {
-		t.Errorf("INBOX = %+v", d)
-	}
-	if d := got["Empty"]; d == nil || d.Status == nil || *d.Status.NumMessages != 0 {
-		t.Errorf("Empty = %+v", d)
-	}
-	if d := got["Archive"]; d == nil || d.Status != nil {
-		t.Errorf("non-existent Archive = %+v", d)
-	}
-	if d := got["Sent"]; d == nil || !reflect.DeepEqual(d.Attrs, []imap.MailboxAttr{imap.MailboxAttrHasNoChildren, imap.MailboxAttrSent}) {
-		t.Errorf("Sent = %+v", d)
 	}
 }
 
@@ -336,27 +317,29 @@ func TestSession_create(t *testing.T) {
 		t.Errorf("root = %q, want %q (parents are not created)", got, want)
 	}
 
+	// Raw, so that the names reach the server exactly (a control
+	// character arrives in modified UTF-7).
+	rc := s.raw(t)
 	tests := []struct {
 		name    string
 		mailbox string
 		code    imap.ResponseCode
 	}{
-		{"exists", "A", imap.ResponseCodeAlreadyExists},
-		{"inbox", "inbox", imap.ResponseCodeAlreadyExists},
-		{"dot dot slash", "../x", imap.ResponseCodeCannot},
-		{"slash", "a/b", imap.ResponseCodeCannot},
-		{"empty level", "a..b", imap.ResponseCodeCannot},
-		{"leading dot", ".x", imap.ResponseCodeCannot},
-		{"control", "a\x01b", imap.ResponseCodeCannot},
-		{"backslash", `a\b`, imap.ResponseCodeCannot},
+		{"exists", `A`, imap.ResponseCodeAlreadyExists},
+		{"inbox", `inbox`, imap.ResponseCodeAlreadyExists},
+		{"dot dot slash", `"../x"`, imap.ResponseCodeCannot},
+		{"slash", `"a/b"`, imap.ResponseCodeCannot},
+		{"empty level", `a..b`, imap.ResponseCodeCannot},
+		{"leading dot", `.x`, imap.ResponseCodeCannot},
+		{"control", `"a&AAE-b"`, imap.ResponseCodeCannot},
+		{"backslash", `"a\\b"`, imap.ResponseCodeCannot},
 		{"too long", strings.Repeat("x", 300), imap.ResponseCodeCannot},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := c.Create(tc.mailbox, nil).Wait()
-			var ie *imap.Error
-			if !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo || ie.Code != tc.code {
-				t.Errorf("CREATE %q = %v, want NO [%s]", tc.mailbox, err, tc.code)
+			_, status := rc.cmd("CREATE " + tc.mailbox)
+			if want := "NO [" + string(tc.code) + "]"; !strings.HasPrefix(status, want) {
+				t.Errorf("CREATE %s = %s, want %s", tc.mailbox, status, want)
 			}
 		})
 	}
@@ -365,6 +348,11 @@ func TestSession_create(t *testing.T) {
 	}
 	if got := dirNames(t, s.parent); !reflect.DeepEqual(got, []string{"Maildir"}) {
 		t.Errorf("outside the root = %q", got)
+	}
+	// A folder written in UTF-8 (Courier) is the same mailbox.
+	mkdirs(t, s.maildir, ".Büro")
+	if _, status := rc.cmd(`CREATE "B&APw-ro"`); !strings.HasPrefix(status, "NO [ALREADYEXISTS]") {
+		t.Errorf("CREATE of a UTF-8 folder's name = %s", status)
 	}
 }
 
@@ -410,10 +398,14 @@ func TestSession_createSpecialUse(t *testing.T) {
 	if got := readFile(t, filepath.Join(s.maildir, specialUseName)); got != "\\Archive Things\n" {
 		t.Errorf("special-use file after RENAME = %q", got)
 	}
+	if err := c.Create("Things.Sub", &imap.CreateOptions{SpecialUse: []imap.MailboxAttr{"\\drafts"}}).Wait(); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Delete("Things").Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, filepath.Join(s.maildir, specialUseName)); got != "" {
+	// The child folder stays, and so does its attribute.
+	if got := readFile(t, filepath.Join(s.maildir, specialUseName)); got != "\\Drafts Things.Sub\n" {
 		t.Errorf("special-use file after DELETE = %q", got)
 	}
 }
@@ -458,7 +450,7 @@ func TestSession_renameWithChildren(t *testing.T) {
 	if err := c.Rename("Work", "Job", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{".Archive.2024", ".Empty", ".Job", ".Job.Clients", ".Sent", ".notafolder", "cur", "new", "subscriptions", "tmp"}
+	want := []string{"..DOVECOT-TRASHED", ".Archive.2024", ".Empty", ".Job", ".Job.Clients", ".Sent", ".notafolder", "cur", "new", "subscriptions", "tmp"}
 	if got := dirNames(t, s.maildir); !reflect.DeepEqual(got, want) {
 		t.Errorf("root = %q, want %q", got, want)
 	}
@@ -573,7 +565,7 @@ func TestSession_subscriptions(t *testing.T) {
 	}
 	var got []string
 	for _, d := range list {
-		got = append(got, fmt.Sprint(d.Mailbox, d.Attrs))
+		got = append(got, fmt.Sprintf("%s %v", d.Mailbox, d.Attrs))
 	}
 	want := []string{`INBOX [\Subscribed]`, `Entwürfe [\Subscribed \NonExistent]`, `Work.Clients [\Subscribed]`}
 	if !reflect.DeepEqual(got, want) {
@@ -592,15 +584,15 @@ func TestSession_inboxPrefix(t *testing.T) {
 	}{
 		{`LIST "" "*"`, "OK", []string{
 			`* LIST (\HasChildren) "." INBOX`,
-			`* LIST (\HasNoChildren \Sent) "." INBOX.Sent`,
+			`* LIST (\HasNoChildren \Sent) "." "INBOX.Sent"`,
 		}},
 		{`CREATE INBOX.New`, "OK", nil},
 		{`CREATE New`, "NO", nil},
 		{`SUBSCRIBE INBOX.Sent`, "OK", nil},
-		{`LSUB "" "*"`, "OK", []string{`* LSUB () "." INBOX.Sent`}},
+		{`LSUB "" "*"`, "OK", []string{`* LSUB () "." "INBOX.Sent"`}},
 		{`LIST "" "INBOX.%"`, "OK", []string{
-			`* LIST (\HasNoChildren) "." INBOX.New`,
-			`* LIST (\HasNoChildren \Sent) "." INBOX.Sent`,
+			`* LIST (\HasNoChildren) "." "INBOX.New"`,
+			`* LIST (\HasNoChildren \Sent) "." "INBOX.Sent"`,
 		}},
 	}
 	for _, tc := range tests {
@@ -617,17 +609,60 @@ func TestSession_inboxPrefix(t *testing.T) {
 	}
 }
 
-func TestInboxUpper(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"inbox", "INBOX"},
-		{"Inbox.x", "INBOX.x"},
-		{"inboxes", "inboxes"},
-		{"in", "in"},
-		{"*", "*"},
+func TestSession_deleteRenameWhileSelected(t *testing.T) {
+	s := newListServer(t, nil)
+	mkdirs(t, s.maildir, ".Work")
+	writeFile(t, filepath.Join(s.maildir, ".Work", "cur", "1795833488.M1P1.host:2,S"), "Subject: x\n\nx\n")
+	writeFile(t, filepath.Join(s.maildir, "cur", "1795833488.M2P1.host:2,S"), "Subject: y\n\ny\n")
+	a, b := s.dial(t), s.dial(t)
+	if _, err := a.Select("Work", nil).Wait(); err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		if got := inboxUpper(tc.in); got != tc.want {
-			t.Errorf("inboxUpper(%q) = %q, want %q", tc.in, got, tc.want)
+	if err := b.Delete("Work").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Noop().Wait(); err != nil {
+		t.Errorf("NOOP in the deleted mailbox: %v", err)
+	}
+	if _, err := a.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Rename("INBOX", "Saved", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Noop().Wait(); err != nil {
+		t.Errorf("NOOP in the renamed INBOX: %v", err)
+	}
+	if got := dirNames(t, filepath.Join(s.maildir, ".Saved", "cur")); len(got) != 1 {
+		t.Errorf("Saved/cur = %q", got)
+	}
+}
+
+func TestSession_subscribeConcurrent(t *testing.T) {
+	s := newListServer(t, nil)
+	clients := []*imapclient.Client{s.dial(t), s.dial(t)}
+	errs := make(chan error, 2)
+	for i, c := range clients {
+		go func() {
+			for j := 0; j < 10; j++ {
+				if err := c.Subscribe(fmt.Sprintf("M%d.%d", i, j)).Wait(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
+	}
+	list, err := clients[0].List("", "*", &imap.ListOptions{SelectSubscribed: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 20 {
+		t.Errorf("%d subscriptions, want 20", len(list))
 	}
 }

@@ -59,6 +59,9 @@ func (s *Session) Create(name string, options *imap.CreateOptions) error {
 			return err
 		}
 	}
+	if err := s.checkUnlisted(name); err != nil {
+		return err
+	}
 	if err := createFolder(path); err != nil {
 		return err
 	}
@@ -75,6 +78,22 @@ func (s *Session) Create(name string, options *imap.CreateOptions) error {
 		}
 	}
 	s.acct.log.Info("mailbox created", "user", s.user, "mailbox", name)
+	return nil
+}
+
+// checkUnlisted returns errMailboxExists when a folder of the root already
+// has mailbox name under another spelling on disk (UTF-8 next to modified
+// UTF-7, as Courier and Dovecot write them).
+func (s *Session) checkUnlisted(name string) error {
+	names, err := s.folderNames()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if n == name {
+			return errMailboxExists
+		}
+	}
 	return nil
 }
 
@@ -188,7 +207,7 @@ func (s *Session) Delete(name string) error {
 		// removes the rest.
 		s.acct.log.Warn("removing trashed folder", "mailbox", name, "err", err)
 	}
-	s.dropSpecialUse(name, "")
+	s.moveSpecialUse(name, "")
 	s.acct.log.Info("mailbox deleted", "user", s.user, "mailbox", name)
 	return nil
 }
@@ -249,6 +268,11 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 		return err
 	}
 	for _, n := range names {
+		if n == newName {
+			return errMailboxExists // under another spelling on disk
+		}
+	}
+	for _, n := range names {
 		rest, ok := strings.CutPrefix(n, oldName+string(Delim))
 		if !ok {
 			continue
@@ -283,7 +307,7 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 		}
 	}
 	s.renameSubscriptions(oldName, newName)
-	s.dropSpecialUse(oldName, newName)
+	s.moveSpecialUse(oldName, newName)
 	s.acct.log.Info("mailbox renamed", "user", s.user, "mailbox", oldName, "to", newName)
 	return nil
 }
@@ -396,6 +420,9 @@ func (s *Session) writeSubscriptions(names []string) error {
 // moment: nothing is lost if this stops half-way.
 func (s *Session) renameInbox(newName, newPath string) error {
 	root := s.acct.root
+	if err := s.checkUnlisted(newName); err != nil {
+		return err
+	}
 	if err := createFolder(newPath); err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package maildirbackend_test
 
 import (
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -8,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
+	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
 // pushRecorder collects unilateral updates of an IDLE client.
@@ -145,5 +148,108 @@ func TestPush_burstEveryUIDOnce(t *testing.T) {
 			t.Fatalf("duplicate UID or bad seq: %+v", m)
 		}
 		seen[m.UID] = true
+	}
+}
+
+func TestPush_pollingFallback(t *testing.T) {
+	// One watch allowed: INBOX needs two (new/ and cur/), so it is polled.
+	s := maildirtest.NewServer(t, &maildirtest.Options{Watch: watch.Options{MaxWatches: 1, PollInterval: 50 * time.Millisecond}})
+	rec, opts := newPushRecorder()
+	c := s.Dial(t, opts)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idleCmd, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idleCmd.Close()
+	k := maildirtest.Deliver(t, s.Maildir, maildirtest.Message("polled"))
+	if n := wait(t, rec.exists, "EXISTS via polling"); n != 1 {
+		t.Fatalf("EXISTS %d", n)
+	}
+	maildirtest.Remove(t, s.Maildir, k)
+	if seq := wait(t, rec.expunge, "EXPUNGE via polling"); seq != 1 {
+		t.Fatalf("EXPUNGE %d", seq)
+	}
+	if st := s.Backend; st == nil {
+		t.Fatal("no backend")
+	}
+}
+
+func TestPush_folderDeletedUnderSelectedSession(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	admin := s.Dial(t, nil)
+	if err := admin.Create("Work", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	maildirtest.Deliver(t, s.Folder("Work"), maildirtest.Message("w1"))
+	maildirtest.Deliver(t, s.Folder("Work"), maildirtest.Message("w2"))
+	rec, opts := newPushRecorder()
+	c := s.Dial(t, opts)
+	if _, err := c.Select("Work", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idleCmd, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(s.Folder("Work")); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, rec.expunge, "first EXPUNGE")
+	wait(t, rec.expunge, "second EXPUNGE")
+	idleCmd.Close()
+	if err := idleCmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Noop().Wait(); err != nil {
+		t.Fatalf("connection must survive: %v", err)
+	}
+}
+
+func TestPush_twoProcessesShareOneMaildir(t *testing.T) {
+	a := maildirtest.NewServer(t, nil)
+	b := maildirtest.NewServer(t, &maildirtest.Options{Maildir: a.Maildir})
+	maildirtest.Deliver(t, a.Maildir, maildirtest.Message("shared"))
+	ca := a.Dial(t, nil)
+	rec, opts := newPushRecorder()
+	cb := b.Dial(t, opts)
+	for _, c := range []*imapclient.Client{ca, cb} {
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idleCmd, err := cb.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idleCmd.Close()
+	if _, err := ca.Store(imap.UIDSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Collect(); err != nil {
+		t.Fatal(err)
+	}
+	fm := wait(t, rec.flags, "FETCH from the other process")
+	if fm.UID != 0 && fm.UID != 1 || len(fm.Flags) != 1 || fm.Flags[0] != imap.FlagFlagged {
+		t.Fatalf("FETCH %+v", fm)
+	}
+	msg := "Subject: via a\r\n\r\nx\r\n"
+	cmd := ca.Append("INBOX", int64(len(msg)), nil)
+	cmd.Write([]byte(msg))
+	cmd.Close()
+	ad, err := cmd.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := wait(t, rec.exists, "EXISTS from the other process"); n != 2 {
+		t.Fatalf("EXISTS %d", n)
+	}
+	idleCmd.Close()
+	idleCmd.Wait()
+	res, err := cb.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.All.String(); got != "1:"+strconv.Itoa(int(ad.UID)) || ad.UID != 2 {
+		t.Fatalf("UIDs seen by b: %s, appended UID %d", got, ad.UID)
 	}
 }

@@ -103,7 +103,7 @@ func (s *Session) Namespace() (*imap.NamespaceData, error) {
 // Select opens a mailbox and starts following it.
 func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
 	s.unselect()
-	f, err := s.acct.acquire(name, true)
+	f, err := s.acct.acquire(name)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (s *Session) unselect() {
 		return
 	}
 	s.sel.view.Close()
-	s.acct.release(s.sel.f, true)
+	s.acct.release(s.sel.f)
 	s.sel = nil
 }
 

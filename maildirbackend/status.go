@@ -8,11 +8,11 @@ import (
 // names and dovecot-uidlist are computed once and cached while the folder
 // stays open.
 func (s *Session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
-	f, err := s.acct.acquire(name, false)
+	f, err := s.acct.acquire(name)
 	if err != nil {
 		return nil, err
 	}
-	defer s.acct.release(f, false)
+	defer s.acct.release(f)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	data := &imap.StatusData{Mailbox: f.mailbox}

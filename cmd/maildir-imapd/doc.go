@@ -1,0 +1,50 @@
+// Maildir-imapd serves existing Maildir++ trees (written by Dovecot, Courier,
+// Postfix, maildrop, mbsync) over IMAP, and pushes new mail to IDLE clients
+// as soon as the MTA renames it into new/.
+//
+// This command only wires the packages together: flags and the TOML
+// configuration, users, listeners and TLS, logging, and shutdown. The IMAP
+// session lives in maildirbackend, users in maildirbackend/passwdfile.
+//
+// Usage:
+//
+//	maildir-imapd <command> [flags]
+//
+// Commands:
+//
+//	serve    serve Maildirs over IMAP (stops on SIGINT/SIGTERM with "* BYE")
+//	demo     create a demo Maildir and serve it on 127.0.0.1:1143
+//	passwd   hash a password read from stdin for the users file (alias: hash)
+//	check    validate the configuration, the users file and every Maildir
+//	bench    measure push latency and throughput
+//	version  print the version
+//	help     list the commands
+//
+// Try it without any set-up:
+//
+//	maildir-imapd demo
+//
+// Serve the users of a Dovecot passwd-file, with TLS:
+//
+//	maildir-imapd passwd >> /etc/maildir-imapd/users    # then edit the line
+//	maildir-imapd serve --users /etc/maildir-imapd/users \
+//	    --mail-location '/var/mail/%d/%n' \
+//	    --tls-cert /etc/ssl/imap.pem --tls-key /etc/ssl/imap.key
+//
+// Serve one Maildir for one user:
+//
+//	maildir-imapd serve --listen 127.0.0.1:143 --maildir ~/Maildir \
+//	    --user me --password-file ~/.config/maildir-imapd/hash
+//
+// Every serve flag is also a key of the file given with --config, with _ for
+// -, for example listen_tls = ":993"; flags override the file, and unknown
+// keys are errors. See contrib/maildir-imapd.toml.
+//
+// Plaintext authentication: on a listener bound to a loopback address
+// (127.0.0.0/8, ::1, localhost), LOGIN and AUTHENTICATE work without TLS.
+// On any other address they need TLS (STARTTLS, or the implicit-TLS listener
+// of --listen-tls) unless --allow-insecure-auth is set; serve refuses to
+// start a public plaintext listener that nobody could log in to.
+//
+// Exit status: 0 on success, 1 on error, 2 on a usage error.
+package main

@@ -1,0 +1,309 @@
+package maildirbackend_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
+)
+
+// rawConn is a minimal IMAP client that returns responses as the exact
+// bytes the server wrote, so that they can be compared with the raw text
+// Dovecot's fixture recorded.
+type rawConn struct {
+	t   testing.TB
+	c   net.Conn
+	r   *bufio.Reader
+	tag int
+}
+
+// dialRaw connects to s and logs in.
+func dialRaw(t testing.TB, s *maildirtest.Server) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	// A generous deadline so that a hung server fails the test instead of
+	// the whole run; it is not a timing assertion.
+	c.SetDeadline(time.Now().Add(2 * time.Minute))
+	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	if g := rc.readResponse(); !strings.HasPrefix(g, "* OK") {
+		t.Fatalf("greeting: %q", g)
+	}
+	rc.cmd("LOGIN %s %s", maildirtest.User, maildirtest.Password)
+	return rc
+}
+
+// cmd sends one command and returns its untagged responses (literals kept
+// inline as {n}CRLF<data>, the final CRLF removed). It fails the test
+// unless the command completes with OK.
+func (rc *rawConn) cmd(format string, args ...any) []string {
+	rc.t.Helper()
+	rc.tag++
+	tag := "t" + strconv.Itoa(rc.tag)
+	line := fmt.Sprintf(format, args...)
+	if _, err := fmt.Fprintf(rc.c, "%s %s\r\n", tag, line); err != nil {
+		rc.t.Fatalf("write %q: %v", line, err)
+	}
+	var untagged []string
+	for {
+		resp := rc.readResponse()
+		switch {
+		case strings.HasPrefix(resp, tag+" OK"):
+			return untagged
+		case strings.HasPrefix(resp, tag+" "):
+			rc.t.Fatalf("%s: %s", line, resp)
+		default:
+			untagged = append(untagged, resp)
+		}
+	}
+}
+
+// readResponse reads one response line, following literals.
+func (rc *rawConn) readResponse() string {
+	rc.t.Helper()
+	var b strings.Builder
+	for {
+		line, err := rc.r.ReadString('\n')
+		if err != nil {
+			rc.t.Fatalf("read: %v (after %q)", err, b.String()+line)
+		}
+		line = strings.TrimSuffix(line, "\r\n")
+		b.WriteString(line)
+		n, ok := literalSize(line)
+		if !ok {
+			return b.String()
+		}
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(rc.r, buf); err != nil {
+			rc.t.Fatalf("read literal: %v", err)
+		}
+		b.WriteString("\r\n")
+		b.Write(buf)
+	}
+}
+
+// literalSize reports whether line ends in a literal marker {n} or {n+}.
+func literalSize(line string) (int, bool) {
+	if !strings.HasSuffix(line, "}") {
+		return 0, false
+	}
+	i := strings.LastIndexByte(line, '{')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(line[i+1:len(line)-1], "+"))
+	return n, err == nil && n >= 0
+}
+
+// node is a parsed IMAP value; raw is its exact source text.
+type node struct {
+	kind byte // '(' list, '"' string (quoted or literal), 'n' NIL, 'a' atom or number
+	s    string
+	kids []node
+	raw  string
+}
+
+// parseValue parses one IMAP value at s[i:].
+func parseValue(s string, i int) (node, int, error) {
+	if i >= len(s) {
+		return node{}, i, fmt.Errorf("unexpected end at %d", i)
+	}
+	start := i
+	switch c := s[i]; {
+	case c == '(':
+		n := node{kind: '('}
+		i++
+		for {
+			for i < len(s) && s[i] == ' ' {
+				i++
+			}
+			if i >= len(s) {
+				return node{}, i, fmt.Errorf("unclosed list at %d", start)
+			}
+			if s[i] == ')' {
+				i++
+				n.raw = s[start:i]
+				return n, i, nil
+			}
+			k, j, err := parseValue(s, i)
+			if err != nil {
+				return node{}, j, err
+			}
+			n.kids = append(n.kids, k)
+			i = j
+		}
+	case c == '"':
+		var b strings.Builder
+		for i++; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+				if i < len(s) {
+					b.WriteByte(s[i])
+				}
+			case '"':
+				i++
+				return node{kind: '"', s: b.String(), raw: s[start:i]}, i, nil
+			default:
+				b.WriteByte(s[i])
+			}
+		}
+		return node{}, i, fmt.Errorf("unclosed string at %d", start)
+	case c == '{':
+		end := strings.Index(s[i:], "}\r\n")
+		if end < 0 {
+			return node{}, i, fmt.Errorf("bad literal at %d", i)
+		}
+		n, err := strconv.Atoi(strings.TrimSuffix(s[i+1:i+end], "+"))
+		if err != nil || i+end+3+n > len(s) {
+			return node{}, i, fmt.Errorf("bad literal at %d", i)
+		}
+		i += end + 3
+		return node{kind: '"', s: s[i : i+n], raw: s[start : i+n]}, i + n, nil
+	default:
+		for i < len(s) && s[i] != ' ' && s[i] != '(' && s[i] != ')' {
+			if s[i] == '[' { // BODY[...] style keys contain spaces inside brackets
+				if j := strings.IndexByte(s[i:], ']'); j >= 0 {
+					i += j
+				}
+			}
+			i++
+		}
+		a := s[start:i]
+		if strings.EqualFold(a, "NIL") {
+			return node{kind: 'n', raw: a}, i, nil
+		}
+		return node{kind: 'a', s: a, raw: a}, i, nil
+	}
+}
+
+// parseAll parses a whole string as a single value.
+func parseAll(s string) (node, error) {
+	n, i, err := parseValue(s, 0)
+	if err == nil && i != len(s) {
+		err = fmt.Errorf("trailing data %q", s[i:])
+	}
+	return n, err
+}
+
+// canonical renders n with every string quoted, atoms upper-cased only
+// where IMAP says case does not matter (NIL), and one space between list
+// items: the form two servers agree on when they differ only in how they
+// put the same values on the wire.
+func (n node) canonical() string {
+	switch n.kind {
+	case '(':
+		parts := make([]string, len(n.kids))
+		for i, k := range n.kids {
+			parts[i] = k.canonical()
+		}
+		return "(" + strings.Join(parts, " ") + ")"
+	case '"':
+		return strconv.Quote(n.s)
+	case 'n':
+		return "NIL"
+	default:
+		return n.s
+	}
+}
+
+// fetchItems parses the "* n FETCH (...)" response resp into its items,
+// keyed by upper-case item name, valued by their exact wire text.
+func fetchItems(resp string) (map[string]string, error) {
+	_, rest, ok := strings.Cut(resp, " FETCH ")
+	if !ok || !strings.HasPrefix(resp, "* ") {
+		return nil, fmt.Errorf("not a FETCH response: %q", resp)
+	}
+	l, err := parseAll(rest)
+	if err != nil {
+		return nil, err
+	}
+	if l.kind != '(' || len(l.kids)%2 != 0 {
+		return nil, fmt.Errorf("bad FETCH item list %q", rest)
+	}
+	items := make(map[string]string)
+	for i := 0; i < len(l.kids); i += 2 {
+		items[strings.ToUpper(l.kids[i].raw)] = l.kids[i+1].raw
+	}
+	return items, nil
+}
+
+// listEntry is one LIST/LSUB response: attributes (a sorted set), the
+// delimiter and the mailbox name as the wire carried it.
+type listEntry struct {
+	attrs []string
+	delim string
+	name  string
+}
+
+func (e listEntry) String() string {
+	return fmt.Sprintf("(%s) %q %s", strings.Join(e.attrs, " "), e.delim, e.name)
+}
+
+// parseListData parses `(\A \B) "." Name` (the text after "* LIST ").
+// Attributes are compared case-insensitively and in any order, as IMAP
+// allows; the name is its decoded string value (still modified UTF-7).
+func parseListData(s string) (listEntry, error) {
+	var e listEntry
+	attrs, i, err := parseValue(s, 0)
+	if err != nil || attrs.kind != '(' {
+		return e, fmt.Errorf("bad attributes in %q: %v", s, err)
+	}
+	for _, a := range attrs.kids {
+		e.attrs = append(e.attrs, strings.ToLower(a.raw))
+	}
+	sort.Strings(e.attrs)
+	delim, j, err := parseValue(s, i+1)
+	if err != nil {
+		return e, fmt.Errorf("bad delimiter in %q: %v", s, err)
+	}
+	e.delim = delim.s
+	name, k, err := parseValue(s, j+1)
+	if err != nil || k != len(s) {
+		return e, fmt.Errorf("bad name in %q: %v", s, err)
+	}
+	e.name = name.s
+	if strings.EqualFold(e.name, "INBOX") {
+		e.name = "INBOX"
+	}
+	return e, nil
+}
+
+// listSet parses LIST/LSUB data lines into a name-keyed map.
+func listSet(t testing.TB, lines []string) map[string]listEntry {
+	t.Helper()
+	m := make(map[string]listEntry)
+	for _, l := range lines {
+		e, err := parseListData(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := m[e.name]; dup {
+			t.Errorf("mailbox %s listed twice", e.name)
+		}
+		m[e.name] = e
+	}
+	return m
+}
+
+// untaggedData returns the data of the untagged responses named kind
+// ("LIST", "LSUB", "STATUS"), without the "* KIND " prefix.
+func untaggedData(resps []string, kind string) []string {
+	var out []string
+	for _, r := range resps {
+		if d, ok := strings.CutPrefix(r, "* "+kind+" "); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
