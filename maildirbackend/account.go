@@ -41,7 +41,9 @@ func (a *account) acquire(name string) (*folder, error) {
 	}
 	a.mu.Lock()
 	f := a.folders[path]
-	if f == nil {
+	if f == nil || f.isGone() {
+		// A folder deleted under its sessions keeps serving them, empty;
+		// a folder created again under the same name starts afresh.
 		f = newFolder(a, name, path)
 		a.folders[path] = f
 	}

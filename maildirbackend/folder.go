@@ -185,6 +185,13 @@ func ensureFolderDirs(path string, isInbox bool) error {
 	return nil
 }
 
+// isGone reports whether the folder directory disappeared.
+func (f *folder) isGone() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gone
+}
+
 // appendLocked adds a message with a UID above every other.
 func (f *folder) appendLocked(m *message) {
 	f.msgs = append(f.msgs, m)
