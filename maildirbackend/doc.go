@@ -20,8 +20,11 @@
 //   - dovecot-keywords: the keyword of each file name letter a–z.
 //   - maildirfolder: created with every folder but INBOX.
 //
-// In the Maildir root: subscriptions (Dovecot's v2 format) and
-// dovecot-uidvalidity (the UIDVALIDITY of new folders). Dovecot's binary
+// In the Maildir root: subscriptions (Dovecot's v2 format),
+// dovecot-uidvalidity (the UIDVALIDITY of new folders),
+// maildir-imapd-specialuse (SPECIAL-USE attributes set by CREATE, our own
+// file) and, for a moment during DELETE, ..DOVECOT-TRASHED (the name Dovecot
+// uses: a folder is renamed there, then removed). Dovecot's binary
 // index files (dovecot.index*, dovecot.list.index*) are never read, written
 // or deleted.
 package maildirbackend

@@ -217,6 +217,20 @@ func (n node) canonical() string {
 	}
 }
 
+// spaced renders n from its leaves' exact wire text with exactly one space
+// between list items: it differs from raw only where a server puts a
+// space between adjacent parenthesised items, or does not.
+func (n node) spaced() string {
+	if n.kind != '(' {
+		return n.raw
+	}
+	parts := make([]string, len(n.kids))
+	for i, k := range n.kids {
+		parts[i] = k.spaced()
+	}
+	return "(" + strings.Join(parts, " ") + ")"
+}
+
 // fetchItems parses the "* n FETCH (...)" response resp into its items,
 // keyed by upper-case item name, valued by their exact wire text.
 func fetchItems(resp string) (map[string]string, error) {

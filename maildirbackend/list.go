@@ -124,13 +124,13 @@ type mailboxTree struct {
 // loadTree reads the folder names of the root and, with subs set, the
 // subscriptions.
 func (s *Session) loadTree(subs bool) (*mailboxTree, error) {
-	names, err := s.folderNames()
+	dirs, err := s.folders()
 	if err != nil {
 		return nil, err
 	}
-	t := &mailboxTree{existing: make(map[string]bool, len(names)+1)}
+	t := &mailboxTree{existing: make(map[string]bool, len(dirs)+1)}
 	t.existing[inboxName] = true
-	for _, n := range names {
+	for n := range dirs {
 		t.existing[n] = true
 	}
 	if subs {
@@ -147,32 +147,31 @@ func (s *Session) loadTree(subs bool) (*mailboxTree, error) {
 	return t, nil
 }
 
-// folderNames returns the mailbox names of the folder directories in the
-// root, INBOX excluded, without duplicates.
-func (s *Session) folderNames() ([]string, error) {
+// folders returns the folder directories of the root by mailbox name:
+// every directory entry that is a Maildir++ folder, INBOX excluded. Of two
+// spellings of one name (modified UTF-7 and UTF-8) the first read wins.
+func (s *Session) folders() (map[string]string, error) {
 	ents, err := os.ReadDir(s.acct.root)
 	if err != nil {
 		return nil, mapFSError(fmt.Errorf("list maildir root: %w", err))
 	}
-	seen := make(map[string]bool, len(ents))
-	var names []string
+	dirs := make(map[string]string, len(ents))
 	for _, e := range ents {
 		name, ok := s.acct.names.mailboxName(e.Name())
-		if !ok || seen[name] {
+		if !ok || dirs[name] != "" {
 			continue
 		}
 		isDir := e.IsDir()
 		if e.Type()&fs.ModeSymlink != 0 {
-			fi, err := os.Stat(s.acct.root + string(os.PathSeparator) + e.Name())
+			fi, err := os.Stat(filepath.Join(s.acct.root, e.Name()))
 			isDir = err == nil && fi.IsDir()
 		}
 		if !isDir {
 			continue // Maildir++: a dot file that is not a directory is ignored
 		}
-		seen[name] = true
-		names = append(names, name)
+		dirs[name] = filepath.Join(s.acct.root, e.Name())
 	}
-	return names, nil
+	return dirs, nil
 }
 
 // list computes the LIST responses of mode, in order.

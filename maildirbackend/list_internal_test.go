@@ -354,6 +354,12 @@ func TestSession_create(t *testing.T) {
 	if _, status := rc.cmd(`CREATE "B&APw-ro"`); !strings.HasPrefix(status, "NO [ALREADYEXISTS]") {
 		t.Errorf("CREATE of a UTF-8 folder's name = %s", status)
 	}
+	if _, status := rc.cmd(`RENAME "B&APw-ro" Office`); !strings.HasPrefix(status, "OK") {
+		t.Errorf("RENAME of a UTF-8 folder = %s", status)
+	}
+	if _, err := os.Stat(filepath.Join(s.maildir, ".Office", "cur")); err != nil {
+		t.Errorf("renamed UTF-8 folder: %v", err)
+	}
 }
 
 func TestSession_createSpecialUse(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -85,16 +86,37 @@ func (s *Session) Create(name string, options *imap.CreateOptions) error {
 // has mailbox name under another spelling on disk (UTF-8 next to modified
 // UTF-7, as Courier and Dovecot write them).
 func (s *Session) checkUnlisted(name string) error {
-	names, err := s.folderNames()
+	dirs, err := s.folders()
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		if n == name {
-			return errMailboxExists
-		}
+	if dirs[name] != "" {
+		return errMailboxExists
 	}
 	return nil
+}
+
+// folderPath returns the directory of an existing folder: where names.path
+// puts it, or else under another spelling on disk. Missing folders give
+// errNoSuchMailbox.
+func (s *Session) folderPath(name string) (string, error) {
+	path, err := s.acct.names.path(name)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return path, nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", mapFSError(fmt.Errorf("stat folder: %w", err))
+	}
+	dirs, err := s.folders()
+	if err != nil {
+		return "", err
+	}
+	if dir := dirs[name]; dir != "" {
+		return dir, nil
+	}
+	return "", errNoSuchMailbox
 }
 
 // createFolder makes a folder directory and its contents. A folder that
@@ -176,14 +198,9 @@ func (s *Session) Delete(name string) error {
 	if name == inboxName {
 		return errInboxDelete
 	}
-	path, err := s.acct.names.path(name)
+	path, err := s.folderPath(name)
 	if err != nil {
 		return err
-	}
-	if fi, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
-		return errNoSuchMailbox
-	} else if err != nil {
-		return mapFSError(fmt.Errorf("stat folder: %w", err))
 	}
 	trash := filepath.Join(s.acct.root, trashedName)
 	for try := 0; ; try++ {
@@ -217,7 +234,7 @@ func isDirNotEmpty(err error) bool {
 	if !errors.As(err, &le) {
 		return false
 	}
-	return errors.Is(le.Err, fs.ErrExist) || strings.Contains(le.Err.Error(), "not empty")
+	return errors.Is(le.Err, fs.ErrExist) || errors.Is(le.Err, syscall.ENOTEMPTY)
 }
 
 // Rename renames a folder and every folder below it (".A" to ".B", ".A.x"
@@ -245,41 +262,28 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 	if strings.HasPrefix(newName, oldName+string(Delim)) {
 		return errRenameIntoSelf
 	}
-	oldPath, err := s.acct.names.path(oldName)
+	oldPath, err := s.folderPath(oldName)
 	if err != nil {
 		return err
-	}
-	if ok, err := s.acct.exists(oldName); err != nil {
-		return mapFSError(err)
-	} else if !ok {
-		return errNoSuchMailbox
 	}
 	// Plan every move first, so that a bad or taken target name changes
 	// nothing.
 	type move struct{ from, to string }
 	moves := []move{{oldPath, newPath}}
-	if ok, err := s.acct.exists(newName); err != nil {
-		return mapFSError(err)
-	} else if ok {
+	if _, err := os.Lstat(newPath); err == nil {
 		return errMailboxExists
 	}
-	names, err := s.folderNames()
+	dirs, err := s.folders()
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		if n == newName {
-			return errMailboxExists // under another spelling on disk
-		}
+	if dirs[newName] != "" {
+		return errMailboxExists // under another spelling on disk
 	}
-	for _, n := range names {
+	for n, from := range dirs {
 		rest, ok := strings.CutPrefix(n, oldName+string(Delim))
 		if !ok {
 			continue
-		}
-		from, err := s.acct.names.path(n)
-		if err != nil {
-			continue // not reachable under its name: leave it
 		}
 		to, err := s.acct.names.path(newName + string(Delim) + rest)
 		if err != nil {
