@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,6 +16,69 @@ import (
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
 )
+
+// TestDovecotFixture_unpacked checks that maildirtest.Fixture rebuilt the
+// tree Dovecot wrote from the archive: every directory (empty new/ and
+// tmp/ included, which git drops), every message at its path with its size
+// and mtime (INTERNALDATE; git drops mtimes), the COPY hard link, and
+// Dovecot's control files as expected.json recorded them.
+func TestDovecotFixture_unpacked(t *testing.T) {
+	root, exp := maildirtest.Fixture(t, dovecotArchive)
+	for _, d := range exp.Directories {
+		if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(d))); err != nil || !fi.IsDir() {
+			t.Errorf("directory %s: %v", d, err)
+		}
+	}
+	for _, name := range exp.RootFiles {
+		if _, err := os.Stat(filepath.Join(root, name)); err != nil {
+			t.Errorf("root file: %v", err)
+		}
+	}
+	if got := string(fxReadFile(t, filepath.Join(root, "dovecot-uidvalidity"))); got != exp.UIDValidityFile {
+		t.Errorf("dovecot-uidvalidity = %q, want %q", got, exp.UIDValidityFile)
+	}
+	if got := strings.Split(string(fxReadFile(t, filepath.Join(root, "subscriptions"))), "\n"); !slices.Equal(got, exp.SubscriptionsFileLines) {
+		t.Errorf("subscriptions = %q, want %q", got, exp.SubscriptionsFileLines)
+	}
+	for _, f := range exp.Folders {
+		dir := fxFolderDir(root, &f)
+		for _, name := range f.DiskFiles {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				t.Errorf("%s: %v", f.Name, err)
+			}
+		}
+		if got, _, _ := strings.Cut(string(fxReadFile(t, filepath.Join(dir, "dovecot-uidlist"))), "\n"); got != f.UIDListHeader {
+			t.Errorf("%s dovecot-uidlist header %q, want %q", f.Name, got, f.UIDListHeader)
+		}
+		if len(f.KeywordsFile) > 0 {
+			if got := strings.Split(string(fxReadFile(t, filepath.Join(dir, "dovecot-keywords"))), "\n"); !slices.Equal(got, f.KeywordsFile) {
+				t.Errorf("%s dovecot-keywords = %q, want %q", f.Name, got, f.KeywordsFile)
+			}
+		}
+		for _, m := range f.MessageList {
+			fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(m.Disk.Path)))
+			if err != nil {
+				t.Errorf("%s UID %d: %v", f.Name, m.UID, err)
+				continue
+			}
+			if fi.Size() != m.Disk.FileSize || fi.ModTime().Unix() != m.Disk.MTime {
+				t.Errorf("%s UID %d: size %d mtime %d, want %d %d", f.Name, m.UID, fi.Size(), fi.ModTime().Unix(), m.Disk.FileSize, m.Disk.MTime)
+			}
+			if n := fxNlink(fi); n != m.Disk.NLink {
+				t.Errorf("%s UID %d: %d links, want %d", f.Name, m.UID, n, m.Disk.NLink)
+			}
+		}
+	}
+}
+
+// fxNlink returns a file's hard link count, or 1 where the platform does
+// not say.
+func fxNlink(fi os.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Nlink)
+	}
+	return 1
+}
 
 // TestDovecotFixture_readOnlyKeepsDisk reads every folder the way a client
 // does (LIST, STATUS, EXAMINE, FETCH everything) and then wants the tree
@@ -24,10 +88,10 @@ import (
 // under its UID (we may append, never renumber).
 func TestDovecotFixture_readOnlyKeepsDisk(t *testing.T) {
 	root, exp := maildirtest.Fixture(t, dovecotArchive)
-	before := snapshot(t, root)
-	uidlists := make(map[string]uidList)
+	before := fxSnapshot(t, root)
+	uidlists := make(map[string]fxUIDList)
 	for _, f := range exp.Folders {
-		uidlists[f.DiskDir] = readUIDList(t, folderDir(root, &f))
+		uidlists[f.DiskDir] = fxReadUIDList(t, fxFolderDir(root, &f))
 	}
 
 	s := newDovecotServer(t, root)
@@ -55,7 +119,7 @@ func TestDovecotFixture_readOnlyKeepsDisk(t *testing.T) {
 		t.Fatalf("LOGOUT: %v", err)
 	}
 
-	after := snapshot(t, root)
+	after := fxSnapshot(t, root)
 	for p, b := range before {
 		a, ok := after[p]
 		switch {
@@ -73,7 +137,7 @@ func TestDovecotFixture_readOnlyKeepsDisk(t *testing.T) {
 		}
 	}
 	for _, f := range exp.Folders {
-		checkUIDListKept(t, f.Name, folderDir(root, &f), uidlists[f.DiskDir], readUIDList(t, folderDir(root, &f)))
+		fxCheckUIDListKept(t, f.Name, fxFolderDir(root, &f), uidlists[f.DiskDir], fxReadUIDList(t, fxFolderDir(root, &f)))
 	}
 }
 
@@ -94,7 +158,8 @@ func TestDovecotFixture_storeAndDeliver(t *testing.T) {
 	if m14 == nil || m14.Disk.Dir != "new" || inbox.UIDNext != 16 {
 		t.Fatal("fixture: INBOX UID 14 in new/ and UIDNEXT 16 expected")
 	}
-	old := readUIDList(t, root)
+	old := fxReadUIDList(t, root)
+	before := fxSnapshot(t, root)
 
 	s1 := newDovecotServer(t, root)
 	c1 := s1.Dial(t, nil)
@@ -107,7 +172,7 @@ func TestDovecotFixture_storeAndDeliver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("UID STORE: %v", err)
 	}
-	if len(msgs) != 1 || msgs[0].UID != 14 || !slices.Equal(flagSet(msgs[0].Flags), []string{`\Flagged`}) {
+	if len(msgs) != 1 || msgs[0].UID != 14 || !slices.Equal(fxFlagSet(msgs[0].Flags), []string{`\Flagged`}) {
 		t.Errorf("UID STORE 14 +FLAGS (\\Flagged) answered %+v", msgs)
 	}
 	want := filepath.Join(root, "cur", m14.BaseFilename+":2,F")
@@ -149,7 +214,7 @@ func TestDovecotFixture_storeAndDeliver(t *testing.T) {
 	var gotUIDs []imap.UID
 	for _, m := range got {
 		gotUIDs = append(gotUIDs, m.UID)
-		if m.UID == 14 && !slices.Equal(flagSet(m.Flags), []string{`\Flagged`}) {
+		if m.UID == 14 && !slices.Equal(fxFlagSet(m.Flags), []string{`\Flagged`}) {
 			t.Errorf("UID 14 FLAGS = %v after restart, want [\\Flagged]", m.Flags)
 		}
 		if m.UID == 14 && m.RFC822Size != m14.RFC822Size {
@@ -161,8 +226,32 @@ func TestDovecotFixture_storeAndDeliver(t *testing.T) {
 		t.Errorf("INBOX UIDs after restart and delivery = %v, want %v", gotUIDs, uids)
 	}
 
-	now := readUIDList(t, root)
-	checkUIDListKept(t, "INBOX", root, old, now)
+	for _, f := range exp.Folders {
+		for _, m := range f.MessageList {
+			if f.Name == "INBOX" && m.UID == 14 {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(m.Disk.Path))); err != nil {
+				t.Errorf("%s UID %d: %v", f.Name, m.UID, err)
+			}
+		}
+	}
+
+	// Dovecot's index files are Dovecot's: we neither change nor add any.
+	after := fxSnapshot(t, root)
+	for p, a := range after {
+		if !strings.HasPrefix(filepath.Base(p), "dovecot.") {
+			continue
+		}
+		if b, ok := before[p]; !ok {
+			t.Errorf("new Dovecot index file %s", p)
+		} else if a != b {
+			t.Errorf("Dovecot index file %s changed", p)
+		}
+	}
+
+	now := fxReadUIDList(t, root)
+	fxCheckUIDListKept(t, "INBOX", root, old, now)
 	if now.recs[14] != m14.BaseFilename {
 		t.Errorf("dovecot-uidlist: UID 14 is %q, want %q", now.recs[14], m14.BaseFilename)
 	}
@@ -171,18 +260,18 @@ func TestDovecotFixture_storeAndDeliver(t *testing.T) {
 	}
 }
 
-// fileState is what snapshot records of one path.
-type fileState struct {
+// fxFileState is what fxSnapshot records of one path.
+type fxFileState struct {
 	dir   bool
 	size  int64
 	mtime time.Time
 	sum   [sha256.Size]byte
 }
 
-// snapshot records every directory and file under root.
-func snapshot(t *testing.T, root string) map[string]fileState {
+// fxSnapshot records every directory and file under root.
+func fxSnapshot(t *testing.T, root string) map[string]fxFileState {
 	t.Helper()
-	m := make(map[string]fileState)
+	m := make(map[string]fxFileState)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -192,9 +281,9 @@ func snapshot(t *testing.T, root string) map[string]fileState {
 		if err != nil {
 			return err
 		}
-		st := fileState{dir: d.IsDir()}
+		st := fxFileState{dir: d.IsDir()}
 		if !st.dir {
-			st.size, st.mtime, st.sum = fi.Size(), fi.ModTime(), sha256.Sum256(readFile(t, p))
+			st.size, st.mtime, st.sum = fi.Size(), fi.ModTime(), sha256.Sum256(fxReadFile(t, p))
 		}
 		m[filepath.ToSlash(rel)] = st
 		return nil
@@ -205,21 +294,21 @@ func snapshot(t *testing.T, root string) map[string]fileState {
 	return m
 }
 
-// uidList is a parsed dovecot-uidlist (version 3).
-type uidList struct {
+// fxUIDList is a parsed dovecot-uidlist (version 3).
+type fxUIDList struct {
 	version, uidValidity, guid string
 	next                       uint32            // header N
 	last                       uint32            // highest record UID
 	recs                       map[uint32]string // UID -> key
 }
 
-// readUIDList parses dir/dovecot-uidlist: "3 V<uidvalidity> N<next>
+// fxReadUIDList parses dir/dovecot-uidlist: "3 V<uidvalidity> N<next>
 // G<guid>" then "<uid> [fields] :<key>" lines.
-func readUIDList(t *testing.T, dir string) uidList {
+func fxReadUIDList(t *testing.T, dir string) fxUIDList {
 	t.Helper()
-	lines := strings.Split(strings.TrimRight(string(readFile(t, filepath.Join(dir, "dovecot-uidlist"))), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(string(fxReadFile(t, filepath.Join(dir, "dovecot-uidlist"))), "\n"), "\n")
 	fields := strings.Fields(lines[0])
-	u := uidList{recs: make(map[uint32]string)}
+	u := fxUIDList{recs: make(map[uint32]string)}
 	if len(fields) > 0 {
 		u.version = fields[0]
 	}
@@ -252,13 +341,13 @@ func readUIDList(t *testing.T, dir string) uidList {
 }
 
 // nextUID is the UID Dovecot hands out next: max(N, last record + 1).
-func (u uidList) nextUID() uint32 { return max(u.next, u.last+1) }
+func (u fxUIDList) nextUID() uint32 { return max(u.next, u.last+1) }
 
-// checkUIDListKept wants now to be old plus appended records: same
+// fxCheckUIDListKept wants now to be old plus appended records: same
 // version, UIDVALIDITY and GUID, every old record under the same UID
 // (stale ones, whose file is gone from dir, may have been compacted away),
 // and no UID reused.
-func checkUIDListKept(t *testing.T, folder, dir string, old, now uidList) {
+func fxCheckUIDListKept(t *testing.T, folder, dir string, old, now fxUIDList) {
 	t.Helper()
 	if now.version != old.version || now.uidValidity != old.uidValidity || now.guid != old.guid {
 		t.Errorf("%s dovecot-uidlist header: version %s V%s G%s, was %s V%s G%s",

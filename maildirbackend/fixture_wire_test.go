@@ -14,18 +14,18 @@ import (
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
 )
 
-// rawConn is a minimal IMAP client that returns responses as the exact
+// fxConn is a minimal IMAP client that returns responses as the exact
 // bytes the server wrote, so that they can be compared with the raw text
 // Dovecot's fixture recorded.
-type rawConn struct {
+type fxConn struct {
 	t   testing.TB
 	c   net.Conn
 	r   *bufio.Reader
 	tag int
 }
 
-// dialRaw connects to s and logs in.
-func dialRaw(t testing.TB, s *maildirtest.Server) *rawConn {
+// fxDial connects to s and logs in.
+func fxDial(t testing.TB, s *maildirtest.Server) *fxConn {
 	t.Helper()
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
@@ -35,7 +35,7 @@ func dialRaw(t testing.TB, s *maildirtest.Server) *rawConn {
 	// A generous deadline so that a hung server fails the test instead of
 	// the whole run; it is not a timing assertion.
 	c.SetDeadline(time.Now().Add(2 * time.Minute))
-	rc := &rawConn{t: t, c: c, r: bufio.NewReader(c)}
+	rc := &fxConn{t: t, c: c, r: bufio.NewReader(c)}
 	if g := rc.readResponse(); !strings.HasPrefix(g, "* OK") {
 		t.Fatalf("greeting: %q", g)
 	}
@@ -46,7 +46,7 @@ func dialRaw(t testing.TB, s *maildirtest.Server) *rawConn {
 // cmd sends one command and returns its untagged responses (literals kept
 // inline as {n}CRLF<data>, the final CRLF removed). It fails the test
 // unless the command completes with OK.
-func (rc *rawConn) cmd(format string, args ...any) []string {
+func (rc *fxConn) cmd(format string, args ...any) []string {
 	rc.t.Helper()
 	rc.tag++
 	tag := "t" + strconv.Itoa(rc.tag)
@@ -69,7 +69,7 @@ func (rc *rawConn) cmd(format string, args ...any) []string {
 }
 
 // readResponse reads one response line, following literals.
-func (rc *rawConn) readResponse() string {
+func (rc *fxConn) readResponse() string {
 	rc.t.Helper()
 	var b strings.Builder
 	for {
@@ -79,7 +79,7 @@ func (rc *rawConn) readResponse() string {
 		}
 		line = strings.TrimSuffix(line, "\r\n")
 		b.WriteString(line)
-		n, ok := literalSize(line)
+		n, ok := fxLiteralSize(line)
 		if !ok {
 			return b.String()
 		}
@@ -92,8 +92,8 @@ func (rc *rawConn) readResponse() string {
 	}
 }
 
-// literalSize reports whether line ends in a literal marker {n} or {n+}.
-func literalSize(line string) (int, bool) {
+// fxLiteralSize reports whether line ends in a literal marker {n} or {n+}.
+func fxLiteralSize(line string) (int, bool) {
 	if !strings.HasSuffix(line, "}") {
 		return 0, false
 	}
@@ -105,39 +105,39 @@ func literalSize(line string) (int, bool) {
 	return n, err == nil && n >= 0
 }
 
-// node is a parsed IMAP value; raw is its exact source text.
-type node struct {
+// fxNode is a parsed IMAP value; raw is its exact source text.
+type fxNode struct {
 	kind byte // '(' list, '"' string (quoted or literal), 'n' NIL, 'a' atom or number
 	s    string
-	kids []node
+	kids []fxNode
 	raw  string
 }
 
-// parseValue parses one IMAP value at s[i:].
-func parseValue(s string, i int) (node, int, error) {
+// fxParseValue parses one IMAP value at s[i:].
+func fxParseValue(s string, i int) (fxNode, int, error) {
 	if i >= len(s) {
-		return node{}, i, fmt.Errorf("unexpected end at %d", i)
+		return fxNode{}, i, fmt.Errorf("unexpected end at %d", i)
 	}
 	start := i
 	switch c := s[i]; {
 	case c == '(':
-		n := node{kind: '('}
+		n := fxNode{kind: '('}
 		i++
 		for {
 			for i < len(s) && s[i] == ' ' {
 				i++
 			}
 			if i >= len(s) {
-				return node{}, i, fmt.Errorf("unclosed list at %d", start)
+				return fxNode{}, i, fmt.Errorf("unclosed list at %d", start)
 			}
 			if s[i] == ')' {
 				i++
 				n.raw = s[start:i]
 				return n, i, nil
 			}
-			k, j, err := parseValue(s, i)
+			k, j, err := fxParseValue(s, i)
 			if err != nil {
-				return node{}, j, err
+				return fxNode{}, j, err
 			}
 			n.kids = append(n.kids, k)
 			i = j
@@ -153,23 +153,23 @@ func parseValue(s string, i int) (node, int, error) {
 				}
 			case '"':
 				i++
-				return node{kind: '"', s: b.String(), raw: s[start:i]}, i, nil
+				return fxNode{kind: '"', s: b.String(), raw: s[start:i]}, i, nil
 			default:
 				b.WriteByte(s[i])
 			}
 		}
-		return node{}, i, fmt.Errorf("unclosed string at %d", start)
+		return fxNode{}, i, fmt.Errorf("unclosed string at %d", start)
 	case c == '{':
 		end := strings.Index(s[i:], "}\r\n")
 		if end < 0 {
-			return node{}, i, fmt.Errorf("bad literal at %d", i)
+			return fxNode{}, i, fmt.Errorf("bad literal at %d", i)
 		}
 		n, err := strconv.Atoi(strings.TrimSuffix(s[i+1:i+end], "+"))
 		if err != nil || i+end+3+n > len(s) {
-			return node{}, i, fmt.Errorf("bad literal at %d", i)
+			return fxNode{}, i, fmt.Errorf("bad literal at %d", i)
 		}
 		i += end + 3
-		return node{kind: '"', s: s[i : i+n], raw: s[start : i+n]}, i + n, nil
+		return fxNode{kind: '"', s: s[i : i+n], raw: s[start : i+n]}, i + n, nil
 	default:
 		for i < len(s) && s[i] != ' ' && s[i] != '(' && s[i] != ')' {
 			if s[i] == '[' { // BODY[...] style keys contain spaces inside brackets
@@ -181,15 +181,15 @@ func parseValue(s string, i int) (node, int, error) {
 		}
 		a := s[start:i]
 		if strings.EqualFold(a, "NIL") {
-			return node{kind: 'n', raw: a}, i, nil
+			return fxNode{kind: 'n', raw: a}, i, nil
 		}
-		return node{kind: 'a', s: a, raw: a}, i, nil
+		return fxNode{kind: 'a', s: a, raw: a}, i, nil
 	}
 }
 
-// parseAll parses a whole string as a single value.
-func parseAll(s string) (node, error) {
-	n, i, err := parseValue(s, 0)
+// fxParseAll parses a whole string as a single value.
+func fxParseAll(s string) (fxNode, error) {
+	n, i, err := fxParseValue(s, 0)
 	if err == nil && i != len(s) {
 		err = fmt.Errorf("trailing data %q", s[i:])
 	}
@@ -200,7 +200,7 @@ func parseAll(s string) (node, error) {
 // where IMAP says case does not matter (NIL), and one space between list
 // items: the form two servers agree on when they differ only in how they
 // put the same values on the wire.
-func (n node) canonical() string {
+func (n fxNode) canonical() string {
 	switch n.kind {
 	case '(':
 		parts := make([]string, len(n.kids))
@@ -220,7 +220,7 @@ func (n node) canonical() string {
 // spaced renders n from its leaves' exact wire text with exactly one space
 // between list items: it differs from raw only where a server puts a
 // space between adjacent parenthesised items, or does not.
-func (n node) spaced() string {
+func (n fxNode) spaced() string {
 	if n.kind != '(' {
 		return n.raw
 	}
@@ -231,14 +231,14 @@ func (n node) spaced() string {
 	return "(" + strings.Join(parts, " ") + ")"
 }
 
-// fetchItems parses the "* n FETCH (...)" response resp into its items,
+// fxFetchItems parses the "* n FETCH (...)" response resp into its items,
 // keyed by upper-case item name, valued by their exact wire text.
-func fetchItems(resp string) (map[string]string, error) {
+func fxFetchItems(resp string) (map[string]string, error) {
 	_, rest, ok := strings.Cut(resp, " FETCH ")
 	if !ok || !strings.HasPrefix(resp, "* ") {
 		return nil, fmt.Errorf("not a FETCH response: %q", resp)
 	}
-	l, err := parseAll(rest)
+	l, err := fxParseAll(rest)
 	if err != nil {
 		return nil, err
 	}
@@ -252,37 +252,44 @@ func fetchItems(resp string) (map[string]string, error) {
 	return items, nil
 }
 
-// listEntry is one LIST/LSUB response: attributes (a sorted set), the
+// fxListEntry is one LIST/LSUB response: attributes (a sorted set), the
 // delimiter and the mailbox name as the wire carried it.
-type listEntry struct {
+type fxListEntry struct {
 	attrs []string
 	delim string
 	name  string
 }
 
-func (e listEntry) String() string {
+// sameAs reports whether e and o have the same name, delimiter and
+// attribute set (attributes are case-insensitive).
+func (e fxListEntry) sameAs(o fxListEntry) bool {
+	return e.name == o.name && e.delim == o.delim &&
+		strings.EqualFold(strings.Join(e.attrs, " "), strings.Join(o.attrs, " "))
+}
+
+func (e fxListEntry) String() string {
 	return fmt.Sprintf("(%s) %q %s", strings.Join(e.attrs, " "), e.delim, e.name)
 }
 
-// parseListData parses `(\A \B) "." Name` (the text after "* LIST ").
+// fxParseListData parses `(\A \B) "." Name` (the text after "* LIST ").
 // Attributes are compared case-insensitively and in any order, as IMAP
 // allows; the name is its decoded string value (still modified UTF-7).
-func parseListData(s string) (listEntry, error) {
-	var e listEntry
-	attrs, i, err := parseValue(s, 0)
+func fxParseListData(s string) (fxListEntry, error) {
+	var e fxListEntry
+	attrs, i, err := fxParseValue(s, 0)
 	if err != nil || attrs.kind != '(' {
 		return e, fmt.Errorf("bad attributes in %q: %v", s, err)
 	}
 	for _, a := range attrs.kids {
-		e.attrs = append(e.attrs, strings.ToLower(a.raw))
+		e.attrs = append(e.attrs, a.raw)
 	}
-	sort.Strings(e.attrs)
-	delim, j, err := parseValue(s, i+1)
+	sort.Slice(e.attrs, func(i, j int) bool { return strings.ToLower(e.attrs[i]) < strings.ToLower(e.attrs[j]) })
+	delim, j, err := fxParseValue(s, i+1)
 	if err != nil {
 		return e, fmt.Errorf("bad delimiter in %q: %v", s, err)
 	}
 	e.delim = delim.s
-	name, k, err := parseValue(s, j+1)
+	name, k, err := fxParseValue(s, j+1)
 	if err != nil || k != len(s) {
 		return e, fmt.Errorf("bad name in %q: %v", s, err)
 	}
@@ -293,12 +300,12 @@ func parseListData(s string) (listEntry, error) {
 	return e, nil
 }
 
-// listSet parses LIST/LSUB data lines into a name-keyed map.
-func listSet(t testing.TB, lines []string) map[string]listEntry {
+// fxListSet parses LIST/LSUB data lines into a name-keyed map.
+func fxListSet(t testing.TB, lines []string) map[string]fxListEntry {
 	t.Helper()
-	m := make(map[string]listEntry)
+	m := make(map[string]fxListEntry)
 	for _, l := range lines {
-		e, err := parseListData(l)
+		e, err := fxParseListData(l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,9 +317,9 @@ func listSet(t testing.TB, lines []string) map[string]listEntry {
 	return m
 }
 
-// untaggedData returns the data of the untagged responses named kind
+// fxUntagged returns the data of the untagged responses named kind
 // ("LIST", "LSUB", "STATUS"), without the "* KIND " prefix.
-func untaggedData(resps []string, kind string) []string {
+func fxUntagged(resps []string, kind string) []string {
 	var out []string
 	for _, r := range resps {
 		if d, ok := strings.CutPrefix(r, "* "+kind+" "); ok {

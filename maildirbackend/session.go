@@ -116,8 +116,10 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		UIDNext:        f.uidNext,
 		UIDValidity:    f.uidValidity,
 	}
-	for i, uid := range view.UIDs() {
-		if m := f.byUIDLocked(uid); m != nil && m.flags.std&flagSeen == 0 {
+	// A new view is the folder's current list: sequence number i+1 is
+	// f.msgs[i].
+	for i, m := range f.msgs {
+		if m.flags.std&flagSeen == 0 {
 			data.FirstUnseenSeqNum = uint32(i + 1)
 			break
 		}

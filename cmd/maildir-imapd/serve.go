@@ -92,7 +92,8 @@ type daemon struct {
 	mu      sync.Mutex
 	conns   map[*imapserver.Conn]struct{} // connections with a session
 	closing bool
-	drained chan struct{} // closed when closing and conns is empty
+	drained chan struct{} // closed by markDrainedLocked
+	isDrain bool          // drained is closed
 }
 
 // startDaemon validates cfg, opens the users, the backend and the listeners,
@@ -268,7 +269,14 @@ func (d *daemon) untrack(conn *imapserver.Conn) {
 		return
 	}
 	delete(d.conns, conn)
-	if d.closing && len(d.conns) == 0 {
+	d.markDrainedLocked()
+}
+
+// markDrainedLocked closes drained once shutdown has begun and no
+// connection is left.
+func (d *daemon) markDrainedLocked() {
+	if d.closing && len(d.conns) == 0 && !d.isDrain {
+		d.isDrain = true
 		close(d.drained)
 	}
 }
@@ -293,9 +301,7 @@ func (d *daemon) shutdown() error {
 	for c := range d.conns {
 		conns = append(conns, c)
 	}
-	if len(d.conns) == 0 {
-		close(d.drained)
-	}
+	d.markDrainedLocked()
 	d.mu.Unlock()
 
 	var wg sync.WaitGroup

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfig_fileErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		toml string
+		want []string // substrings of the error
+	}{
+		{
+			name: "unknown key",
+			toml: "listen = \"127.0.0.1:1143\"\nlisten_tsl = \":993\"\n",
+			want: []string{"line 2", `unknown key "listen_tsl"`},
+		},
+		{
+			name: "unknown table",
+			toml: "log_level = \"info\"\n\n[tls]\ncert = \"x\"\nkey = \"y\"\n",
+			want: []string{"line 3", `unknown key "tls"`},
+		},
+		{
+			name: "two unknown keys",
+			toml: "bogus = 1\nlisten = \":143\"\nflag_with_dash = true\n",
+			want: []string{"line 1", `"bogus"`, "line 3", `"flag_with_dash"`},
+		},
+		{
+			name: "wrong type",
+			toml: "\nappend_limit = \"lots\"\n",
+			want: []string{"line 2", "append_limit"},
+		},
+		{
+			name: "bad duration",
+			toml: "poll_interval = \"soon\"\n",
+			want: []string{"line 1", "poll_interval"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, filepath.Join(t.TempDir(), "maildir-imapd.toml"), tt.toml)
+			_, err := parseConfig("serve", []string{"--config", path})
+			if err == nil {
+				t.Fatal("parseConfig succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfig_flagsOverrideFile(t *testing.T) {
+	path := writeFile(t, filepath.Join(t.TempDir(), "c.toml"), `
+listen = "127.0.0.1:1143"
+log_level = "debug"
+poll_interval = "2s"
+append_limit = 1000
+utf8_folder_names = true
+`)
+	cfg, err := parseConfig("serve", []string{"--listen", "127.0.0.1:2143", "--config", path, "--append-limit", "2000", "--utf8-folder-names=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen (flag)", cfg.Listen, "127.0.0.1:2143"},
+		{"append_limit (flag)", cfg.AppendLimit, uint32(2000)},
+		{"utf8_folder_names (flag)", cfg.UTF8FolderNames, false},
+		{"log_level (file)", cfg.LogLevel, "debug"},
+		{"poll_interval (file)", cfg.PollInterval, 2 * time.Second},
+		{"listen_tls (default)", cfg.ListenTLS, defaultListenTLS},
+		{"mail_location (default)", cfg.MailLocation, defaultMailLocation},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestConfig_validate(t *testing.T) {
+	base := func() Config {
+		c := defaultConfig()
+		c.Listen = "127.0.0.1:143"
+		c.Users = "/etc/maildir-imapd/users"
+		return c
+	}
+	tests := []struct {
+		name   string
+		modify func(c *Config)
+		want   string // "" for valid
+	}{
+		{name: "loopback plaintext", modify: func(c *Config) {}},
+		{name: "localhost", modify: func(c *Config) { c.Listen = "localhost:143" }},
+		{name: "public plaintext", modify: func(c *Config) { c.Listen = ":143" }, want: "nobody could log in"},
+		{name: "public with allow-insecure-auth", modify: func(c *Config) { c.Listen = ":143"; c.AllowInsecureAuth = true }},
+		{name: "public with TLS", modify: func(c *Config) { c.Listen = ":143"; c.TLSCert, c.TLSKey = "c", "k" }},
+		{name: "cert without key", modify: func(c *Config) { c.TLSCert = "c" }, want: "together"},
+		{name: "listen-tls without cert", modify: func(c *Config) { c.ListenTLS = ":9993" }, want: "needs tls-cert"},
+		{name: "nothing to listen on", modify: func(c *Config) { c.Listen = "" }, want: "nothing to listen on"},
+		{name: "bad address", modify: func(c *Config) { c.Listen = "143" }, want: "listen"},
+		{name: "bad prefix", modify: func(c *Config) { c.Prefix = "INBOX/" }, want: "prefix"},
+		{name: "courier prefix", modify: func(c *Config) { c.Prefix = "INBOX." }},
+		{name: "bad log level", modify: func(c *Config) { c.LogLevel = "loud" }, want: "log-level"},
+		{name: "bad log format", modify: func(c *Config) { c.LogFormat = "xml" }, want: "log-format"},
+		{name: "zero poll interval", modify: func(c *Config) { c.PollInterval = 0 }, want: "poll-interval"},
+		{name: "no users", modify: func(c *Config) { c.Users = "" }, want: "no users"},
+		{name: "both modes", modify: func(c *Config) { c.Maildir = "/m" }, want: "choose one"},
+		{name: "single user", modify: func(c *Config) {
+			c.Users, c.Maildir, c.User, c.PasswordHash = "", "/m", "me", "{PLAIN}x"
+		}},
+		{name: "single user without hash", modify: func(c *Config) {
+			c.Users, c.Maildir, c.User = "", "/m", "me"
+		}, want: "exactly one of password-hash and password-file"},
+		{name: "single user without name", modify: func(c *Config) {
+			c.Users, c.Maildir, c.PasswordHash = "", "/m", "{PLAIN}x"
+		}, want: "needs both maildir and user"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base()
+			tt.modify(&c)
+			err := c.validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("validate() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
