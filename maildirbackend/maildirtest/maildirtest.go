@@ -107,6 +107,7 @@ func NewServer(t testing.TB, opts *Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln = maildirbackend.NewListener(ln)
 	go srv.Serve(ln)
 	s := &Server{Addr: ln.Addr().String(), Maildir: root, Backend: b, srv: srv, ln: ln}
 	t.Cleanup(func() {
