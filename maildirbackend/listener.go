@@ -113,4 +113,3 @@ func (c *batchConn) Close() error {
 	c.mu.Unlock()
 	return c.Conn.Close()
 }
-
