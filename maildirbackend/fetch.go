@@ -119,27 +119,37 @@ func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
 	if !needDate && !needSize && !needParse {
 		return nil
 	}
-	file, err := f.openMessage(sn)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	if needDate {
+	if needDate && !needSize && !needParse {
+		// INTERNALDATE alone is a stat, never an open.
+		fi, err := os.Stat(sn.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			file, oerr := f.openMessage(sn) // renamed meanwhile: find it
+			if oerr != nil {
+				return oerr
+			}
+			fi, err = file.Stat()
+			file.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("stat message: %w", err)
+		}
+		sn.mtime = fi.ModTime().Unix()
+	} else {
+		file, err := f.openMessage(sn)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
 		fi, err := file.Stat()
 		if err != nil {
 			return fmt.Errorf("stat message: %w", err)
 		}
 		sn.mtime = fi.ModTime().Unix()
-	}
-	if needSize || needParse {
 		p, err := imapmsg.Parse(file)
 		if err != nil {
 			return fmt.Errorf("parse message: %w", err)
 		}
-		sn.vsize = p.Size
-		if needParse {
-			sn.parsed = p
-		}
+		sn.vsize, sn.parsed = p.Size, p // parsed anyway: cache it
 	}
 	f.mu.Lock()
 	if m := f.byUIDLocked(sn.uid); m != nil && m.key == sn.key {
