@@ -2,6 +2,7 @@ package maildirbackend_test
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -251,5 +252,46 @@ func TestPush_twoProcessesShareOneMaildir(t *testing.T) {
 	}
 	if got := res.All.String(); got != "1:"+strconv.Itoa(int(ad.UID)) || ad.UID != 2 {
 		t.Fatalf("UIDs seen by b: %s, appended UID %d", got, ad.UID)
+	}
+}
+
+func TestPush_deletedUIDListRestoredFromMemory(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("a"))
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("b"))
+	rec, opts := newPushRecorder()
+	c := s.Dial(t, opts)
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A cron job deletes the control file (chatmail/relay#374), then mail
+	// arrives: the UIDs clients know must survive.
+	if err := os.Remove(filepath.Join(s.Maildir, "dovecot-uidlist")); err != nil {
+		t.Fatal(err)
+	}
+	idleCmd, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("c"))
+	if n := wait(t, rec.exists, "EXISTS"); n != 3 {
+		t.Fatalf("EXISTS %d", n)
+	}
+	idleCmd.Close()
+	idleCmd.Wait()
+	// A fresh process reads the restored file.
+	s2 := maildirtest.NewServer(t, &maildirtest.Options{Maildir: s.Maildir})
+	c2 := s2.Dial(t, nil)
+	sel2, err := c2.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel2.UIDValidity != sel.UIDValidity || sel2.UIDNext != 4 {
+		t.Fatalf("after restore: UIDVALIDITY %d (was %d), UIDNEXT %d", sel2.UIDValidity, sel.UIDValidity, sel2.UIDNext)
+	}
+	res, err := c2.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil || res.All.String() != "1:3" {
+		t.Fatalf("UIDs %v %v", res.All, err)
 	}
 }

@@ -283,11 +283,29 @@ func (f *folder) assignLocked(cands []*message) error {
 		}
 		return mapFSError(dovecot.AppendRecords(listPath, newRecs))
 	}
-	kept := make([]dovecot.Record, 0, live+len(newRecs))
+	// The rewritten file holds every message we know, with the fields its
+	// old record had, plus any record another process added after our scan
+	// (a UID above ours for a key we have not seen), plus the new ones. So a
+	// deleted or truncated uidlist is restored from memory, not renumbered.
+	old := make(map[string]dovecot.Record, len(list.Records))
 	for _, r := range list.Records {
-		// Keep live keys, and any UID we have not heard of yet (another
-		// process assigned it after our scan).
-		if f.byKey[r.Key] != nil || (want[r.Key] != nil && imap.UID(r.UID) == want[r.Key].uid) || imap.UID(r.UID) > last && want[r.Key] == nil {
+		old[r.Key] = r
+	}
+	kept := make([]dovecot.Record, 0, len(f.msgs)+len(cands)+len(newRecs))
+	for _, m := range f.msgs {
+		r, ok := old[m.key]
+		if !ok || imap.UID(r.UID) != m.uid {
+			r = dovecot.Record{UID: uint32(m.uid), Key: m.key, Fields: knownSizeFields(m)}
+		}
+		kept = append(kept, r)
+	}
+	for _, m := range cands {
+		if r, ok := old[m.key]; ok && imap.UID(r.UID) == m.uid && m.uid != 0 {
+			kept = append(kept, r)
+		}
+	}
+	for _, r := range list.Records {
+		if imap.UID(r.UID) > last && f.byKey[r.Key] == nil && want[r.Key] == nil {
 			kept = append(kept, r)
 		}
 	}
@@ -317,6 +335,19 @@ func (f *folder) sizeFields(m *message) []string {
 		fields = append(fields, "W"+strconv.FormatInt(m.vsize, 10))
 	}
 	if nameSize(m.key, 'S') < 0 {
+		fields = append(fields, "S"+strconv.FormatInt(m.fsize, 10))
+	}
+	return fields
+}
+
+// knownSizeFields returns the W and S fields for sizes a message's name
+// lacks but memory knows.
+func knownSizeFields(m *message) []string {
+	var fields []string
+	if nameSize(m.key, 'W') < 0 && m.vsize >= 0 {
+		fields = append(fields, "W"+strconv.FormatInt(m.vsize, 10))
+	}
+	if nameSize(m.key, 'S') < 0 && m.fsize >= 0 {
 		fields = append(fields, "S"+strconv.FormatInt(m.fsize, 10))
 	}
 	return fields

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,9 @@ func readState(t *testing.T, dir string) *state {
 			t.Fatal(err)
 		}
 		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
 			key, info, _ := strings.Cut(e.Name(), ":")
 			s.names[key] = sub + "/" + e.Name()
 			flags, _ := strings.CutPrefix(info, "2,")
@@ -109,8 +113,9 @@ func TestConvert_fixture(t *testing.T) {
 				if s.std[key] != sortASCII(oldStd) {
 					t.Errorf("UID %d: flags %q, want %q", m.UID, s.std[key], oldStd)
 				}
-				if len(wantKW) == 0 && s.names[key] != m.Disk.Path {
-					t.Errorf("UID %d without keywords renamed: %s -> %s", m.UID, m.Disk.Path, s.names[key])
+				oldPath := strings.TrimPrefix(m.Disk.Path, f.DiskDir+"/")
+				if len(wantKW) == 0 && s.names[key] != oldPath {
+					t.Errorf("UID %d without keywords renamed: %s -> %s", m.UID, oldPath, s.names[key])
 				}
 				st, err := os.Stat(filepath.Join(dir, s.names[key]))
 				if err != nil {
@@ -165,6 +170,7 @@ func TestConvert_cases(t *testing.T) {
 		files    map[string]string // relative to the folder
 		want     map[string]string // key -> path after conversion
 		wantUIDs map[string]uint32
+		wantV    uint32
 		wantKW   []string // dovecot-keywords names in letter order
 	}{
 		{
@@ -187,19 +193,20 @@ func TestConvert_cases(t *testing.T) {
 				"100.e": "cur/100.e:2,Sa",
 			},
 			wantUIDs: map[string]uint32{"100.a": 1, "100.b": 2, "100.c": 3, "100.d": 4, "100.e": 10},
+			wantV:    77,
 			wantKW:   []string{"K1", "K2"},
 		},
 		{
 			name: "Courier order for UID-less files, stale and duplicate UIDs",
 			files: map[string]string{
-				UIDDBName:       "1 5 3\n1 9.gone\n2 9.a\n7 9.b\n7 9.c\n",
-				"cur/9.a:2,S":   "",
-				"cur/9.b:2,":    "",
-				"cur/9.c":       "",
+				UIDDBName:               "1 5 3\n1 9.gone\n2 9.a\n7 9.b\n7 9.c\n",
+				"cur/9.a:2,S":           "",
+				"cur/9.b:2,":            "",
+				"cur/9.c":               "",
 				"new/10.Vfe00I2M1.host": "",
 				"new/10.Vfe00I1M9.host": "",
-				"new/9.zz":      "",
-				"cur/.hidden":   "",
+				"new/9.zz":              "",
+				"cur/.hidden":           "",
 			},
 			want: map[string]string{
 				"9.a": "cur/9.a:2,S", "9.b": "cur/9.b:2,", "9.c": "cur/9.c",
@@ -211,18 +218,20 @@ func TestConvert_cases(t *testing.T) {
 				"9.a": 2, "9.b": 7, "9.c": 8, "9.zz": 9,
 				"10.Vfe00I1M9.host": 10, "10.Vfe00I2M1.host": 11,
 			},
+			wantV: 5,
 		},
 		{
 			name: "invalid keyword dropped, pending plain update wins",
 			files: map[string]string{
-				UIDDBName:                     "1 5 2\n1 1.a\n",
-				"cur/1.a:2,S":                 "",
-				KeywordsDirName + "/:list":    "Old\n\n1.a:0\n",
-				KeywordsDirName + "/1.a":      "bad(name\nNew\n",
-				KeywordsDirName + "/.9.1.a":   "Other\n",
+				UIDDBName:                   "1 5 2\n1 1.a\n",
+				"cur/1.a:2,S":               "",
+				KeywordsDirName + "/:list":  "Old\n\n1.a:0\n",
+				KeywordsDirName + "/1.a":    "bad(name\nNew\n",
+				KeywordsDirName + "/.9.1.a": "Other\n",
 			},
 			want:     map[string]string{"1.a": "cur/1.a:2,Sa"},
 			wantUIDs: map[string]uint32{"1.a": 1},
+			wantV:    5,
 			wantKW:   []string{"New"},
 		},
 	}
@@ -242,8 +251,8 @@ func TestConvert_cases(t *testing.T) {
 				t.Fatalf("Convert = %v, %v; want true, nil", converted, err)
 			}
 			s := readState(t, dir)
-			if s.uidValidity != 5 && s.uidValidity != 77 {
-				t.Errorf("UIDVALIDITY %d", s.uidValidity)
+			if s.uidValidity != tc.wantV {
+				t.Errorf("UIDVALIDITY %d, want %d", s.uidValidity, tc.wantV)
 			}
 			if !reflect.DeepEqual(s.uids, tc.wantUIDs) {
 				t.Errorf("UIDs %v, want %v", s.uids, tc.wantUIDs)
@@ -371,10 +380,6 @@ func TestConvert_concurrent(t *testing.T) {
 // sortASCII returns the bytes of s in ASCII order.
 func sortASCII(s string) string {
 	b := []byte(s)
-	for i := 1; i < len(b); i++ {
-		for j := i; j > 0 && b[j] < b[j-1]; j-- {
-			b[j], b[j-1] = b[j-1], b[j]
-		}
-	}
+	slices.Sort(b)
 	return string(b)
 }
