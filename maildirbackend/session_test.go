@@ -1,6 +1,9 @@
 package maildirbackend_test
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,5 +181,56 @@ func TestSession_searchKeys(t *testing.T) {
 				t.Errorf("got %q want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// rawSession sends commands over a plain connection and returns every line
+// up to each tagged answer.
+func rawSession(t *testing.T, addr string, cmds ...string) []string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	var lines []string
+	readUntil := func(tag string) {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("read: %v (lines so far %q)", err, lines)
+			}
+			lines = append(lines, strings.TrimRight(line, "\r\n"))
+			if strings.HasPrefix(line, tag+" ") {
+				return
+			}
+		}
+	}
+	readUntil("*")
+	for i, cmd := range cmds {
+		tag := fmt.Sprintf("t%d", i)
+		fmt.Fprintf(conn, "%s %s\r\n", tag, cmd)
+		readUntil(tag)
+	}
+	return lines
+}
+
+func TestSession_newKeywordFlagsBeforeFetch(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("kw"))
+	lines := rawSession(t, s.Addr, "LOGIN alice secret", "SELECT INBOX", "STORE 1 +FLAGS (Project-X)")
+	flagsAt, fetchAt := -1, -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "* FLAGS") && strings.Contains(l, "Project-X") {
+			flagsAt = i
+		}
+		if strings.HasPrefix(l, "* 1 FETCH") && strings.Contains(l, "Project-X") && fetchAt < 0 {
+			fetchAt = i
+		}
+	}
+	if flagsAt < 0 || fetchAt < 0 || flagsAt > fetchAt {
+		t.Fatalf("want * FLAGS with the keyword before the FETCH showing it:\n%s", strings.Join(lines, "\n"))
 	}
 }

@@ -29,8 +29,8 @@ func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err != nil {
 		return err
 	}
-	if flags.Silent {
-		return nil
+	if flags.Silent || res == nil {
+		return nil // nil: new keywords, the FETCHes follow FLAGS in the poll
 	}
 	for _, uid := range uids {
 		seq := sel.view.SeqNum(uid)
@@ -63,7 +63,8 @@ func splitFlags(flags []imap.Flag) (std uint8, keywords []string) {
 
 // store applies a flag change to messages by renaming their files, and
 // returns the resulting flags of every message still present. Other views
-// are told; from is not (it answers with its own FETCH). With onlyAdd, a
+// are told; from is not (it answers with its own FETCH), unless the change
+// created keywords: then from is told too and the result is nil. With onlyAdd, a
 // message that already has the flags is left alone (FETCH's implicit \Seen).
 func (f *folder) store(from *idle.View, uids []imap.UID, sf *imap.StoreFlags, onlyAdd bool) (map[imap.UID][]imap.Flag, error) {
 	std, kwNames := splitFlags(sf.Flags)
@@ -76,7 +77,12 @@ func (f *folder) store(from *idle.View, uids []imap.UID, sf *imap.StoreFlags, on
 		return nil, err
 	}
 	if added {
+		// RFC 3501 7.2.6: FLAGS must announce a keyword before a FETCH
+		// shows it, and go-imap's STORE cannot write FLAGS. So the
+		// storing session gets its FETCHes through the poll that follows,
+		// after the FLAGS, like every other session.
 		change.MailboxFlags = f.mailboxFlagsLocked()
+		from = nil
 	}
 	res := make(map[imap.UID][]imap.Flag, len(uids))
 	for _, uid := range uids {
@@ -109,6 +115,9 @@ func (f *folder) store(from *idle.View, uids []imap.UID, sf *imap.StoreFlags, on
 		res[uid] = f.imapFlagsLocked(m)
 	}
 	f.applyLocked(change, from)
+	if added {
+		return nil, nil
+	}
 	return res, nil
 }
 
