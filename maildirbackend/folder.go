@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/maildir-imapd/maildir-imapd/idle"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/courier"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
@@ -78,6 +79,13 @@ func (f *folder) open() error {
 func (f *folder) loadLocked() error {
 	if err := ensureFolderDirs(f.path, f.mailbox == inboxName); err != nil {
 		return err
+	}
+	// A Courier-IMAP folder (courierimapuiddb, no dovecot-uidlist) is
+	// converted once, keeping its UIDs and keywords.
+	if ok, err := courier.Convert(f.path); err != nil {
+		f.log.Warn("cannot import Courier-IMAP UIDs and keywords; assigning new UIDs", "err", err)
+	} else if ok {
+		f.log.Info("imported Courier-IMAP UIDs and keywords")
 	}
 	f.readKeywordsLocked()
 	entries, err := readEntries(f.path)

@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/maildir-imapd/maildir-imapd/idle"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/courier"
 )
 
 // KeepaliveInterval is how often an IDLE session is sent "* OK Still here",
@@ -61,6 +62,13 @@ func (s *Session) Login(username, password string) error {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Mail store unavailable"}
 	}
 	s.user, s.acct = username, acct
+	acct.subMu.Lock()
+	if ok, err := courier.ConvertSubscriptions(acct.root); err != nil {
+		acct.log.Warn("cannot import Courier-IMAP subscriptions", "err", err)
+	} else if ok {
+		acct.log.Info("imported Courier-IMAP subscriptions")
+	}
+	acct.subMu.Unlock()
 	s.b.log.Info("login", "user", username, "conn", s.remote())
 	return nil
 }
