@@ -78,6 +78,7 @@ func (c *batchConn) flush() {
 		buf := c.pending
 		c.pending = nil
 		c.mu.Unlock()
+		c.Conn.SetWriteDeadline(time.Now().Add(flushTimeout))
 		_, err := c.Conn.Write(buf)
 		c.mu.Lock()
 		if err != nil {
@@ -96,8 +97,22 @@ func (c *batchConn) flush() {
 	c.mu.Unlock()
 }
 
-// Close sends what is pending (a BYE, say), bounded by the write deadline
-// the server set, then closes.
+// flushTimeout bounds one write of pending data to a client that does not
+// read.
+const flushTimeout = time.Minute
+
+// SetWriteDeadline is accepted and ignored: a Write only queues, so a
+// deadline cannot apply to it, and applying it to the queue would cut off
+// data already accepted (crypto/tls sets a deadline of "now" right after
+// queueing its close_notify). The flushing goroutine bounds each write by
+// flushTimeout instead.
+func (c *batchConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// SetDeadline sets the read deadline; see SetWriteDeadline.
+func (c *batchConn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t) }
+
+// Close sends what is pending (a BYE, say), for at most five seconds, then
+// closes.
 func (c *batchConn) Close() error {
 	c.mu.Lock()
 	deadline := time.Now().Add(5 * time.Second)

@@ -63,6 +63,11 @@ func (c *checker) ok(format string, args ...any) {
 	fmt.Fprintf(c.out, "ok       "+format+"\n", args...)
 }
 
+// warn reports something odd that does not stop serve.
+func (c *checker) warn(format string, args ...any) {
+	fmt.Fprintf(c.out, "WARNING  "+format+"\n", args...)
+}
+
 func (c *checker) problem(format string, args ...any) {
 	c.problems++
 	fmt.Fprintf(c.out, "PROBLEM  "+format+"\n", args...)
@@ -127,10 +132,20 @@ func (c *checker) checkUsers(cfg *Config) {
 	}
 }
 
+// errNoMaildir: the Maildir does not exist yet. That is a warning, not a
+// problem: the MTA creates it with the first delivery (so `check` as a
+// systemd ExecStartPre does not block new users).
+var errNoMaildir = errors.New("does not exist (yet: the first delivery creates it)")
+
 // checkMaildir reports whether dir is a readable Maildir with cur/, new/
 // and tmp/.
 func (c *checker) checkMaildir(label, dir string) {
-	if err := maildirProblem(dir); err != nil {
+	err := maildirProblem(dir)
+	if errors.Is(err, errNoMaildir) {
+		c.warn("%s: Maildir %s: %v", label, dir, err)
+		return
+	}
+	if err != nil {
 		c.problem("%s: Maildir %s: %v", label, dir, err)
 		return
 	}
@@ -141,7 +156,7 @@ func maildirProblem(dir string) error {
 	info, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return errors.New("does not exist")
+		return errNoMaildir
 	case err != nil:
 		return err
 	case !info.IsDir():

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,11 +12,16 @@ func TestCheck_usersFile(t *testing.T) {
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home", testUser)
 	newMaildir(t, filepath.Join(home, "Maildir"))
+	daveHome := filepath.Join(dir, "home", "dave")
+	if err := os.MkdirAll(filepath.Join(daveHome, "Maildir", "cur"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	users := writeFile(t, filepath.Join(dir, "users"), strings.Join([]string{
 		"# users",
 		testUser + ":" + testHash(t) + "::::" + home + "::",
 		"bob:{NOSUCH}xyz::::/home/bob::",
 		"carol:" + testHash(t) + "::::" + filepath.Join(dir, "home", "carol") + "::",
+		"dave:" + testHash(t) + "::::" + daveHome + "::",
 	}, "\n")+"\n")
 
 	var out bytes.Buffer
@@ -25,9 +31,10 @@ func TestCheck_usersFile(t *testing.T) {
 	}
 	wants := []string{
 		"ok       config: ok",
-		"PROBLEM  users: " + users + ": line 3",                 // the bad scheme, with its line number
+		"PROBLEM  users: " + users + ": line 3",                         // the bad scheme, with its line number
 		`user "alice" (line 2): Maildir ` + home + "/Maildir: readable", // resolved and readable
-		`user "carol" (line 4): Maildir ` + dir + "/home/carol/Maildir: does not exist",
+		`PROBLEM  user "dave" (line 5): Maildir ` + daveHome + "/Maildir: missing new/ tmp/",
+		`WARNING  user "carol" (line 4): Maildir ` + dir + "/home/carol/Maildir: does not exist",
 	}
 	for _, w := range wants {
 		if !strings.Contains(out.String(), w) {

@@ -45,6 +45,10 @@ func demoMain(ctx context.Context, args []string, out, logOut io.Writer, ready f
 	if fs.NArg() > 0 {
 		return &usageError{fs: fs, err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
+	if !isLoopbackAddr(*listen) {
+		// Plaintext login with a printed password: loopback only.
+		return &usageError{fs: fs, err: fmt.Errorf("--listen %q: the demo listens on a loopback address only", *listen)}
+	}
 	logger, err := newLogger(logOut, *logLevel, "text")
 	if err != nil {
 		return &usageError{fs: fs, err: err}

@@ -92,7 +92,7 @@ func deliverDemo(dir string, m demoMessage, date time.Time, n int) error {
 	if host == "" {
 		host = "localhost"
 	}
-	key := fmt.Sprintf("%d.M%dP%dQ%d.%s,S=%d", date.Unix(), date.Nanosecond()/1000, os.Getpid(), demoSeq.Add(1), host, len(msg))
+	key := fmt.Sprintf("%d.M%dP%dQ%d.%s,S=%d", date.Unix(), time.Now().Nanosecond()/1000, os.Getpid(), demoSeq.Add(1), host, len(msg))
 	tmpPath := filepath.Join(dir, "tmp", key)
 	f, err := os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {

@@ -20,7 +20,6 @@ func TestMainExit_codes(t *testing.T) {
 		{name: "extra argument", args: []string{"check", "x"}, code: 2, want: `unexpected argument "x"`},
 		{name: "bad config", args: []string{"serve", "--listen", ":143", "--users", "/nonexistent"}, code: 1, want: "maildir-imapd: listen"},
 		{name: "missing users file", args: []string{"serve", "--listen", "127.0.0.1:0", "--users", "/nonexistent/users"}, code: 1, want: "maildir-imapd: users:"},
-		{name: "bench stub", args: []string{"bench"}, code: 1, want: "maildir-imapd: bench: not built yet"},
 		{name: "version", args: []string{"version"}, code: 0},
 	}
 	for _, tt := range tests {

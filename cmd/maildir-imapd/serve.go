@@ -163,7 +163,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 			return nil, fmt.Errorf("listen %s: plaintext login is refused and there is no TLS certificate", cfg.Listen)
 		}
 		logger.Info("listening", "addr", d.plainAddr, "tls", tlsMode(tlsConfig, "starttls"), "auth", policy)
-		d.serve(srv, ln)
+		d.serve(srv, maildirbackend.NewListener(ln))
 	}
 	if cfg.ListenTLS != "" && tlsConfig != nil {
 		ln, err := lc.Listen(context.Background(), "tcp", cfg.ListenTLS)
@@ -173,7 +173,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		d.listeners = append(d.listeners, ln)
 		d.tlsAddr = ln.Addr().String()
 		logger.Info("listening", "addr", d.tlsAddr, "tls", "implicit")
-		d.serve(d.secure, tls.NewListener(ln, tlsConfig))
+		d.serve(d.secure, tls.NewListener(maildirbackend.NewListener(ln), tlsConfig))
 	}
 	return d, nil
 }
@@ -200,7 +200,7 @@ func (d *daemon) newServer(insecureAuth bool, tlsConfig *tls.Config, debug io.Wr
 	return imapserver.New(&imapserver.Options{
 		NewSession:   d.newSession,
 		Caps:         d.backend.Caps(),
-		Logger:       imapLogger(d.log),
+		Logger:       imapLogger{log: d.log, quiet: d.isClosing},
 		TLSConfig:    tlsConfig,
 		InsecureAuth: insecureAuth,
 		DebugWriter:  debug,
@@ -260,6 +260,13 @@ func (d *daemon) newSession(conn *imapserver.Conn) (imapserver.Session, *imapser
 		return nil, nil, fmt.Errorf("unexpected session type %T", sess)
 	}
 	return &trackedSession{Session: ms, d: d, conn: conn}, greeting, nil
+}
+
+// isClosing reports whether shutdown has begun.
+func (d *daemon) isClosing() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closing
 }
 
 func (d *daemon) untrack(conn *imapserver.Conn) {
@@ -328,7 +335,9 @@ func (d *daemon) shutdown() error {
 	case <-time.After(drainTimeout):
 		d.log.Warn("sessions still open at shutdown; closing the backend anyway")
 	}
-	return d.closeBackend()
+	err := d.closeBackend()
+	d.log.Info("stopped")
+	return err
 }
 
 func (d *daemon) closeListeners() {

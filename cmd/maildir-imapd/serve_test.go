@@ -142,6 +142,9 @@ func TestServe_implicitTLS(t *testing.T) {
 		conn.Close()
 		t.Fatal("TLS 1.1 handshake succeeded")
 	}
+	if !strings.Contains(err.Error(), "protocol version") {
+		t.Errorf("TLS 1.1 handshake: %v, want a protocol version alert", err)
+	}
 }
 
 // readUntil reads lines until one starts with prefix.

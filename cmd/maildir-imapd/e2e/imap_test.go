@@ -49,7 +49,7 @@ func snapshotMailbox(t *testing.T, c *imapclient.Client, name string) serverMail
 		return snap
 	}
 	body := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(imap.UIDRange{Start: 1, Stop: 0}), &imap.FetchOptions{
+	msgs, err := c.Fetch(imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
 		UID: true, Flags: true, BodySection: []*imap.FetchItemBodySection{body},
 	}).Collect()
 	if err != nil {

@@ -134,17 +134,21 @@ func readFolder(t *testing.T, folder string) []mailFile {
 }
 
 // normalize makes a message comparable across a sync: CRLF becomes LF (IMAP
-// uses CRLF, Maildir files usually LF) and mbsync's X-TUID header, which it
-// adds to messages it uploads, is dropped.
+// uses CRLF, Maildir files LF) and mbsync's X-TUID header is dropped.
 func normalize(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return stripTUID(strings.ReplaceAll(s, "\r\n", "\n"))
+}
+
+// stripTUID drops the X-TUID header that mbsync adds to the messages it
+// uploads (isync 1.4 adds it even when the server has UIDPLUS).
+func stripTUID(s string) string {
 	var b strings.Builder
 	header := true
 	for _, line := range strings.SplitAfter(s, "\n") {
 		if header && strings.HasPrefix(line, "X-TUID: ") {
 			continue
 		}
-		if line == "\n" {
+		if line == "\n" || line == "\r\n" {
 			header = false
 		}
 		b.WriteString(line)

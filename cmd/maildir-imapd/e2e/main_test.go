@@ -3,8 +3,11 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -141,7 +144,8 @@ func (b *syncBuffer) String() string {
 // daemon is a running `maildir-imapd serve` process.
 type daemon struct {
 	t       *testing.T
-	args    []string
+	config  string // the TOML file
+	wantTLS bool   // the config has tls_cert: expect the implicit-TLS listener
 	Addr    string // plain/STARTTLS listener, 127.0.0.1:port
 	TLSAddr string // implicit-TLS listener, "" without tls_cert
 	log     *syncBuffer
@@ -151,62 +155,55 @@ type daemon struct {
 	stopped bool
 }
 
-// startDaemon writes toml to a config file and starts `serve --config` on
-// free loopback ports given as flags (flags override the file). It returns
-// once the plain listener accepts connections and stops the daemon at
-// cleanup, checking that it exits 0 and says BYE to a logged-in client.
+// startDaemon writes toml to a config file and starts `serve --config` with
+// its listeners on 127.0.0.1 port 0 (flags override the file). It reads the
+// bound addresses from the daemon's "listening" log lines and returns once
+// they greet a client. At cleanup it stops the daemon, checking that it
+// exits 0 and says BYE to an idling client.
 func startDaemon(t *testing.T, tomlText string) *daemon {
 	t.Helper()
 	var keys map[string]any
 	if _, err := toml.Decode(tomlText, &keys); err != nil {
 		t.Fatalf("test config does not parse: %v\n%s", err, tomlText)
 	}
-	path := filepath.Join(t.TempDir(), "maildir-imapd.toml")
-	if err := os.WriteFile(path, []byte(tomlText), 0o600); err != nil {
+	d := &daemon{t: t, config: filepath.Join(t.TempDir(), "maildir-imapd.toml"), log: &syncBuffer{}}
+	if err := os.WriteFile(d.config, []byte(tomlText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, Addr: freeAddr(t)}
-	d.args = []string{"serve", "--config", path, "--listen", d.Addr, "--log-level", "debug"}
-	if _, ok := keys["tls_cert"]; ok {
-		d.TLSAddr = freeAddr(t)
-		d.args = append(d.args, "--listen-tls", d.TLSAddr)
-	}
-	d.start()
+	_, d.wantTLS = keys["tls_cert"]
 	t.Cleanup(func() {
-		if !d.stopped {
-			d.stop()
+		if d.cmd != nil && !d.stopped {
+			select {
+			case <-d.exited:
+				t.Errorf("daemon exited before the test ended: %v", d.waitErr)
+			default:
+				d.stop()
+			}
 		}
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log.String())
 		}
 	})
+	listenTLS := ""
+	if d.wantTLS {
+		listenTLS = "127.0.0.1:0"
+	}
+	d.start("127.0.0.1:0", listenTLS)
 	return d
 }
 
-// freeAddr returns a loopback address with a port that was free a moment
-// ago. The daemon binds it right after; a lost race shows as a bind error.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-// start runs the binary and waits until every listener accepts.
-func (d *daemon) start() {
+// start runs the binary on the given listen addresses and waits until
+// every listener greets a client.
+func (d *daemon) start(listen, listenTLS string) {
 	t := d.t
 	t.Helper()
-	if d.log == nil {
-		d.log = &syncBuffer{}
+	args := []string{"serve", "--config", d.config, "--listen", listen, "--log-format", "json", "--log-level", "debug"}
+	if listenTLS != "" {
+		args = append(args, "--listen-tls", listenTLS)
 	}
-	fmt.Fprintf(d.log, "--- %s %s\n", binary, strings.Join(d.args, " "))
-	d.cmd = exec.Command(binary, d.args...)
+	fmt.Fprintf(d.log, "--- %s %s\n", binary, strings.Join(args, " "))
+	logStart := len(d.log.String())
+	d.cmd = exec.Command(binary, args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	d.exited = make(chan struct{})
 	d.stopped = false
@@ -217,48 +214,107 @@ func (d *daemon) start() {
 		d.waitErr = d.cmd.Wait()
 		close(d.exited)
 	}()
-	for _, addr := range []string{d.Addr, d.TLSAddr} {
-		if addr != "" {
-			d.waitAccepting(addr)
+	d.Addr, d.TLSAddr = d.waitListening(logStart)
+	if err := probe(d.Addr, false); err != nil {
+		t.Fatalf("daemon on %s: %v", d.Addr, err)
+	}
+	if d.TLSAddr != "" {
+		if err := probe(d.TLSAddr, true); err != nil {
+			t.Fatalf("daemon on %s: %v", d.TLSAddr, err)
 		}
 	}
 }
 
-// waitAccepting polls addr until it accepts a connection, failing if the
-// daemon exits first or the deadline passes.
-func (d *daemon) waitAccepting(addr string) {
+// waitListening polls the daemon's JSON log (from offset logStart) until it
+// reports its bound listeners, failing if the daemon exits first or the
+// deadline passes.
+func (d *daemon) waitListening(logStart int) (plain, implicitTLS string) {
 	t := d.t
 	t.Helper()
-	end := time.Now().Add(deadline)
+	timeout := time.After(deadline)
 	for {
+		for _, line := range strings.Split(d.log.String()[logStart:], "\n") {
+			var rec struct{ Msg, Addr, TLS string }
+			if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "listening" {
+				continue
+			}
+			if rec.TLS == "implicit" {
+				implicitTLS = rec.Addr
+			} else {
+				plain = rec.Addr
+			}
+		}
+		if plain != "" && (implicitTLS != "" || !d.wantTLS) {
+			return plain, implicitTLS
+		}
 		select {
 		case <-d.exited:
-			t.Fatalf("daemon exited before listening on %s: %v\n%s", addr, d.waitErr, d.log.String())
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(end) {
-			t.Fatalf("daemon not accepting on %s after %v: %v\n%s", addr, deadline, err, d.log.String())
-		}
-		select {
-		case <-d.exited:
-		case <-time.After(20 * time.Millisecond):
+			t.Fatalf("daemon exited before listening: %v\n%s", d.waitErr, d.log.String())
+		case <-timeout:
+			t.Fatalf("daemon logged no \"listening\" lines within %v\n%s", deadline, d.log.String())
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
 
-// stop logs a raw client in, sends SIGTERM, and checks that the client got
-// "* BYE" and that the daemon exited with status 0.
+// probe connects to addr, reads the greeting and logs out, so that the
+// daemon sees an orderly client rather than a reset.
+func probe(addr string, implicitTLS bool) error {
+	dialer := &net.Dialer{Timeout: time.Second}
+	var (
+		c   net.Conn
+		err error
+	)
+	if implicitTLS {
+		// Only reachability is probed here; the TLS test verifies the
+		// certificate.
+		c, err = tls.DialWithDialer(dialer, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	} else {
+		c, err = dialer.Dial("tcp", addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(deadline))
+	r := bufio.NewReader(c)
+	greeting, err := r.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("greeting: %w", err)
+	}
+	if !strings.HasPrefix(greeting, "* OK") {
+		return fmt.Errorf("greeting %q", greeting)
+	}
+	if _, err := io.WriteString(c, "p1 LOGOUT\r\n"); err != nil {
+		return fmt.Errorf("LOGOUT: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, r) // until the server closes
+	return nil
+}
+
+// stop puts a raw client in IDLE on INBOX, sends SIGTERM, and checks that
+// the client got "* BYE" and that the daemon exited with status 0.
 func (d *daemon) stop() {
 	t := d.t
 	t.Helper()
 	d.stopped = true
+	defer func() { // never leak the process, whatever failed below
+		select {
+		case <-d.exited:
+		default:
+			_ = d.cmd.Process.Kill()
+			<-d.exited
+		}
+	}()
 	conn, r := rawLogin(t, d.Addr)
 	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(deadline))
+	if err := rawCommand(conn, r, "a2", "SELECT INBOX", "a2 OK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rawCommand(conn, r, "a3", "IDLE", "+"); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
@@ -291,11 +347,11 @@ func (d *daemon) stop() {
 }
 
 // restart stops the daemon (with the checks of stop) and starts it again on
-// the same ports.
+// the same ports, so that clients' configurations stay valid.
 func (d *daemon) restart() {
 	d.t.Helper()
 	d.stop()
-	d.start()
+	d.start(d.Addr, d.TLSAddr)
 }
 
 // rawLogin opens a wire connection to addr, reads the greeting and logs in.
@@ -312,26 +368,32 @@ func rawLogin(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 		conn.Close()
 		t.Fatalf("greeting: %q, %v", greeting, err)
 	}
-	if _, err := fmt.Fprintf(conn, "a1 LOGIN %s %q\r\n", testUser, testPass); err != nil {
+	if err := rawCommand(conn, r, "a1", fmt.Sprintf("LOGIN %s %q", testUser, testPass), "a1 OK"); err != nil {
 		conn.Close()
-		t.Fatalf("send LOGIN: %v", err)
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, r
+}
+
+// rawCommand sends one command and reads until a line starting with want
+// (the tagged OK, or "+" for IDLE), failing on the tagged NO/BAD.
+func rawCommand(conn net.Conn, r *bufio.Reader, tag, command, want string) error {
+	if _, err := fmt.Fprintf(conn, "%s %s\r\n", tag, command); err != nil {
+		return fmt.Errorf("send %s: %w", command, err)
 	}
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
-			conn.Close()
-			t.Fatalf("LOGIN: %v", err)
+			return fmt.Errorf("%s: %w", command, err)
 		}
-		if strings.HasPrefix(line, "a1 ") {
-			if !strings.HasPrefix(line, "a1 OK") {
-				conn.Close()
-				t.Fatalf("LOGIN: %q", line)
-			}
-			break
+		switch {
+		case strings.HasPrefix(line, want):
+			return nil
+		case strings.HasPrefix(line, tag+" "):
+			return fmt.Errorf("%s: %q", command, line)
 		}
 	}
-	_ = conn.SetDeadline(time.Time{})
-	return conn, r
 }
 
 // singleUserConfig returns the TOML configuration serving maildir for
@@ -341,7 +403,6 @@ func singleUserConfig(maildir string, extra ...string) string {
 		fmt.Sprintf("maildir = %q", maildir),
 		fmt.Sprintf("user = %q", testUser),
 		fmt.Sprintf("password_hash = %q", "{PLAIN}"+testPass),
-		`log_format = "json"`,
 	}
 	return strings.Join(append(lines, extra...), "\n") + "\n"
 }

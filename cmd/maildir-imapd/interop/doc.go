@@ -1,0 +1,27 @@
+// Package interop holds the interoperability tests of maildir-imapd with the
+// real programs it replaces or sits next to: a private Dovecot 2.3 instance
+// and a private Postfix instance, each started from a configuration written
+// into the test's temporary directory and stopped at cleanup.
+//
+// The package has no code outside its _test.go files. It owns these checks:
+//
+//   - TestSwap_dovecotFirst: Dovecot assigns UIDs, keywords, folders and
+//     subscriptions; maildir-imapd, started on the same Maildir after
+//     Dovecot stopped, reports exactly the same state.
+//   - TestSwap_imapdFirst: the other way round; Dovecot must not log uidlist
+//     corruption.
+//   - TestConcurrent_bothServers: both servers on one Maildir while
+//     messages are delivered, flagged and expunged through both servers and
+//     directly on disk; at the end both list the same messages with the
+//     same UIDs, flags and keywords, which equal what is on disk.
+//   - TestPostfix_virtualIdle: Postfix's virtual(8) delivers over SMTP into a
+//     virtual Maildir; an IDLE client of maildir-imapd gets the EXISTS. The
+//     latency from the DATA command's 250 reply to EXISTS is printed.
+//
+// contrib/postfix and contrib/MIGRATING.md describe the same configurations
+// and steps. The tests need dovecot-imapd, dovecot-core and postfix
+// installed (.ci/run installs them); a missing binary fails the test.
+// Running as root, Dovecot refuses mail access as uid 0, so the Maildirs
+// belong to "nobody" and maildir-imapd runs as that user, as a vmail setup
+// would.
+package interop
