@@ -89,7 +89,7 @@ func (c *batchConn) flush() {
 		}
 		c.cond.Broadcast()
 	}
-	if len(c.pending) == 0 && cap(c.pending) > 4096 {
+	if len(c.pending) == 0 {
 		c.pending = nil // an idle connection keeps no buffer
 	}
 	c.flushing = false
