@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -46,8 +47,8 @@ type folder struct {
 
 	watchMu sync.Mutex
 	sub     *watch.Subscription
-	stop    chan struct{}
-	done    chan struct{}
+	syncing atomic.Bool    // a drain goroutine runs
+	syncs   sync.WaitGroup // drain goroutines
 }
 
 func newFolder(a *account, name, path string) *folder {
@@ -106,7 +107,7 @@ func (f *folder) loadLocked() error {
 			if !ok || f.byKey[r.Key] != nil {
 				continue // stale line, or a duplicate: the first wins here
 			}
-			m := newMessage(r.Key, e.inNew, e.info)
+			m := newMessage(strings.Clone(r.Key), e.inNew, e.info)
 			m.uid = imap.UID(r.UID)
 			applyRecordSizes(m, r)
 			f.appendLocked(m)
@@ -249,49 +250,64 @@ func (f *folder) removeLocked(gone map[imap.UID]bool) {
 	f.msgs = kept
 }
 
-// startWatching subscribes the folder to the watcher and starts its sync
-// goroutine, once.
+// startWatching subscribes the folder to the watcher, once. No goroutine
+// waits on an idle folder: the watcher's notification starts one (kick)
+// that drains and syncs until nothing is pending.
 func (f *folder) startWatching() error {
 	f.watchMu.Lock()
 	defer f.watchMu.Unlock()
 	if f.sub != nil {
 		return nil
 	}
-	sub, err := f.acct.b.watcher.Subscribe(f.path)
+	sub, err := f.acct.b.watcher.SubscribeFunc(f.path, f.kick)
 	if err != nil {
 		return fmt.Errorf("watch folder: %w", err)
 	}
 	f.sub = sub
-	f.stop = make(chan struct{})
-	f.done = make(chan struct{})
-	go f.run(sub, f.stop, f.done)
 	return nil
 }
 
-// stopWatching ends the sync goroutine and drops the watches.
+// stopWatching drops the watches and waits for a running sync to end.
 func (f *folder) stopWatching() {
 	f.watchMu.Lock()
-	defer f.watchMu.Unlock()
-	if f.sub == nil {
+	sub := f.sub
+	f.sub = nil
+	f.watchMu.Unlock()
+	if sub == nil {
 		return
 	}
-	close(f.stop)
-	<-f.done
-	f.sub.Close()
-	f.sub = nil
+	sub.Close()
+	f.syncs.Wait()
 }
 
-// run applies the changes the watcher reports until stop is closed.
-func (f *folder) run(sub *watch.Subscription, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	for {
-		select {
-		case <-stop:
+// kick is the watcher's notification: it starts the sync goroutine unless
+// one is running. It never blocks.
+func (f *folder) kick() {
+	if f.syncing.CompareAndSwap(false, true) {
+		f.syncs.Add(1)
+		go f.drain()
+	}
+}
+
+// drain applies the changes the watcher reports until none is pending.
+func (f *folder) drain() {
+	defer f.syncs.Done()
+	f.watchMu.Lock()
+	sub := f.sub
+	f.watchMu.Unlock()
+	for sub != nil {
+		if b := sub.Drain(); !b.Empty() {
+			f.syncBatch(b)
+			continue
+		}
+		f.syncing.Store(false)
+		// A notification between Drain and Store saw a sync running and
+		// returned: look once more.
+		if !sub.Pending() || !f.syncing.CompareAndSwap(false, true) {
 			return
-		case <-sub.Ready():
-			f.syncBatch(sub.Drain())
 		}
 	}
+	f.syncing.Store(false)
 }
 
 // syncBatch reconciles the folder with the names of a watcher batch, never

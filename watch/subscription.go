@@ -26,9 +26,10 @@ func (b Batch) Empty() bool { return len(b.Names) == 0 && !b.Rescan }
 // All methods are safe for concurrent use. The subscriber calls
 // [Subscription.Close].
 type Subscription struct {
-	w     *Watcher      // immutable
-	f     *folderState  // immutable
-	ready chan struct{} // immutable; cap 1
+	w      *Watcher      // immutable
+	f      *folderState  // immutable
+	ready  chan struct{} // immutable; cap 1
+	notify func()        // immutable; may be nil
 
 	mu     sync.Mutex
 	closed bool
@@ -37,8 +38,8 @@ type Subscription struct {
 	seen   map[string]struct{} // names, for dedup; may be nil
 }
 
-func newSubscription(w *Watcher, f *folderState) *Subscription {
-	return &Subscription{w: w, f: f, ready: make(chan struct{}, 1)}
+func newSubscription(w *Watcher, f *folderState, notify func()) *Subscription {
+	return &Subscription{w: w, f: f, ready: make(chan struct{}, 1), notify: notify}
 }
 
 // Folder returns the subscribed folder's absolute path, with symbolic links
@@ -64,6 +65,13 @@ func (s *Subscription) Drain() Batch {
 	default:
 	}
 	return b
+}
+
+// Pending reports whether Drain has something to return.
+func (s *Subscription) Pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && (s.rescan || len(s.names) > 0)
 }
 
 // Close ends the subscription; when it is the folder's last one, the folder's
@@ -124,6 +132,10 @@ func (s *Subscription) setRescan() {
 // wakeLocked signals Ready without blocking; a full channel already holds a
 // wakeup that the consumer has not taken yet.
 func (s *Subscription) wakeLocked() {
+	if s.notify != nil {
+		s.notify()
+		return
+	}
 	select {
 	case s.ready <- struct{}{}:
 	default:

@@ -175,6 +175,19 @@ func newWatcher(opts *Options, fsw *fsnotify.Watcher, fswErr error) *Watcher {
 // directory, and returns [ErrClosed] after [Watcher.Close]. A folder that
 // cannot get inotify watches is polled; that is not an error.
 func (w *Watcher) Subscribe(folder string) (*Subscription, error) {
+	return w.subscribe(folder, nil)
+}
+
+// SubscribeFunc is like Subscribe, but instead of signalling the Ready
+// channel it calls notify, from the watcher's goroutine, whenever Drain has
+// something new. notify must not block; it typically starts a goroutine
+// that drains, so that an idle folder costs no goroutine at all. A call may
+// find an empty Batch.
+func (w *Watcher) SubscribeFunc(folder string, notify func()) (*Subscription, error) {
+	return w.subscribe(folder, notify)
+}
+
+func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error) {
 	path, err := filepath.Abs(folder)
 	if err != nil {
 		return nil, fmt.Errorf("watch: subscribe %q: %w", folder, err)
@@ -201,7 +214,7 @@ func (w *Watcher) Subscribe(folder string) (*Subscription, error) {
 		return nil, ErrClosed
 	}
 	if f := w.folders[path]; f != nil {
-		s := newSubscription(w, f)
+		s := newSubscription(w, f, notify)
 		f.subs = append(f.subs, s)
 		w.mu.Unlock()
 		return s, nil
@@ -248,7 +261,7 @@ func (w *Watcher) Subscribe(folder string) (*Subscription, error) {
 	case f.polled:
 		w.noteFallbackLocked(path, reason, addErr)
 	}
-	s := newSubscription(w, f)
+	s := newSubscription(w, f, notify)
 	f.subs = append(f.subs, s)
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
@@ -460,4 +461,31 @@ func TestWatcher_missingSubdirs(t *testing.T) {
 		}
 	}
 	deliverUntilNamed(t, s, folder)
+}
+
+func TestWatcher_SubscribeFunc(t *testing.T) {
+	w := newWatcher(t, watch.Options{})
+	folder := makeFolder(t, t.TempDir(), ".")
+	notified := make(chan struct{}, 100)
+	sub, err := w.SubscribeFunc(folder, func() { notified <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	deliver(t, folder, "1.M1P1.test")
+	select {
+	case <-notified:
+	case <-time.After(10 * time.Second):
+		t.Fatal("notify not called")
+	}
+	if !sub.Pending() {
+		t.Fatal("Pending() = false after a notification")
+	}
+	b := sub.Drain()
+	if len(b.Names) != 1 || b.Names[0] != "new/1.M1P1.test" {
+		t.Fatalf("Drain = %+v", b)
+	}
+	if sub.Pending() {
+		t.Fatal("Pending() = true after Drain")
+	}
 }
