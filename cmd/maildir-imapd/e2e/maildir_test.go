@@ -104,8 +104,8 @@ func deliver(t *testing.T, folder, content string) string {
 }
 
 // readFolder lists the messages of a Maildir folder (new/ and cur/),
-// sorted by normalised body. sep is the info separator (":" for
-// Maildir++, mbsync uses ":" too on Linux).
+// sorted by normalised body. The info separator is ":" (Maildir++; mbsync
+// uses it too on Linux).
 func readFolder(t *testing.T, folder string) []mailFile {
 	t.Helper()
 	var out []mailFile

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -347,7 +348,7 @@ func TestConcurrent_bothServers(t *testing.T) {
 		case <-tick.C:
 			continue
 		case <-stop:
-			t.Fatalf("no agreement within %v:\n%s", deadline, diff)
+			t.Fatalf("no agreement within %v:\n%s\n%s", deadline, diff, dumpFolder(a.maildir))
 		}
 	}
 	logout(t, cd)
@@ -356,4 +357,21 @@ func TestConcurrent_bothServers(t *testing.T) {
 	dc.CheckLog(t)
 	mi.Stop(t)
 	mi.CheckLog(t)
+}
+
+// dumpFolder renders a folder's files and control files for a failure
+// report.
+func dumpFolder(dir string) string {
+	var b strings.Builder
+	for _, sub := range []string{"new", "cur"} {
+		entries, _ := os.ReadDir(filepath.Join(dir, sub))
+		for _, e := range entries {
+			fmt.Fprintf(&b, "%s/%s\n", sub, e.Name())
+		}
+	}
+	for _, f := range []string{"dovecot-uidlist", "dovecot-keywords"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		fmt.Fprintf(&b, "--- %s (%v):\n%s", f, err, data)
+	}
+	return b.String()
 }
