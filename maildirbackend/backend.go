@@ -46,6 +46,10 @@ type Options struct {
 	// SELECT or STATUS is served from memory. Zero means one minute; a
 	// negative value closes folders at once.
 	FolderLinger time.Duration
+	// KeepaliveInterval is how often a client in IDLE is sent
+	// "* OK Still here", as Dovecot does, so that NAT and mobile networks
+	// keep the connection open. Zero means two minutes.
+	KeepaliveInterval time.Duration
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr
@@ -77,6 +81,9 @@ func New(opts *Options) (*Backend, error) {
 	}
 	if b.opts.AppendLimit == 0 {
 		b.opts.AppendLimit = DefaultAppendLimit
+	}
+	if b.opts.KeepaliveInterval <= 0 {
+		b.opts.KeepaliveInterval = 2 * time.Minute
 	}
 	if b.opts.FolderLinger == 0 {
 		b.opts.FolderLinger = time.Minute

@@ -1,15 +1,20 @@
 package maildirbackend_test
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
@@ -293,5 +298,38 @@ func TestPush_deletedUIDListRestoredFromMemory(t *testing.T) {
 	res, err := c2.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
 	if err != nil || res.All.String() != "1:3" {
 		t.Fatalf("UIDs %v %v", res.All, err)
+	}
+}
+
+func TestPush_keepaliveDuringIdle(t *testing.T) {
+	s := maildirtest.NewServer(t, &maildirtest.Options{Backend: maildirbackend.Options{KeepaliveInterval: 50 * time.Millisecond}})
+	conn, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	r.ReadString('\n') // greeting
+	fmt.Fprintf(conn, "a LOGIN %s %s\r\nb SELECT INBOX\r\nc IDLE\r\n", maildirtest.User, maildirtest.Password)
+	stillHere := 0
+	for stillHere < 2 {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if line == "* OK Still here\r\n" {
+			stillHere++
+		}
+	}
+	fmt.Fprintf(conn, "DONE\r\nd NOOP\r\n")
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if strings.HasPrefix(line, "d OK") {
+			break
+		}
 	}
 }

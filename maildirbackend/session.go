@@ -12,10 +12,6 @@ import (
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/courier"
 )
 
-// KeepaliveInterval is how often an IDLE session is sent "* OK Still here",
-// as Dovecot does, so that NAT and mobile networks keep the flow open.
-var KeepaliveInterval = 2 * time.Minute
-
 // Session is one IMAP connection's session. It implements
 // imapserver.SessionIMAP4rev2, SessionUnauthenticate and SessionAppendLimit.
 // go-imap calls its methods one at a time.
@@ -173,18 +169,18 @@ func (s *Session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 
 // Idle writes changes as they happen until stop is closed, starting with
 // any change made since the last command, and sends "* OK Still here"
-// every KeepaliveInterval.
+// every Options.KeepaliveInterval.
 func (s *Session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	if s.sel == nil {
 		return s.keepaliveUntil(stop)
 	}
-	return s.sel.view.IdleWithKeepalive(w, stop, KeepaliveInterval, s.keepalive)
+	return s.sel.view.IdleWithKeepalive(w, stop, s.b.opts.KeepaliveInterval, s.keepalive)
 }
 
 // keepaliveUntil idles in the authenticated state: nothing to report but
 // the keepalive.
 func (s *Session) keepaliveUntil(stop <-chan struct{}) error {
-	t := time.NewTicker(KeepaliveInterval)
+	t := time.NewTicker(s.b.opts.KeepaliveInterval)
 	defer t.Stop()
 	for {
 		select {

@@ -219,12 +219,21 @@ func compareAll(dir string, m *mta, gone *keySet, dc, mi *imapclient.Client) (st
 	var views []string
 	for _, c := range []*imapclient.Client{dc, mi} {
 		// A fresh SELECT makes each server sync with the disk.
-		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		sel, err := c.Select("INBOX", nil).Wait()
+		if err != nil {
 			return "", fmt.Errorf("SELECT INBOX: %w", err)
 		}
 		msgs, err := fetchAll(c)
 		if err != nil {
 			return "", err
+		}
+		if int(sel.NumMessages) != len(msgs) {
+			data, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+			if err != nil {
+				return "", fmt.Errorf("UID SEARCH ALL: %w", err)
+			}
+			return fmt.Sprintf("SELECT INBOX says %d messages, UID FETCH 1:* returned %d; UID SEARCH ALL: %v",
+				sel.NumMessages, len(msgs), data.AllUIDs()), nil
 		}
 		byUID, byKey, err := renderMessages(msgs)
 		if err != nil {
@@ -348,7 +357,7 @@ func TestConcurrent_bothServers(t *testing.T) {
 		case <-tick.C:
 			continue
 		case <-stop:
-			t.Fatalf("no agreement within %v:\n%s\n%s", deadline, diff, dumpFolder(a.maildir))
+			t.Fatalf("no agreement within %v:\n%s\n%s\n%s", deadline, diff, dumpFolder(a.maildir), freshLook(t, a))
 		}
 	}
 	logout(t, cd)
@@ -374,4 +383,22 @@ func dumpFolder(dir string) string {
 		fmt.Fprintf(&b, "--- %s (%v):\n%s", f, err, data)
 	}
 	return b.String()
+}
+
+// freshLook lists the INBOX through a second, freshly started maildir-imapd,
+// to tell in-memory state of the first one from what is on disk.
+func freshLook(t *testing.T, a *account) string {
+	t.Helper()
+	d := startImapd(t, a)
+	c := dial(t, d.Addr, nil)
+	defer logout(t, c)
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		return fmt.Sprintf("fresh maildir-imapd: EXAMINE INBOX: %v", err)
+	}
+	msgs, err := fetchAll(c)
+	if err != nil {
+		return fmt.Sprintf("fresh maildir-imapd: %v", err)
+	}
+	byUID, _, err := renderMessages(msgs)
+	return fmt.Sprintf("a freshly started maildir-imapd lists (%v):\n%s", err, byUID)
 }
