@@ -1,7 +1,10 @@
 package maildirbackend_test
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -119,5 +122,52 @@ func BenchmarkSearchUnseen(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// rawCommand sends one tagged command and reads until its completion,
+// without parsing: what the server costs, not go-imap's client.
+func rawCommand(b *testing.B, conn net.Conn, r *bufio.Reader, cmd string) int {
+	fmt.Fprintf(conn, "x %s\r\n", cmd)
+	lines := 0
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil && err != bufio.ErrBufferFull {
+			b.Fatal(err)
+		}
+		lines++
+		if bytes.HasPrefix(line, []byte("x OK")) {
+			return lines
+		}
+		if bytes.HasPrefix(line, []byte("x ")) {
+			b.Fatalf("%s: %s", cmd, line)
+		}
+	}
+}
+
+// BenchmarkRawFetch times FETCH 1:* commands on a raw connection.
+func BenchmarkRawFetch(b *testing.B) {
+	for _, n := range benchSizes() {
+		for _, items := range []string{"FLAGS", "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)"} {
+			b.Run(fmt.Sprintf("n=%d/%s", n, items), func(b *testing.B) {
+				s := maildirtest.NewServer(b, &maildirtest.Options{Maildir: benchMaildir(b, n)})
+				conn, err := net.Dial("tcp", s.Addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer conn.Close()
+				r := bufio.NewReaderSize(conn, 1<<16)
+				r.ReadSlice('\n')
+				rawCommand(b, conn, r, "LOGIN "+maildirtest.User+" "+maildirtest.Password)
+				rawCommand(b, conn, r, "SELECT INBOX")
+				rawCommand(b, conn, r, "FETCH 1:* "+items) // warm
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if got := rawCommand(b, conn, r, "FETCH 1:* "+items); got < n {
+						b.Fatalf("%d lines", got)
+					}
+				}
+			})
+		}
 	}
 }
