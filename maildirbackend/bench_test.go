@@ -171,3 +171,27 @@ func BenchmarkRawFetch(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSelectCold is the first SELECT in a new process: the folder is
+// read from disk (readdir of new/ and cur/, dovecot-uidlist). The first
+// iteration also writes dovecot-uidlist for every file.
+func BenchmarkSelectCold(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			root := benchMaildir(b, n)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				s := maildirtest.NewServer(b, &maildirtest.Options{Maildir: root})
+				c := s.Dial(b, nil)
+				b.StartTimer()
+				if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				c.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
