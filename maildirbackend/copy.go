@@ -120,7 +120,7 @@ func (d *folder) placeCopy(keys *keyGen, src *folder, sn *snapshot) (*message, b
 			m.info, m.flags = nf.info(), nf
 		}
 		target := filepath.Join(d.path, m.rel())
-		err := os.Link(sn.path, target)
+		err := os.Link(sn.path(), target)
 		switch {
 		case err == nil:
 			return m, added, nil
@@ -137,7 +137,7 @@ func (d *folder) placeCopy(keys *keyGen, src *folder, sn *snapshot) (*message, b
 			continue
 		}
 		// EXDEV, EPERM, EMLINK...: copy the bytes, keep INTERNALDATE.
-		if err := copyFile(sn.path, d.path, m, keys); err != nil {
+		if err := copyFile(sn.path(), d.path, m, keys); err != nil {
 			return nil, false, err
 		}
 		return m, added, nil

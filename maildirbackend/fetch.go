@@ -56,12 +56,23 @@ func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 type snapshot struct {
 	uid    imap.UID
 	key    string
-	path   string
+	dir    string // folder directory
+	inNew  bool
+	info   string
 	flags  []imap.Flag
 	fsize  int64
 	vsize  int64
 	mtime  int64
 	parsed *imapmsg.Parsed
+}
+
+// path is the message file's path, built only when a file is touched.
+func (sn *snapshot) path() string {
+	sub := "/cur/"
+	if sn.inNew {
+		sub = "/new/"
+	}
+	return sn.dir + sub + sn.key + sn.info
 }
 
 // snap copies a message's state, or returns false when it is gone.
@@ -73,7 +84,7 @@ func (f *folder) snap(uid imap.UID) (snapshot, bool) {
 		return snapshot{}, false
 	}
 	return snapshot{
-		uid: uid, key: m.key, path: filepath.Join(f.path, m.rel()),
+		uid: uid, key: m.key, dir: f.path, inNew: m.inNew, info: m.info,
 		flags: f.imapFlagsLocked(m), fsize: m.fsize, vsize: m.vsize, mtime: m.mtime, parsed: m.parsed,
 	}, true
 }
@@ -82,7 +93,7 @@ func (f *folder) snap(uid imap.UID) (snapshot, bool) {
 // our last sync, it syncs the folder and tries the new name; it returns
 // fs.ErrNotExist when the message is gone.
 func (f *folder) openMessage(sn *snapshot) (*os.File, error) {
-	file, err := os.Open(sn.path)
+	file, err := os.Open(sn.path())
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return file, err
 	}
@@ -95,10 +106,10 @@ func (f *folder) openMessage(sn *snapshot) (*os.File, error) {
 		f.mu.Unlock()
 		return nil, fs.ErrNotExist
 	}
-	sn.path = filepath.Join(f.path, m.rel())
+	sn.inNew, sn.info = m.inNew, m.info
 	sn.flags = f.imapFlagsLocked(m)
 	f.mu.Unlock()
-	return os.Open(sn.path)
+	return os.Open(sn.path())
 }
 
 // readMessage returns a message's content as stored.
@@ -121,7 +132,7 @@ func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
 	}
 	if needDate && !needSize && !needParse {
 		// INTERNALDATE alone is a stat, never an open.
-		fi, err := os.Stat(sn.path)
+		fi, err := os.Stat(sn.path())
 		if errors.Is(err, fs.ErrNotExist) {
 			file, oerr := f.openMessage(sn) // renamed meanwhile: find it
 			if oerr != nil {

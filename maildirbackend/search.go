@@ -24,6 +24,7 @@ func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	}
 	q := sel.compile(criteria)
 	uids := sel.view.UIDs()
+	flags, kwBits := sel.f.flagTable(uids)
 	var (
 		data   imap.SearchData
 		seqSet imap.SeqSet
@@ -31,7 +32,7 @@ func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		hits   []imap.UID
 	)
 	for i, uid := range uids {
-		c := &candidate{f: sel.f, uid: uid, seq: uint32(i + 1)}
+		c := &candidate{f: sel.f, uid: uid, seq: uint32(i + 1), flags: flags[i], kwBits: kwBits}
 		ok, err := c.match(q)
 		if err != nil {
 			return nil, err
@@ -138,6 +139,48 @@ type candidate struct {
 	content []byte
 	read    bool
 	gone    bool
+
+	flags  *flagSet          // nil: expunged on disk
+	kwBits map[string]uint32 // lower-case keyword name to its bit
+}
+
+// flagTable returns the flags of each UID (nil when gone) and the folder's
+// keyword bits, read under one lock: flag keys then cost no lock and no
+// allocation per message.
+func (f *folder) flagTable(uids []imap.UID) ([]*flagSet, map[string]uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]*flagSet, len(uids))
+	j := 0
+	for i, uid := range uids {
+		for j < len(f.msgs) && f.msgs[j].uid < uid {
+			j++
+		}
+		if j < len(f.msgs) && f.msgs[j].uid == uid {
+			fs := f.msgs[j].flags
+			out[i] = &fs
+		}
+	}
+	kw := make(map[string]uint32)
+	for i := 0; i < 26; i++ {
+		if name, ok := f.keywords.Name(byte('a' + i)); ok {
+			kw[strings.ToLower(name)] = 1 << i
+		}
+	}
+	return out, kw
+}
+
+// hasFlag reports whether the message has flag fl. \Recent is never set:
+// this server keeps no recent state.
+func (c *candidate) hasFlag(fl imap.Flag) bool {
+	if bit := stdFlag(fl); bit != 0 {
+		return c.flags.std&bit != 0
+	}
+	if strings.HasPrefix(string(fl), `\`) {
+		return false
+	}
+	bit := c.kwBits[strings.ToLower(string(fl))]
+	return bit != 0 && c.flags.kw&bit != 0
 }
 
 func (c *candidate) snapshot() *snapshot {
@@ -188,17 +231,16 @@ func (c *candidate) match(q *query) (bool, error) {
 	}
 	cr := q.c
 	if len(cr.Flag) > 0 || len(cr.NotFlag) > 0 {
-		sn := c.snapshot()
-		if c.gone {
+		if c.flags == nil {
 			return false, nil
 		}
 		for _, fl := range cr.Flag {
-			if !hasFlag(sn.flags, fl) {
+			if !c.hasFlag(fl) {
 				return false, nil
 			}
 		}
 		for _, fl := range cr.NotFlag {
-			if hasFlag(sn.flags, fl) {
+			if c.hasFlag(fl) {
 				return false, nil
 			}
 		}
@@ -276,17 +318,6 @@ func (c *candidate) match(q *query) (bool, error) {
 		}
 	}
 	return true, nil
-}
-
-// hasFlag matches flags case-insensitively. \Recent is never set: this
-// server keeps no recent state.
-func hasFlag(flags []imap.Flag, want imap.Flag) bool {
-	for _, fl := range flags {
-		if strings.EqualFold(string(fl), string(want)) {
-			return true
-		}
-	}
-	return false
 }
 
 // matchDate compares dates only, ignoring time and zone (RFC 3501 6.4.4).

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -224,7 +223,7 @@ func TestPostfix_virtualIdle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("SMTP: %v\nmaillog:\n%s", err, pf.Log())
 		}
-		waitExists(t, exists, uint32(i), queued, maildir, fmt.Sprintf("smtp-%d", i), pf)
+		waitExists(t, exists, uint32(i), queued, pf)
 		if err := idle.Close(); err != nil {
 			t.Fatalf("DONE: %v", err)
 		}
@@ -269,9 +268,7 @@ type existsAt struct {
 
 // waitExists waits for the untagged EXISTS announcing n messages and
 // prints the latency since the SMTP 250 reply at queued.
-// It also prints the part after virtual(8) linked the file with key into
-// maildir (the file's ctime, set by link and by the unlink from tmp/).
-func waitExists(t *testing.T, exists <-chan existsAt, n uint32, queued time.Time, maildir, key string, pf *postfix) {
+func waitExists(t *testing.T, exists <-chan existsAt, n uint32, queued time.Time, pf *postfix) {
 	t.Helper()
 	timeout := time.After(deadline)
 	for {
@@ -285,11 +282,6 @@ func waitExists(t *testing.T, exists <-chan existsAt, n uint32, queued time.Time
 			}
 			lat := e.at.Sub(queued)
 			msg := fmt.Sprintf("interop: SMTP 250 after DATA -> IDLE * %d EXISTS: %v", n, lat.Round(10*time.Microsecond))
-			if linked, err := deliveredAt(maildir, key); err != nil {
-				t.Error(err)
-			} else {
-				msg += fmt.Sprintf(" (file in new/ -> EXISTS: %v)", e.at.Sub(linked).Round(10*time.Microsecond))
-			}
 			t.Log(msg)
 			fmt.Println(msg)
 			return
@@ -297,26 +289,4 @@ func waitExists(t *testing.T, exists <-chan existsAt, n uint32, queued time.Time
 			t.Fatalf("no * %d EXISTS within %v after the SMTP 250\nmaillog:\n%s", n, deadline, pf.Log())
 		}
 	}
-}
-
-// deliveredAt returns the ctime of the message file with key in maildir.
-func deliveredAt(maildir, key string) (time.Time, error) {
-	msgs, _, err := scanFolder(maildir)
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, m := range msgs {
-		b, err := os.ReadFile(m.path(maildir))
-		if err != nil {
-			continue // moved to cur/ meanwhile
-		}
-		if strings.Contains(string(b), keyHeader+": "+key+"\n") {
-			var st syscall.Stat_t
-			if err := syscall.Stat(m.path(maildir), &st); err != nil {
-				return time.Time{}, err
-			}
-			return time.Unix(st.Ctim.Unix()), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("message %s not found in %s", key, maildir)
 }
