@@ -119,11 +119,18 @@ func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([
 	}
 	var change idle.Change
 	if len(cands) > 0 {
-		added, err := f.assignAndAddLocked(cands)
-		if err != nil {
+		added, err := f.assignAndAddLocked(cands, false)
+		if errors.Is(err, errUIDGap) {
+			// Another process numbered files we have not seen yet: a
+			// full sync takes them and ours in order.
+			if err := f.syncLocked(); err != nil {
+				return nil, err
+			}
+		} else if err != nil {
 			return nil, err
+		} else {
+			change.Added = added
 		}
-		change.Added = added
 	}
 	if kwAdded {
 		change.MailboxFlags = mboxFlags

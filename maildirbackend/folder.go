@@ -118,7 +118,7 @@ func (f *folder) loadLocked() error {
 		cands = append(cands, newMessage(key, e.inNew, e.info))
 	}
 	if list == nil || len(cands) > 0 {
-		if _, err := f.assignAndAddLocked(cands); err != nil {
+		if _, err := f.assignAndAddLocked(cands, true); err != nil {
 			return err
 		}
 	}

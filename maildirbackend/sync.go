@@ -92,8 +92,13 @@ func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error 
 		for key, e := range entries {
 			cands = append(cands, newMessage(key, e.inNew, e.info))
 		}
-		added, err := f.assignAndAddLocked(cands)
-		if err != nil {
+		added, err := f.assignAndAddLocked(cands, complete)
+		if errors.Is(err, errUIDGap) {
+			// Another process numbered files this batch does not name:
+			// read the whole folder, so that UIDs are taken in order.
+			f.applyLocked(change, nil)
+			return f.syncLocked()
+		} else if err != nil {
 			return err
 		}
 		change.Added = added
@@ -165,10 +170,17 @@ func (f *folder) applyLocked(change idle.Change, from *idle.View) {
 	f.mbox.Apply(change, from)
 }
 
+// errUIDGap means dovecot-uidlist holds UIDs, above every UID we know, for
+// files we have not seen: taking the candidates now would put their UIDs
+// after those, and the others could then never be shown in order.
+var errUIDGap = errors.New("uidlist has UIDs for files not yet seen")
+
 // assignAndAddLocked gives UIDs to new files and adds them to the state. It
-// returns the new UIDs in ascending order.
-func (f *folder) assignAndAddLocked(cands []*message) ([]imap.UID, error) {
-	if err := f.assignLocked(cands); err != nil {
+// returns the new UIDs in ascending order. complete says the candidates come
+// from a full directory read; otherwise it may return errUIDGap, and the
+// caller must sync the whole folder instead.
+func (f *folder) assignAndAddLocked(cands []*message, complete bool) ([]imap.UID, error) {
+	if err := f.assignLocked(cands, complete); err != nil {
 		return nil, err
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].uid < cands[j].uid })
@@ -187,8 +199,11 @@ func (f *folder) assignAndAddLocked(cands []*message) ([]imap.UID, error) {
 // the UID another process already wrote for its key when that is above
 // every UID we know, else the next free one in Dovecot's file-name order.
 // It creates dovecot-uidlist (with a new UIDVALIDITY) when there is none.
-// Candidates are not added to the state.
-func (f *folder) assignLocked(cands []*message) error {
+// Candidates are not added to the state. Unless complete, it returns
+// errUIDGap, changing nothing, when the uidlist numbers files above our
+// highest UID that are neither known nor candidates. With complete, such
+// records are stale (their files are gone) and are skipped.
+func (f *folder) assignLocked(cands []*message, complete bool) error {
 	lock, err := dovecot.LockUIDList(f.path, lockTimeout)
 	if errors.Is(err, dovecot.ErrLockTimeout) {
 		return errBusy
@@ -231,6 +246,13 @@ func (f *folder) assignLocked(cands []*message) error {
 		want[m.key] = m
 	}
 	last := f.lastUIDLocked()
+	if !complete {
+		for _, r := range list.Records {
+			if imap.UID(r.UID) > last && f.byKey[r.Key] == nil && want[r.Key] == nil {
+				return errUIDGap
+			}
+		}
+	}
 	reappeared := false
 	for _, r := range list.Records {
 		m := want[r.Key]
