@@ -75,15 +75,17 @@ func (m *mta) deliver(dir, key string) (string, error) {
 		return "", fmt.Errorf("deliver %s: %w", key, err)
 	}
 	base := fmt.Sprintf("%d.V%xI%xM%d.interop", now.Unix(), st.Dev, st.Ino, now.Nanosecond()/1000)
+	// Record the key before the file appears: another actor may unlink it
+	// the moment it is in new/.
+	m.mu.Lock()
+	m.keys[base] = key
+	m.mu.Unlock()
 	if err := os.Link(tmp, filepath.Join(dir, "new", base)); err != nil {
 		return "", fmt.Errorf("deliver %s: %w", key, err)
 	}
 	if err := os.Remove(tmp); err != nil {
 		return "", fmt.Errorf("deliver %s: %w", key, err)
 	}
-	m.mu.Lock()
-	m.keys[base] = key
-	m.mu.Unlock()
 	return base, nil
 }
 
