@@ -1,10 +1,7 @@
 package maildirbackend
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 )
@@ -106,26 +103,4 @@ func (a *account) closeAll() {
 		}
 		a.closeFolderLocked(f)
 	}
-}
-
-// lookupOpen returns the open folder at path, or nil.
-func (a *account) lookupOpen(path string) *folder {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.folders[path]
-}
-
-// exists reports whether the folder of mailbox name exists on disk.
-func (a *account) exists(name string) (bool, error) {
-	path, err := a.names.path(name)
-	if err != nil {
-		return false, err
-	}
-	fi, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	} else if err != nil {
-		return false, fmt.Errorf("stat folder: %w", err)
-	}
-	return fi.IsDir(), nil
 }

@@ -33,7 +33,7 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	if err != nil {
 		return nil, fmt.Errorf("read literal: %w", err)
 	}
-	if len(raw) > int64ToInt(s.b.opts.AppendLimit) {
+	if int64(len(raw)) > int64(s.b.opts.AppendLimit) {
 		return nil, errTooBig
 	}
 	content := bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
@@ -62,8 +62,6 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	}
 	return &imap.AppendData{UIDValidity: f.uidValidity, UID: uids[0]}, nil
 }
-
-func int64ToInt(n uint32) int { return int(n) }
 
 // countBareLF counts LF bytes not preceded by CR: what CRLF output adds.
 func countBareLF(b []byte) int {

@@ -1,8 +1,6 @@
 package maildirbackend
 
 import (
-	"errors"
-
 	"github.com/emersion/go-imap/v2"
 )
 
@@ -37,11 +35,6 @@ var (
 		Type: imap.StatusResponseTypeNo,
 		Code: imap.ResponseCodeCannot,
 		Text: "INBOX cannot be deleted",
-	}
-	errHasChildren = &imap.Error{
-		Type: imap.StatusResponseTypeNo,
-		Code: imap.ResponseCodeHasChildren,
-		Text: "Mailbox has children; delete them first",
 	}
 	errTooBig = &imap.Error{
 		Type: imap.StatusResponseTypeNo,
@@ -78,12 +71,4 @@ var (
 		Code: imap.ResponseCodeClientBug,
 		Text: "No mailbox selected",
 	}
-	errExpungeIssued = &imap.Error{
-		Type: imap.StatusResponseTypeNo,
-		Code: imap.ResponseCode("EXPUNGEISSUED"),
-		Text: "Some of the requested messages no longer exist",
-	}
 )
-
-// errClosed is returned by a backend that has been closed.
-var errClosed = errors.New("maildirbackend: closed")

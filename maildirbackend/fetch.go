@@ -36,7 +36,7 @@ func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		}
 	}
 	if markSeen {
-		if _, err := sel.f.store(sel.view, uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}, true); err != nil {
+		if _, err := sel.f.store(sel.view, uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}); err != nil {
 			return err
 		}
 	}

@@ -25,7 +25,7 @@ func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		return errReadOnly
 	}
 	uids := sel.resolve(numSet)
-	res, err := sel.f.store(sel.view, uids, flags, false)
+	res, err := sel.f.store(sel.view, uids, flags)
 	if err != nil {
 		return err
 	}
@@ -64,9 +64,8 @@ func splitFlags(flags []imap.Flag) (std uint8, keywords []string) {
 // store applies a flag change to messages by renaming their files, and
 // returns the resulting flags of every message still present. Other views
 // are told; from is not (it answers with its own FETCH), unless the change
-// created keywords: then from is told too and the result is nil. With onlyAdd, a
-// message that already has the flags is left alone (FETCH's implicit \Seen).
-func (f *folder) store(from *idle.View, uids []imap.UID, sf *imap.StoreFlags, onlyAdd bool) (map[imap.UID][]imap.Flag, error) {
+// created keywords: then from is told too and the result is nil.
+func (f *folder) store(from *idle.View, uids []imap.UID, sf *imap.StoreFlags) (map[imap.UID][]imap.Flag, error) {
 	std, kwNames := splitFlags(sf.Flags)
 	f.mu.Lock()
 	defer f.mu.Unlock()
