@@ -27,7 +27,14 @@ var lockTimeout = 30 * time.Second
 const maxSizedAssign = 256
 
 // syncLocked reconciles the whole folder with the disk and tells the views.
-func (f *folder) syncLocked() error {
+func (f *folder) syncLocked() error { return f.syncHintedLocked(nil) }
+
+// syncHintedLocked is syncLocked with hints: files a watcher batch named and
+// found. readdir may skip a file renamed during the scan (other programs
+// rename files in cur/ for every flag change), so a key the scans miss is
+// looked up again by name before it is called expunged, and a hinted file
+// the scans miss is still taken if it exists.
+func (f *folder) syncHintedLocked(hints map[string]entry) error {
 	entries, err := readEntries(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f.goneLocked()
@@ -41,8 +48,6 @@ func (f *folder) syncLocked() error {
 		}
 	}
 	if len(missing) > 0 {
-		// readdir may skip a file renamed during the scan: look once more
-		// before calling anything expunged.
 		again, err := readEntries(f.path)
 		if err != nil {
 			return err
@@ -50,10 +55,30 @@ func (f *folder) syncLocked() error {
 		for _, m := range missing {
 			if e, ok := again[m.key]; ok {
 				entries[m.key] = e
+			} else if f.existsLocked(m.rel()) {
+				entries[m.key] = entry{inNew: m.inNew, info: m.info}
 			}
 		}
 	}
+	for key, e := range hints {
+		if _, ok := entries[key]; ok {
+			continue
+		}
+		dir := "cur/"
+		if e.inNew {
+			dir = "new/"
+		}
+		if f.existsLocked(dir + key + e.info) {
+			entries[key] = e
+		}
+	}
 	return f.reconcileLocked(entries, true)
+}
+
+// existsLocked reports whether a message file exists at rel.
+func (f *folder) existsLocked(rel string) bool {
+	fi, err := os.Lstat(filepath.Join(f.path, rel))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // reconcileLocked applies entries (keys found on disk) to the state. With
@@ -97,7 +122,7 @@ func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error 
 			// Another process numbered files this batch does not name:
 			// read the whole folder, so that UIDs are taken in order.
 			f.applyLocked(change, nil)
-			return f.syncLocked()
+			return f.syncHintedLocked(entries)
 		} else if err != nil {
 			return err
 		}
@@ -119,7 +144,7 @@ func (f *folder) syncNamesLocked(names []string) error {
 	for _, rel := range names {
 		dir, name := filepath.Split(rel)
 		if (dir != "new/" && dir != "cur/") || !validMessageName(name) {
-			return f.syncLocked()
+			return f.syncHintedLocked(entries)
 		}
 		key, info := splitName(name)
 		fi, err := os.Lstat(filepath.Join(f.path, rel))
@@ -136,7 +161,7 @@ func (f *folder) syncNamesLocked(names []string) error {
 			continue // renamed within the batch
 		}
 		if m := f.byKey[key]; m != nil && m.rel() == rel {
-			return f.syncLocked() // its current file is gone
+			return f.syncHintedLocked(entries) // its current file is gone
 		}
 	}
 	return f.reconcileLocked(entries, false)
