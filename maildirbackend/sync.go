@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"syscall"
@@ -452,7 +453,7 @@ func (f *folder) readKeywordsLocked() bool {
 		}
 		kw = &dovecot.Keywords{}
 	}
-	changed := f.keywords == nil || !equalStrings(f.keywords.Names(), kw.Names())
+	changed := f.keywords == nil || !slices.Equal(f.keywords.Names(), kw.Names())
 	f.keywords, f.kwStamp = kw, stamp
 	return changed
 }
@@ -473,18 +474,6 @@ func (f *folder) lettersUnnamedLocked(change idle.Change) bool {
 		}
 	}
 	return len(f.keywords.Names()) != before
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // imapFlagsLocked returns a message's IMAP flags, keywords by name.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -225,7 +226,7 @@ func (res *pushResult) collect(c *benchConfig, conns []*benchConn, opsByUser [][
 				if ok && ref == nil {
 					ref = bc.uids
 				} else if ok {
-					ok = equalUIDs(ref, bc.uids)
+					ok = slices.Equal(ref, bc.uids)
 				}
 				if ok {
 					res.VerifiedOK++
@@ -386,18 +387,6 @@ func procField(path, key string) (int64, error) {
 func ascending(u []uint32) bool {
 	for i := 1; i < len(u); i++ {
 		if u[i] <= u[i-1] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalUIDs(a, b []uint32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
 			return false
 		}
 	}

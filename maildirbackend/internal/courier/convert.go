@@ -206,8 +206,8 @@ func applyKeywords(folderDir string, files map[string]*file) error {
 		f.dir, f.name, renamed = "cur", name, true
 	}
 	if renamed {
-		syncDir(filepath.Join(folderDir, "new"))
-		syncDir(filepath.Join(folderDir, "cur"))
+		dovecot.SyncDir(filepath.Join(folderDir, "new"))
+		dovecot.SyncDir(filepath.Join(folderDir, "cur"))
 	}
 	return nil
 }
@@ -247,15 +247,4 @@ func targetName(f *file, kw []byte) (string, bool) {
 		return "", false
 	}
 	return name, true
-}
-
-// syncDir fsyncs a directory so that renames in it are durable; errors
-// are ignored (not every file system supports it).
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
 }

@@ -49,13 +49,13 @@ func finishAtomic(f *os.File, dst string, data []byte, mtime func(f *os.File) er
 	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("dovecot: rename %s: %w", tmp, err)
 	}
-	syncDir(filepath.Dir(dst))
+	SyncDir(filepath.Dir(dst))
 	return nil
 }
 
-// syncDir fsyncs a directory so that a rename in it is durable. Errors are
+// SyncDir fsyncs a directory so that a rename in it is durable. Errors are
 // ignored: some filesystems refuse to fsync directories.
-func syncDir(dir string) {
+func SyncDir(dir string) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return
