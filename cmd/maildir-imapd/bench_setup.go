@@ -5,20 +5,13 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
-	"time"
+
+	"github.com/maildir-imapd/maildir-imapd/cmd/maildir-imapd/internal/selfsigned"
 )
 
 // benchSetupConfig is the configuration of `bench setup`.
@@ -98,42 +91,7 @@ func benchSetup(c *benchSetupConfig) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("bench setup: %w", err)
 	}
-	return writeSelfSigned(filepath.Join(c.Dir, "cert.pem"), filepath.Join(c.Dir, "key.pem"))
-}
-
-// writeSelfSigned writes a self-signed ECDSA P-256 certificate for
-// localhost and 127.0.0.1, valid for 30 days.
-func writeSelfSigned(certPath, keyPath string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("bench setup: key: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		return fmt.Errorf("bench setup: serial: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "maildir-imapd bench"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return fmt.Errorf("bench setup: certificate: %w", err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("bench setup: key: %w", err)
-	}
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return fmt.Errorf("bench setup: %w", err)
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if _, err := selfsigned.Write(filepath.Join(c.Dir, "cert.pem"), filepath.Join(c.Dir, "key.pem"), "maildir-imapd bench"); err != nil {
 		return fmt.Errorf("bench setup: %w", err)
 	}
 	return nil
