@@ -2,6 +2,7 @@ package maildirbackend
 
 import (
 	"errors"
+	"path/filepath"
 	"net"
 	"time"
 
@@ -51,6 +52,16 @@ func (s *Session) Login(username, password string) error {
 		}
 		s.b.log.Info("login failed", "user", username, "conn", s.remote())
 		return imapserver.ErrAuthFailed
+	}
+	// Like Dovecot, create the Maildir of a user who never had mail, so
+	// that CREATE and APPEND work before the MTA's first delivery.
+	if !filepath.IsAbs(root) {
+		s.b.log.Error("authentication returned a relative maildir path", "user", username)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Mail store unavailable"}
+	}
+	if err := ensureFolderDirs(root, true); err != nil {
+		s.b.log.Error("cannot create maildir", "user", username, "err", err)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Mail store unavailable"}
 	}
 	acct, err := s.b.openAccount(root)
 	if err != nil {
