@@ -2,8 +2,8 @@ package maildirbackend
 
 import (
 	"errors"
-	"path/filepath"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
