@@ -40,16 +40,42 @@ func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			return err
 		}
 	}
-	for _, uid := range uids {
-		seq := sel.view.SeqNum(uid)
-		if seq == 0 {
-			continue
+	// Snapshots are taken a chunk at a time under one lock; a message
+	// expunged meanwhile is found gone by the file access, or shown with
+	// its last known flags (its EXPUNGE follows at the next poll).
+	const chunk = 256
+	for len(uids) > 0 {
+		n := min(chunk, len(uids))
+		for _, sn := range sel.f.snapMany(uids[:n]) {
+			seq := sel.view.SeqNum(sn.uid)
+			if seq == 0 {
+				continue
+			}
+			if err := sel.f.fetchOne(w, seq, sn, options, markSeen); err != nil {
+				return err
+			}
 		}
-		if err := sel.f.fetchOne(w, seq, uid, options, markSeen); err != nil {
-			return err
-		}
+		uids = uids[n:]
 	}
 	return nil
+}
+
+// snapMany copies the state of the messages with the given ascending UIDs
+// that still exist, under one lock.
+func (f *folder) snapMany(uids []imap.UID) []snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]snapshot, 0, len(uids))
+	j := 0
+	for _, uid := range uids {
+		for j < len(f.msgs) && f.msgs[j].uid < uid {
+			j++
+		}
+		if j < len(f.msgs) && f.msgs[j].uid == uid {
+			out = append(out, f.snapLocked(f.msgs[j]))
+		}
+	}
+	return out
 }
 
 // snapshot is a copy of a message's state taken under the folder lock.
@@ -83,10 +109,14 @@ func (f *folder) snap(uid imap.UID) (snapshot, bool) {
 	if m == nil {
 		return snapshot{}, false
 	}
+	return f.snapLocked(m), true
+}
+
+func (f *folder) snapLocked(m *message) snapshot {
 	return snapshot{
-		uid: uid, key: m.key, dir: f.path, inNew: m.inNew, info: m.info,
+		uid: m.uid, key: m.key, dir: f.path, inNew: m.inNew, info: m.info,
 		flags: f.imapFlagsLocked(m), fsize: m.fsize, vsize: m.vsize, mtime: m.mtime, parsed: m.parsed,
-	}, true
+	}
 }
 
 // openMessage opens a message file. When another program renamed it since
@@ -199,11 +229,8 @@ func (f *folder) computeSizes(m *message) error {
 	return nil
 }
 
-func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, uid imap.UID, options *imap.FetchOptions, withFlags bool) error {
-	sn, ok := f.snap(uid)
-	if !ok {
-		return nil // expunged on disk; the EXPUNGE follows at the next poll
-	}
+func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, sn snapshot, options *imap.FetchOptions, withFlags bool) error {
+	uid := sn.uid
 	if err := f.fill(&sn, options); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	} else if err != nil {

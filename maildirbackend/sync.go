@@ -478,6 +478,9 @@ func (f *folder) lettersUnnamedLocked(change idle.Change) bool {
 
 // imapFlagsLocked returns a message's IMAP flags, keywords by name.
 func (f *folder) imapFlagsLocked(m *message) []imap.Flag {
+	if m.flags.kw == 0 {
+		return stdFlagLists[m.flags.std&31]
+	}
 	flags := make([]imap.Flag, 0, 4)
 	for _, s := range stdLetters {
 		if m.flags.std&s.bit != 0 {
@@ -491,6 +494,22 @@ func (f *folder) imapFlagsLocked(m *message) []imap.Flag {
 	}
 	return flags
 }
+
+// stdFlagLists holds the flag list of every combination of system flags,
+// shared by all messages without keywords: FETCH FLAGS then allocates
+// nothing. Each has len == cap, so an append by a caller copies.
+var stdFlagLists = func() (lists [32][]imap.Flag) {
+	for bits := range lists {
+		var l []imap.Flag
+		for _, s := range stdLetters {
+			if uint8(bits)&s.bit != 0 {
+				l = append(l, s.flag)
+			}
+		}
+		lists[bits] = append(make([]imap.Flag, 0, len(l)), l...)
+	}
+	return lists
+}()
 
 // mailboxFlagsLocked is the FLAGS list: the system flags and every keyword
 // of the folder.
