@@ -36,8 +36,8 @@ func (s *Session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 		return errReadOnly
 	}
 	data, copied, err := s.copyTo(sel, sel.resolve(numSet), dest)
-	if err != nil {
-		return err
+	if err != nil || data == nil {
+		return err // nil data: nothing left to move
 	}
 	if err := w.WriteCopyData(data); err != nil {
 		return err
@@ -52,7 +52,7 @@ func (s *Session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 }
 
 // copyTo places a copy of each message in the destination folder and returns
-// COPYUID data and the source UIDs actually copied.
+// COPYUID data and the source UIDs actually copied; nil data when none was.
 func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string) (*imap.CopyData, map[imap.UID]bool, error) {
 	d, err := s.acct.acquire(dest)
 	if errors.Is(err, errNoSuchMailbox) {
@@ -88,6 +88,11 @@ func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string) (*imap.Co
 	destUIDs, err := d.addFiles(placed, kwAdded, mboxFlags)
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(srcUIDs) == 0 {
+		// Every message was expunged meanwhile: no COPYUID (an empty set
+		// cannot be written), and the EXPUNGEs follow in the poll.
+		return nil, nil, nil
 	}
 	data := &imap.CopyData{UIDValidity: d.uidValidity}
 	copied := make(map[imap.UID]bool, len(srcUIDs))

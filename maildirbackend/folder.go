@@ -40,6 +40,7 @@ type folder struct {
 	uidValidity uint32
 	uidNext     imap.UID
 	msgs        []*message // ascending UID
+	maxUID      imap.UID   // highest UID ever in msgs: never decreases
 	byKey       map[string]*message
 	keywords    *dovecot.Keywords
 	kwStamp     fileStamp
@@ -205,16 +206,12 @@ func (f *folder) isGone() bool {
 func (f *folder) appendLocked(m *message) {
 	f.msgs = append(f.msgs, m)
 	f.byKey[m.key] = m
+	if m.uid > f.maxUID {
+		f.maxUID = m.uid
+	}
 	if m.uid >= f.uidNext {
 		f.uidNext = m.uid + 1
 	}
-}
-
-func (f *folder) lastUIDLocked() imap.UID {
-	if len(f.msgs) == 0 {
-		return 0
-	}
-	return f.msgs[len(f.msgs)-1].uid
 }
 
 func (f *folder) uidsLocked() []imap.UID {

@@ -223,7 +223,7 @@ func (f *folder) assignAndAddLocked(cands []*message, complete bool) ([]imap.UID
 
 // assignLocked gives each candidate a UID under dovecot-uidlist.lock:
 // the UID another process already wrote for its key when that is above
-// every UID we know, else the next free one in Dovecot's file-name order.
+// every UID we have shown, else the next free one in Dovecot's file-name order.
 // It creates dovecot-uidlist (with a new UIDVALIDITY) when there is none.
 // Candidates are not added to the state. Unless complete, it returns
 // errUIDGap, changing nothing, when the uidlist numbers files above our
@@ -271,7 +271,10 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 	for _, m := range cands {
 		want[m.key] = m
 	}
-	last := f.lastUIDLocked()
+	// A UID another process wrote can be taken only above every UID this
+	// folder has ever shown, expunged ones included: a lower one could not
+	// be announced in order (RFC 3501 2.3.1.1), and idle drops it.
+	last := f.maxUID
 	if !complete {
 		for _, r := range list.Records {
 			if imap.UID(r.UID) > last && f.byKey[r.Key] == nil && want[r.Key] == nil {
