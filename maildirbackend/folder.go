@@ -44,6 +44,8 @@ type folder struct {
 	byKey       map[string]*message
 	keywords    *dovecot.Keywords
 	kwStamp     fileStamp
+	listIno     uint64      // inode of dovecot-uidlist as we last read or wrote it
+	recheck     *time.Timer // runs recheckUIDList after activity; may be nil
 	mbox        *idle.Mailbox
 
 	watchMu sync.Mutex
@@ -94,6 +96,7 @@ func (f *folder) loadLocked() error {
 	if err != nil {
 		return err
 	}
+	f.listIno = stampOf(filepath.Join(f.path, uidlistName)).ino
 	list, err := dovecot.ReadUIDList(filepath.Join(f.path, uidlistName))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		f.log.Warn("unreadable dovecot-uidlist, rebuilding under its lock", "err", err)
@@ -275,6 +278,11 @@ func (f *folder) stopWatching() {
 	}
 	sub.Close()
 	f.syncs.Wait()
+	f.mu.Lock()
+	if f.recheck != nil {
+		f.recheck.Stop()
+	}
+	f.mu.Unlock()
 }
 
 // kick is the watcher's notification: it starts the sync goroutine unless
@@ -325,5 +333,29 @@ func (f *folder) syncBatch(b watch.Batch) {
 	}
 	if err != nil {
 		f.log.Warn("folder sync failed", "err", err)
+	}
+	// Another process handling the same change may rewrite dovecot-uidlist
+	// a moment later, and that file is not watched: look once more when
+	// the activity settles (a stat; see adoptUIDListLocked).
+	if f.recheck == nil {
+		f.recheck = time.AfterFunc(uidlistRecheckDelay, f.recheckUIDList)
+	} else {
+		f.recheck.Reset(uidlistRecheckDelay)
+	}
+}
+
+// uidlistRecheckDelay is how long after a change the folder looks again for
+// a dovecot-uidlist rewritten by another process.
+const uidlistRecheckDelay = 200 * time.Millisecond
+
+// recheckUIDList adopts a dovecot-uidlist another process rewrote.
+func (f *folder) recheckUIDList() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gone || !f.loaded {
+		return
+	}
+	if err := f.adoptUIDListLocked(); err != nil {
+		f.log.Warn("adopting rewritten dovecot-uidlist", "err", err)
 	}
 }

@@ -36,6 +36,9 @@ func (f *folder) syncLocked() error { return f.syncHintedLocked(nil) }
 // looked up again by name before it is called expunged, and a hinted file
 // the scans miss is still taken if it exists.
 func (f *folder) syncHintedLocked(hints map[string]entry) error {
+	if err := f.adoptUIDListLocked(); err != nil {
+		return err
+	}
 	entries, err := readEntries(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f.goneLocked()
@@ -140,6 +143,9 @@ func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error 
 // name and only falls back to a full sync when a message's current file is
 // gone (expunged, or renamed to a name the batch does not hold).
 func (f *folder) syncNamesLocked(names []string) error {
+	if err := f.adoptUIDListLocked(); err != nil {
+		return err
+	}
 	entries := make(map[string]entry)
 	var vanished []string
 	for _, rel := range names {
@@ -368,7 +374,11 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 	if list.GUID == "" {
 		list.GUID = dovecot.NewGUID()
 	}
-	return mapFSError(dovecot.WriteUIDList(f.path, list))
+	if err := dovecot.WriteUIDList(f.path, list); err != nil {
+		return mapFSError(err)
+	}
+	f.listIno = stampOf(listPath).ino
+	return nil
 }
 
 // sizeFields computes the sizes a name lacks and returns them as
