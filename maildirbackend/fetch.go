@@ -36,7 +36,7 @@ func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		}
 	}
 	if markSeen {
-		if _, err := sel.f.store(sel.view, uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}); err != nil {
+		if _, err := sel.f.store(sel, uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}); err != nil {
 			return err
 		}
 	}
@@ -46,7 +46,7 @@ func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	const chunk = 256
 	for len(uids) > 0 {
 		n := min(chunk, len(uids))
-		for _, sn := range sel.f.snapMany(uids[:n]) {
+		for _, sn := range sel.f.snapMany(uids[:n], sel) {
 			seq := sel.view.SeqNum(sn.uid)
 			if seq == 0 {
 				continue
@@ -61,8 +61,8 @@ func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 }
 
 // snapMany copies the state of the messages with the given ascending UIDs
-// that still exist, under one lock.
-func (f *folder) snapMany(uids []imap.UID) []snapshot {
+// that still exist, under one lock, with \Recent as sel sees it.
+func (f *folder) snapMany(uids []imap.UID, sel *selection) []snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]snapshot, 0, len(uids))
@@ -72,7 +72,11 @@ func (f *folder) snapMany(uids []imap.UID) []snapshot {
 			j++
 		}
 		if j < len(f.msgs) && f.msgs[j].uid == uid {
-			out = append(out, f.snapLocked(f.msgs[j]))
+			sn := f.snapLocked(f.msgs[j])
+			if sel.recent[uid] {
+				sn.flags = withRecent(sn.flags)
+			}
+			out = append(out, sn)
 		}
 	}
 	return out

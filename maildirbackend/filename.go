@@ -56,6 +56,8 @@ type flagSet struct {
 	kw    uint32 // a–z: bit i is keyword index i of the folder's dovecot-keywords
 	other string // unknown letters, kept
 	extra string // ",<non-standard>" after the flags, kept
+
+	recent bool // \Recent in a session's search table; never parsed or written
 }
 
 // parseInfo parses ":2,<flags>[,<extra>]". Anything else gives no flags.

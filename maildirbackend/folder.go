@@ -39,8 +39,10 @@ type folder struct {
 	gone        bool // the folder directory disappeared
 	uidValidity uint32
 	uidNext     imap.UID
-	msgs        []*message // ascending UID
-	maxUID      imap.UID   // highest UID ever in msgs: never decreases
+	msgs        []*message   // ascending UID
+	maxUID      imap.UID     // highest UID ever in msgs: never decreases
+	recentFloor imap.UID     // UIDs above it are \Recent and unclaimed (recent.go)
+	rw          []*selection // read-write selections, earliest first
 	byKey       map[string]*message
 	keywords    *dovecot.Keywords
 	kwStamp     fileStamp
@@ -126,6 +128,7 @@ func (f *folder) loadLocked() error {
 			return err
 		}
 	}
+	f.initRecentLocked()
 	f.mbox = idle.NewMailbox(f.uidsLocked(), f.mailboxFlagsLocked())
 	return nil
 }

@@ -24,7 +24,7 @@ func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	}
 	q := sel.compile(criteria)
 	uids := sel.view.UIDs()
-	flags, kwBits := sel.f.flagTable(uids)
+	flags, kwBits := sel.f.flagTable(uids, sel)
 	var (
 		data   imap.SearchData
 		seqSet imap.SeqSet
@@ -147,7 +147,7 @@ type candidate struct {
 // flagTable returns the flags of each UID (nil when gone) and the folder's
 // keyword bits, read under one lock: flag keys then cost no lock and no
 // allocation per message.
-func (f *folder) flagTable(uids []imap.UID) ([]*flagSet, map[string]uint32) {
+func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[string]uint32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]*flagSet, len(uids))
@@ -158,6 +158,7 @@ func (f *folder) flagTable(uids []imap.UID) ([]*flagSet, map[string]uint32) {
 		}
 		if j < len(f.msgs) && f.msgs[j].uid == uid {
 			fs := f.msgs[j].flags
+			fs.recent = sel.recent[uid]
 			out[i] = &fs
 		}
 	}
@@ -170,11 +171,14 @@ func (f *folder) flagTable(uids []imap.UID) ([]*flagSet, map[string]uint32) {
 	return out, kw
 }
 
-// hasFlag reports whether the message has flag fl. \Recent is never set:
-// this server keeps no recent state.
+// hasFlag reports whether the message has flag fl (\Recent as this
+// session sees it).
 func (c *candidate) hasFlag(fl imap.Flag) bool {
 	if bit := stdFlag(fl); bit != 0 {
 		return c.flags.std&bit != 0
+	}
+	if strings.EqualFold(string(fl), `\Recent`) {
+		return c.flags.recent
 	}
 	if strings.HasPrefix(string(fl), `\`) {
 		return false

@@ -33,10 +33,12 @@ var (
 
 // selection is the selected mailbox of a session.
 type selection struct {
-	f         *folder
-	view      *idle.View
-	readOnly  bool
-	searchRes imap.UIDSet
+	f          *folder
+	view       *idle.View
+	readOnly   bool
+	searchRes  imap.UIDSet
+	recent     map[imap.UID]bool // \Recent in this session; guarded by f.mu
+	toldRecent uint32            // the RECENT count the client was last told
 }
 
 // Login authenticates the user and opens the user's Maildir.
@@ -122,14 +124,22 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	if err != nil {
 		return nil, err
 	}
+	sel := &selection{f: f, readOnly: options != nil && options.ReadOnly}
 	f.mu.Lock()
 	view := f.mbox.NewView()
+	sel.view = view
+	if sel.readOnly {
+		sel.recent = f.unclaimedRecentSetLocked() // shown, not claimed
+	} else {
+		f.claimRecentLocked(sel)
+	}
 	data := &imap.SelectData{
 		Flags:          f.mailboxFlagsLocked(),
 		PermanentFlags: f.permanentFlagsLocked(),
 		NumMessages:    uint32(view.Len()),
 		UIDNext:        f.uidNext,
 		UIDValidity:    f.uidValidity,
+		NumRecent:      uint32(len(sel.recent)),
 	}
 	// A new view is the folder's current list: sequence number i+1 is
 	// f.msgs[i].
@@ -140,7 +150,8 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		}
 	}
 	f.mu.Unlock()
-	s.sel = &selection{f: f, view: view, readOnly: options != nil && options.ReadOnly}
+	sel.toldRecent = data.NumRecent
+	s.sel = sel
 	return data, nil
 }
 
@@ -165,6 +176,9 @@ func (s *Session) unselect() {
 		return
 	}
 	s.sel.view.Close()
+	s.sel.f.mu.Lock()
+	s.sel.f.dropRecentLocked(s.sel)
+	s.sel.f.mu.Unlock()
 	s.acct.release(s.sel.f)
 	s.sel = nil
 }
@@ -175,7 +189,30 @@ func (s *Session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.sel == nil {
 		return nil
 	}
-	return s.sel.view.Poll(w, allowExpunge)
+	if err := s.sel.view.Poll(w, allowExpunge); err != nil {
+		return err
+	}
+	// IMAP4rev1: "* N RECENT" when the count changed (go-imap drops it for
+	// IMAP4rev2 clients).
+	if n := s.sel.recentCount(); n != s.sel.toldRecent {
+		s.sel.toldRecent = n
+		return w.WriteNumRecent(n)
+	}
+	return nil
+}
+
+// recentCount is the number of messages the client sees that are \Recent
+// in this session.
+func (sel *selection) recentCount() uint32 {
+	sel.f.mu.Lock()
+	defer sel.f.mu.Unlock()
+	var n uint32
+	for uid := range sel.recent {
+		if sel.view.SeqNum(uid) != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // Idle writes changes as they happen until stop is closed, starting with

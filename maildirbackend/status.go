@@ -44,9 +44,8 @@ func (s *Session) Status(name string, options *imap.StatusOptions) (*imap.Status
 		}
 	}
 	if options.NumRecent {
-		// \Recent is not kept: no message is ever recent (see README).
-		var zero uint32
-		data.NumRecent = &zero
+		n := f.unclaimedRecentLocked()
+		data.NumRecent = &n
 	}
 	if options.Size {
 		var size int64

@@ -25,7 +25,7 @@ func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		return errReadOnly
 	}
 	uids := sel.resolve(numSet)
-	res, err := sel.f.store(sel.view, uids, flags)
+	res, err := sel.f.store(sel, uids, flags)
 	if err != nil {
 		return err
 	}
@@ -62,10 +62,11 @@ func splitFlags(flags []imap.Flag) (std uint8, keywords []string) {
 }
 
 // store applies a flag change to messages by renaming their files, and
-// returns the resulting flags of every message still present. Other views
-// are told; from is not (it answers with its own FETCH), unless the change
+// returns the resulting flags of every message still present, as sel sees
+// them (\Recent included). Other views are told; sel's view (from) is not (it answers with its own FETCH), unless the change
 // created keywords: then from is told too and the result is nil.
-func (f *folder) store(from *idle.View, uids []imap.UID, sf *imap.StoreFlags) (map[imap.UID][]imap.Flag, error) {
+func (f *folder) store(sel *selection, uids []imap.UID, sf *imap.StoreFlags) (map[imap.UID][]imap.Flag, error) {
+	from := sel.view
 	std, kwNames := splitFlags(sf.Flags)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -112,6 +113,9 @@ func (f *folder) store(from *idle.View, uids []imap.UID, sf *imap.StoreFlags) (m
 			change.Flags[uid] = f.imapFlagsLocked(m)
 		}
 		res[uid] = f.imapFlagsLocked(m)
+		if sel.recent[uid] {
+			res[uid] = withRecent(res[uid])
+		}
 	}
 	f.applyLocked(change, from)
 	if added {

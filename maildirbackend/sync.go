@@ -224,6 +224,7 @@ func (f *folder) assignAndAddLocked(cands []*message, complete bool) ([]imap.UID
 		f.appendLocked(m)
 		uids = append(uids, m.uid)
 	}
+	f.arrivedLocked(uids)
 	return uids, nil
 }
 
