@@ -195,3 +195,37 @@ func BenchmarkSelectCold(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSearchSubject is UID SEARCH SUBJECT "...": cold, only message
+// headers are read; warm (after a client's ENVELOPE listing), the cached
+// envelopes answer.
+func BenchmarkSearchSubject(b *testing.B) {
+	for _, n := range benchSizes() {
+		for _, warm := range []bool{false, true} {
+			b.Run(fmt.Sprintf("n=%d/warm=%v", n, warm), func(b *testing.B) {
+				benchSearchSubject(b, n, warm)
+			})
+		}
+	}
+}
+
+func benchSearchSubject(b *testing.B, n int, warm bool) {
+	s := maildirtest.NewServer(b, &maildirtest.Options{Maildir: benchMaildir(b, n)})
+	c := s.Dial(b, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	if warm {
+		if _, err := c.Fetch(imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, &imap.FetchOptions{Envelope: true}).Collect(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "message 42 about"}}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := c.UIDSearch(crit, nil).Wait()
+		if err != nil || len(res.AllUIDs()) != 1 {
+			b.Fatalf("search: %v %v", res, err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package maildirbackend
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -154,6 +156,40 @@ func (f *folder) readMessage(sn *snapshot) ([]byte, error) {
 	}
 	defer file.Close()
 	return io.ReadAll(file)
+}
+
+// maxHeaderRead bounds what readHeader reads of a message without a blank
+// line.
+const maxHeaderRead = 1 << 20
+
+// headerReaders recycles readHeader's buffers: a SEARCH reads thousands.
+var headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8192) }}
+
+// readHeader returns a message's header block, blank line included.
+func (f *folder) readHeader(sn *snapshot) ([]byte, error) {
+	file, err := f.openMessage(sn)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	r := headerReaders.Get().(*bufio.Reader)
+	defer headerReaders.Put(r)
+	r.Reset(file)
+	var b []byte
+	for len(b) < maxHeaderRead {
+		line, err := r.ReadSlice('\n')
+		b = append(b, line...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF || len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+			return b, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read message header: %w", err)
+		}
+	}
+	return b, nil
 }
 
 // fill computes what a FETCH needs and the cache lacks, and caches it.

@@ -23,6 +23,7 @@ func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		return nil, err
 	}
 	q := sel.compile(criteria)
+	headerOnly := !needsBody(criteria)
 	uids := sel.view.UIDs()
 	flags, kwBits := sel.f.flagTable(uids, sel)
 	var (
@@ -32,7 +33,7 @@ func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		hits   []imap.UID
 	)
 	for i, uid := range uids {
-		c := &candidate{f: sel.f, uid: uid, seq: uint32(i + 1), flags: flags[i], kwBits: kwBits}
+		c := &candidate{f: sel.f, uid: uid, seq: uint32(i + 1), flags: flags[i], kwBits: kwBits, headerOnly: headerOnly}
 		ok, err := c.match(q)
 		if err != nil {
 			return nil, err
@@ -140,6 +141,8 @@ type candidate struct {
 	read    bool
 	gone    bool
 
+	headerOnly bool // the query reads headers only: content is the header
+
 	flags  *flagSet          // nil: expunged on disk
 	kwBits map[string]uint32 // lower-case keyword name to its bit
 }
@@ -169,6 +172,26 @@ func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[str
 		}
 	}
 	return out, kw
+}
+
+// needsBody reports whether a search key anywhere in c reads past the
+// header (BODY, TEXT): otherwise only message headers are read, a small
+// part of a mailbox's bytes.
+func needsBody(c *imap.SearchCriteria) bool {
+	if len(c.Body) > 0 || len(c.Text) > 0 {
+		return true
+	}
+	for i := range c.Not {
+		if needsBody(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if needsBody(&c.Or[i][0]) || needsBody(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasFlag reports whether the message has flag fl (\Recent as this
@@ -217,7 +240,11 @@ func (c *candidate) body() ([]byte, error) {
 		return c.content, nil
 	}
 	c.read = true
-	b, err := c.f.readMessage(sn)
+	read := c.f.readMessage
+	if c.headerOnly {
+		read = c.f.readHeader
+	}
+	b, err := read(sn)
 	if errors.Is(err, fs.ErrNotExist) {
 		c.gone = true
 		return nil, nil
@@ -277,19 +304,33 @@ func (c *candidate) match(q *query) (bool, error) {
 			}
 		}
 	}
-	if len(cr.Header) > 0 || len(cr.Body) > 0 || len(cr.Text) > 0 {
+	for _, h := range cr.Header {
+		if strings.EqualFold(h.Key, "Subject") {
+			// A client's header listing cached the envelope: answer
+			// SUBJECT from it, without opening the file.
+			if ok, answered := imapmsg.MatchSubject(c.snapshot().parsed, h.Value); answered {
+				if !ok {
+					return false, nil
+				}
+				continue
+			}
+		}
+		b, err := c.body()
+		if err != nil || c.gone {
+			return false, err
+		}
+		ok, err := imapmsg.MatchHeader(bytes.NewReader(b), h.Key, h.Value)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	if len(cr.Body) > 0 || len(cr.Text) > 0 {
 		b, err := c.body()
 		if err != nil {
 			return false, err
 		}
 		if c.gone {
 			return false, nil
-		}
-		for _, h := range cr.Header {
-			ok, err := imapmsg.MatchHeader(bytes.NewReader(b), h.Key, h.Value)
-			if err != nil || !ok {
-				return false, err
-			}
 		}
 		for _, v := range cr.Body {
 			ok, err := imapmsg.MatchBody(bytes.NewReader(b), v)

@@ -164,6 +164,8 @@ func TestSession_searchKeys(t *testing.T) {
 		want string
 	}{
 		{"subject encoded word", imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "grüße"}}}, "1"},
+		{"subject plain", imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "SUBJECT", Value: "FOO B"}}}, "2"},
+		{"subject exists", imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: ""}}}, "1:2"},
 		{"body charset", imap.SearchCriteria{Body: []string{"CAFÉ"}}, "1"},
 		{"text", imap.SearchCriteria{Text: []string{"bob@example"}}, "2"},
 		{"not", imap.SearchCriteria{Not: []imap.SearchCriteria{{Body: []string{"zanzibar"}}}}, "2"},
@@ -171,17 +173,26 @@ func TestSession_searchKeys(t *testing.T) {
 		{"larger", imap.SearchCriteria{Larger: 1}, "1:2"},
 		{"or", imap.SearchCriteria{Or: [][2]imap.SearchCriteria{{{Body: []string{"zanzibar"}}, {Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "foo"}}}}}}, "1:2"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := c.UIDSearch(&tt.c, nil).Wait()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := res.All.String(); got != tt.want {
-				t.Errorf("got %q want %q", got, tt.want)
-			}
-		})
+	run := func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res, err := c.UIDSearch(&tt.c, nil).Wait()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := res.All.String(); got != tt.want {
+					t.Errorf("got %q want %q", got, tt.want)
+				}
+			})
+		}
 	}
+	t.Run("files", run)
+	// After a header listing, SUBJECT is answered from the cached
+	// envelopes: the answers must not change.
+	if _, err := c.Fetch(seqSetAll(), &imap.FetchOptions{Envelope: true}).Collect(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("cached envelopes", run)
 }
 
 // rawSession sends commands over a plain connection and returns every line

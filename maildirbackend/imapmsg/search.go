@@ -112,6 +112,18 @@ func textContent(body []byte, p *part) string {
 	return string(out)
 }
 
+// MatchSubject answers SEARCH SUBJECT from a parsed message without reading
+// the file again: whether the decoded Subject contains value, compared as
+// [MatchHeader] does. ok is false when the cached envelope cannot answer:
+// an empty value asks whether the field exists, which the envelope does not
+// record. Only the first Subject field is kept in the envelope.
+func MatchSubject(p *Parsed, value string) (match, ok bool) {
+	if value == "" || p == nil || p.Envelope == nil {
+		return false, false
+	}
+	return strings.Contains(fold(decodeHeader(p.Envelope.Subject)), fold(value)), true
+}
+
 // decodeHeader decodes RFC 2047 encoded words; on failure the raw value is
 // used.
 func decodeHeader(v string) string {
