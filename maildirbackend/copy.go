@@ -21,7 +21,11 @@ func (s *Session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, err
 	}
-	data, _, err := s.copyTo(sel, sel.resolve(numSet), dest)
+	uids, err := sel.resolveChecked(numSet)
+	if err != nil {
+		return nil, err
+	}
+	data, _, err := s.copyTo(sel, uids, dest)
 	return data, err
 }
 
@@ -35,7 +39,11 @@ func (s *Session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if sel.readOnly {
 		return errReadOnly
 	}
-	data, copied, err := s.copyTo(sel, sel.resolve(numSet), dest)
+	uids, err := sel.resolveChecked(numSet)
+	if err != nil {
+		return err
+	}
+	data, copied, err := s.copyTo(sel, uids, dest)
 	if err != nil || data == nil {
 		return err // nil data: nothing left to move
 	}

@@ -27,7 +27,10 @@ func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	if err != nil {
 		return err
 	}
-	uids := sel.resolve(numSet)
+	uids, err := sel.resolveChecked(numSet)
+	if err != nil {
+		return err
+	}
 	markSeen := false
 	if !sel.readOnly {
 		for _, bs := range options.BodySection {

@@ -271,6 +271,32 @@ func (s *Session) selected() (*selection, error) {
 	return s.sel, nil
 }
 
+// errBadSeqNum answers a message sequence number the client was never told
+// about, as Dovecot does ("Invalid messageset").
+var errBadSeqNum = &imap.Error{
+	Type: imap.StatusResponseTypeBad,
+	Code: imap.ResponseCodeClientBug,
+	Text: "Invalid message sequence number",
+}
+
+// resolveChecked is resolve for FETCH, STORE, COPY and MOVE: a sequence
+// number above the client's message count is a client error (RFC 3501
+// 2.3.1.2: sequence numbers run from 1 to the number of messages). UIDs that
+// do not exist are ignored (RFC 3501 6.4.8).
+func (sel *selection) resolveChecked(numSet imap.NumSet) ([]imap.UID, error) {
+	if set, ok := numSet.(imap.SeqSet); ok {
+		n := uint32(sel.view.Len())
+		for _, r := range set {
+			// A range with "*" always means something ("5:*" is "3:5"
+			// with 3 messages), even in an empty mailbox.
+			if r.Start != 0 && r.Stop != 0 && (r.Start > n || r.Stop > n) {
+				return nil, errBadSeqNum
+			}
+		}
+	}
+	return sel.resolve(numSet), nil
+}
+
 // resolve turns a sequence or UID set into the UIDs of the client's view, in
 // ascending order. "*" and "$" (SEARCHRES) are resolved against the view.
 func (sel *selection) resolve(numSet imap.NumSet) []imap.UID {

@@ -245,3 +245,25 @@ func TestSession_newKeywordFlagsBeforeFetch(t *testing.T) {
 		t.Fatalf("want * FLAGS with the keyword before the FETCH showing it:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+func TestSession_badSequenceNumbers(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("only"))
+	lines := rawSession(t, s.Addr, "LOGIN alice secret", "SELECT INBOX",
+		"FETCH 2 FLAGS", "STORE 1:3 +FLAGS (\\Seen)", "FETCH 1:* FLAGS", "UID FETCH 99 FLAGS", "FETCH 5:* UID")
+	for _, prefix := range []string{"t2 BAD", "t3 BAD", "t4 OK", "t5 OK", "t6 OK"} {
+		found := false
+		for _, l := range lines {
+			found = found || strings.HasPrefix(l, prefix)
+		}
+		if !found {
+			t.Errorf("want %q:\n%s", prefix, strings.Join(lines, "\n"))
+		}
+	}
+	// The connection survives and nothing was stored by the refused STORE.
+	for _, l := range lines {
+		if strings.Contains(l, `\Seen`) && strings.HasPrefix(l, "* 1 FETCH") {
+			t.Errorf("refused STORE changed flags: %s", l)
+		}
+	}
+}

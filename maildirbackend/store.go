@@ -24,7 +24,10 @@ func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if sel.readOnly {
 		return errReadOnly
 	}
-	uids := sel.resolve(numSet)
+	uids, err := sel.resolveChecked(numSet)
+	if err != nil {
+		return err
+	}
 	res, err := sel.f.store(sel, uids, flags)
 	if err != nil {
 		return err
