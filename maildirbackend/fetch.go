@@ -161,6 +161,21 @@ func (f *folder) readMessage(sn *snapshot) ([]byte, error) {
 	return io.ReadAll(file)
 }
 
+// headerSectionsOnly reports whether a FETCH asks only for sections of the
+// top-level header (BODY[HEADER], BODY[HEADER.FIELDS (...)], and .NOT),
+// which the header block alone answers.
+func headerSectionsOnly(options *imap.FetchOptions) bool {
+	if len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 {
+		return false
+	}
+	for _, bs := range options.BodySection {
+		if len(bs.Part) > 0 || bs.Specifier != imap.PartSpecifierHeader {
+			return false
+		}
+	}
+	return true
+}
+
 // maxHeaderRead bounds what readHeader reads of a message without a blank
 // line.
 const maxHeaderRead = 1 << 20
@@ -281,8 +296,12 @@ func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, sn snapshot, op
 	}
 	var content []byte
 	if len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 {
+		read := f.readMessage
+		if headerSectionsOnly(options) {
+			read = f.readHeader // a client's header listing: skip the bodies
+		}
 		var err error
-		if content, err = f.readMessage(&sn); errors.Is(err, fs.ErrNotExist) {
+		if content, err = read(&sn); errors.Is(err, fs.ErrNotExist) {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("read message: %w", err)

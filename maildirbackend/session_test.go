@@ -267,3 +267,38 @@ func TestSession_badSequenceNumbers(t *testing.T) {
 		}
 	}
 }
+
+func TestSession_headerSectionsFromTheHeaderAlone(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	big := "From: a@example.org\nSubject: big\nX-Folded: one\n two\n\n" + strings.Repeat("body line\n", 20000)
+	maildirtest.Deliver(t, s.Maildir, big)
+	maildirtest.Deliver(t, s.Maildir, "From: b@example.org\nSubject: no body, no blank line\n")
+	c := s.Dial(t, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	header := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
+	fields := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Subject", "X-Folded"}, Peek: true}
+	text := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText, Peek: true}
+	alone, err := c.Fetch(seqSetAll(), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{header, fields}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With TEXT too, the whole file is read: the header sections must not
+	// differ.
+	whole, err := c.Fetch(seqSetAll(), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{header, fields, text}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range alone {
+		for _, sec := range []*imap.FetchItemBodySection{header, fields} {
+			a, w := string(alone[i].FindBodySection(sec)), string(whole[i].FindBodySection(sec))
+			if a != w || a == "" {
+				t.Errorf("message %d %v: header alone %q, whole file %q", i+1, sec.HeaderFields, a, w)
+			}
+		}
+	}
+	if got := string(alone[0].FindBodySection(fields)); got != "Subject: big\r\nX-Folded: one\r\n two\r\n\r\n" {
+		t.Errorf("HEADER.FIELDS = %q", got)
+	}
+}
