@@ -160,7 +160,7 @@ func (d *folder) placeCopy(keys *keyGen, src *folder, sn *snapshot) (*message, b
 
 // copyFile copies a message file via tmp/ and keeps its mtime.
 func copyFile(srcPath, destDir string, m *message, keys *keyGen) error {
-	src, err := os.Open(srcPath)
+	src, err := openMessageFile(srcPath)
 	if err != nil {
 		return err
 	}

@@ -132,7 +132,7 @@ func (f *folder) snapLocked(m *message) snapshot {
 // our last sync, it syncs the folder and tries the new name; it returns
 // fs.ErrNotExist when the message is gone.
 func (f *folder) openMessage(sn *snapshot) (*os.File, error) {
-	file, err := os.Open(sn.path())
+	file, err := openMessageFile(sn.path())
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return file, err
 	}
@@ -148,7 +148,7 @@ func (f *folder) openMessage(sn *snapshot) (*os.File, error) {
 	sn.inNew, sn.info = m.inNew, m.info
 	sn.flags = f.imapFlagsLocked(m)
 	f.mu.Unlock()
-	return os.Open(sn.path())
+	return openMessageFile(sn.path())
 }
 
 // readMessage returns a message's content as stored.
@@ -268,7 +268,7 @@ func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
 
 // computeSizes reads a message to learn its sizes. Called with f.mu held.
 func (f *folder) computeSizes(m *message) error {
-	file, err := os.Open(filepath.Join(f.path, m.rel()))
+	file, err := openMessageFile(filepath.Join(f.path, m.rel()))
 	if err != nil {
 		return err
 	}

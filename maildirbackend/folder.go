@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -163,17 +164,33 @@ func readEntries(path string) (map[string]entry, error) {
 	return entries, nil
 }
 
+// readDirNames lists the regular files of dir, unsorted, from the
+// directory entries' types (no stat). Subdirectories, symbolic links and
+// other non-files are not messages: a symbolic link could make the server
+// read a file its owner may read and the mail user may not.
 func readDirNames(dir string) ([]string, error) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", filepath.Base(dir), err)
 	}
 	defer d.Close()
-	names, err := d.Readdirnames(-1)
+	entries, err := d.ReadDir(-1)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", filepath.Base(dir), err)
 	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
 	return names, nil
+}
+
+// openMessageFile opens a message file for reading, refusing to follow a
+// symbolic link put in its place.
+func openMessageFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 }
 
 // validMessageName reports whether a directory entry can be a message:

@@ -302,3 +302,30 @@ func TestSession_headerSectionsFromTheHeaderAlone(t *testing.T) {
 		t.Errorf("HEADER.FIELDS = %q", got)
 	}
 }
+
+func TestSession_onlyRegularFilesAreMessages(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("Subject: not yours\n\nsecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(s.Maildir, "cur", "1.M1P1.link:2,S")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(s.Maildir, "cur", "2.M2P2.dir:2,"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("real"))
+	c := s.Dial(t, nil)
+	data, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data.NumMessages != 1 {
+		t.Fatalf("%d messages: a symbolic link or a directory was taken for a message", data.NumMessages)
+	}
+	msgs := fetchAll(t, c)
+	if len(msgs) != 1 || msgs[0].Envelope.Subject != "real" {
+		t.Fatalf("fetch: %+v", msgs)
+	}
+}
