@@ -56,11 +56,11 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	if err != nil {
 		return nil, err
 	}
-	uids, err := f.addFiles([]*message{m}, added, mboxFlags)
+	uids, uidValidity, err := f.addFiles([]*message{m}, added, mboxFlags)
 	if err != nil {
 		return nil, err
 	}
-	return &imap.AppendData{UIDValidity: f.uidValidity, UID: uids[0]}, nil
+	return &imap.AppendData{UIDValidity: uidValidity, UID: uids[0]}, nil
 }
 
 // countBareLF counts LF bytes not preceded by CR: what CRLF output adds.
@@ -104,9 +104,9 @@ func (f *folder) writeNew(keys *keyGen, content []byte, vsize int64, nf flagSet,
 }
 
 // addFiles registers message files just placed in the folder and returns
-// their UIDs in the order given. The watcher may have registered some
-// already; they keep the UID it gave.
-func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([]imap.UID, error) {
+// their UIDs in the order given, and the folder's UIDVALIDITY. The watcher
+// may have registered some already; they keep the UID it gave.
+func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([]imap.UID, uint32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var cands []*message
@@ -122,10 +122,10 @@ func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([
 			// Another process numbered files we have not seen yet: a
 			// full sync takes them and ours in order.
 			if err := f.syncLocked(); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		} else if err != nil {
-			return nil, err
+			return nil, 0, err
 		} else {
 			change.Added = added
 		}
@@ -140,5 +140,5 @@ func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([
 			uids[i] = known.uid
 		}
 	}
-	return uids, nil
+	return uids, f.uidValidity, nil
 }

@@ -93,7 +93,7 @@ func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string) (*imap.Co
 	d.mu.Lock()
 	mboxFlags := d.mailboxFlagsLocked()
 	d.mu.Unlock()
-	destUIDs, err := d.addFiles(placed, kwAdded, mboxFlags)
+	destUIDs, uidValidity, err := d.addFiles(placed, kwAdded, mboxFlags)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,7 +102,7 @@ func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string) (*imap.Co
 		// cannot be written), and the EXPUNGEs follow in the poll.
 		return nil, nil, nil
 	}
-	data := &imap.CopyData{UIDValidity: d.uidValidity}
+	data := &imap.CopyData{UIDValidity: uidValidity}
 	copied := make(map[imap.UID]bool, len(srcUIDs))
 	for i, uid := range srcUIDs {
 		data.SourceUIDs.AddNum(uid)
