@@ -21,6 +21,10 @@ type View struct {
 	mbox *Mailbox      // immutable
 	wake chan struct{} // immutable; cap 1; signalled by Apply
 
+	// flagsFilter, when set, rewrites the flags of each FETCH FLAGS this
+	// view writes; set before the view is used, then read-only.
+	flagsFilter func(uid imap.UID, flags []imap.Flag) []imap.Flag
+
 	// Guarded by mbox.mu.
 	uids    []imap.UID // the client's list; contents immutable; == mbox.uids when version == mbox.version
 	version uint64     // the mailbox version uids was taken from
@@ -37,6 +41,15 @@ type flagUpdate struct {
 	seq   uint32
 	uid   imap.UID
 	flags []imap.Flag
+}
+
+// SetFlagsFilter installs f to rewrite the flags of every FETCH FLAGS the
+// view writes, for session-specific flags such as \Recent (RFC 3501: one
+// session sees a message as recent). f is called from Poll and Idle, with
+// no lock of this package held; the flags it receives must not be
+// modified. Call it before the view's first Poll or Idle.
+func (v *View) SetFlagsFilter(f func(uid imap.UID, flags []imap.Flag) []imap.Flag) {
+	v.flagsFilter = f
 }
 
 // dropPendingLocked forgets pending flag changes of the sorted UIDs uids.
@@ -100,6 +113,9 @@ func (v *View) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		}
 	}
 	for _, f := range fetches {
+		if v.flagsFilter != nil {
+			f.flags = v.flagsFilter(f.uid, f.flags)
+		}
 		if err := w.WriteMessageFlags(f.seq, f.uid, f.flags); err != nil {
 			return fmt.Errorf("idle: writing FETCH FLAGS: %w", err)
 		}

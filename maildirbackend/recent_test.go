@@ -112,6 +112,19 @@ func TestRecent_oneSessionOnly(t *testing.T) {
 	if l := first.cmd("UID FETCH 2 (FLAGS)"); !has(l, `\Recent`) {
 		t.Errorf("first session: FLAGS of UID 2 = %q, want \\Recent", l)
 	}
+	// A flag change pushed to the first session keeps \Recent.
+	second.cmd("NOOP") // learn about UID 2
+	second.cmd(`UID STORE 2 +FLAGS.SILENT (\Flagged)`)
+	l = first.cmd("NOOP")
+	for ; !has(l, `\Flagged`); l = first.cmd("NOOP") {
+		if time.Now().After(deadline) {
+			t.Fatal("no FETCH for the other session's STORE")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !has(l, `\Recent`) {
+		t.Errorf("pushed FETCH dropped \\Recent: %q", l)
+	}
 	second.cmd("NOOP")
 	if l := second.cmd("UID SEARCH RECENT"); has(l, "1") || has(l, "2") {
 		t.Errorf("second session: SEARCH RECENT = %q, want none", l)

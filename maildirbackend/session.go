@@ -128,6 +128,7 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	f.mu.Lock()
 	view := f.mbox.NewView()
 	sel.view = view
+	view.SetFlagsFilter(sel.withRecentFlag)
 	if sel.readOnly {
 		sel.recent = f.unclaimedRecentSetLocked() // shown, not claimed
 	} else {
@@ -199,6 +200,18 @@ func (s *Session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		return w.WriteNumRecent(n)
 	}
 	return nil
+}
+
+// withRecentFlag adds \Recent to the flags of a FETCH the view pushes
+// when the message is recent in this session.
+func (sel *selection) withRecentFlag(uid imap.UID, flags []imap.Flag) []imap.Flag {
+	sel.f.mu.Lock()
+	recent := sel.recent[uid]
+	sel.f.mu.Unlock()
+	if recent {
+		return withRecent(flags)
+	}
+	return flags
 }
 
 // recentCount is the number of messages the client sees that are \Recent
