@@ -52,6 +52,19 @@ func newPushRecorder() (*pushRecorder, *imapclient.Options) {
 	}}
 }
 
+// idleIn selects mailbox and starts IDLE; the caller ends it with Close.
+func idleIn(t *testing.T, c *imapclient.Client, mailbox string) *imapclient.IdleCommand {
+	t.Helper()
+	if _, err := c.Select(mailbox, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idleCmd, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idleCmd
+}
+
 func wait[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
 	select {
@@ -68,13 +81,7 @@ func TestPush_deliveryFlagsExpungeWhileIdle(t *testing.T) {
 	first := maildirtest.Deliver(t, s.Maildir, maildirtest.Message("before"))
 	rec, opts := newPushRecorder()
 	c := s.Dial(t, opts)
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	idleCmd, err := c.Idle()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idleCmd := idleIn(t, c, "INBOX")
 	defer idleCmd.Close()
 
 	k := maildirtest.Deliver(t, s.Maildir, maildirtest.Message("pushed"))
@@ -166,13 +173,7 @@ func TestPush_pollingFallback(t *testing.T) {
 	s := maildirtest.NewServer(t, &maildirtest.Options{Watch: watch.Options{MaxWatches: 1, PollInterval: 50 * time.Millisecond}})
 	rec, opts := newPushRecorder()
 	c := s.Dial(t, opts)
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	idleCmd, err := c.Idle()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idleCmd := idleIn(t, c, "INBOX")
 	defer idleCmd.Close()
 	k := maildirtest.Deliver(t, s.Maildir, maildirtest.Message("polled"))
 	if n := wait(t, rec.exists, "EXISTS via polling"); n != 1 {
@@ -197,13 +198,7 @@ func TestPush_folderDeletedUnderSelectedSession(t *testing.T) {
 	maildirtest.Deliver(t, s.Folder("Work"), maildirtest.Message("w2"))
 	rec, opts := newPushRecorder()
 	c := s.Dial(t, opts)
-	if _, err := c.Select("Work", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	idleCmd, err := c.Idle()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idleCmd := idleIn(t, c, "Work")
 	if err := os.RemoveAll(s.Folder("Work")); err != nil {
 		t.Fatal(err)
 	}
