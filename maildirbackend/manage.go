@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -319,26 +320,36 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 // renameSubscriptions renames the subscriptions of a renamed mailbox and of
 // its children. Failures are logged: the rename itself succeeded.
 func (s *Session) renameSubscriptions(oldName, newName string) {
+	err := s.editSubscriptions(func(subs []string) ([]string, bool) {
+		changed := false
+		for i, n := range subs {
+			if n == oldName {
+				subs[i], changed = newName, true
+			} else if rest, ok := strings.CutPrefix(n, oldName+string(Delim)); ok {
+				subs[i], changed = newName+string(Delim)+rest, true
+			}
+		}
+		return subs, changed
+	})
+	if err != nil {
+		s.acct.log.Warn("renaming subscriptions", "err", err)
+	}
+}
+
+// editSubscriptions reads, changes and writes the subscriptions under the
+// account's lock; edit reports whether it changed anything.
+func (s *Session) editSubscriptions(edit func([]string) ([]string, bool)) error {
 	s.acct.subMu.Lock()
 	defer s.acct.subMu.Unlock()
 	subs, err := s.readSubscriptions()
 	if err != nil {
-		s.acct.log.Warn("renaming subscriptions", "err", err)
-		return
+		return err
 	}
-	changed := false
-	for i, n := range subs {
-		if n == oldName {
-			subs[i], changed = newName, true
-		} else if rest, ok := strings.CutPrefix(n, oldName+string(Delim)); ok {
-			subs[i], changed = newName+string(Delim)+rest, true
-		}
+	subs, changed := edit(subs)
+	if !changed {
+		return nil
 	}
-	if changed {
-		if err := s.writeSubscriptions(subs); err != nil {
-			s.acct.log.Warn("renaming subscriptions", "err", err)
-		}
-	}
+	return s.writeSubscriptions(subs)
 }
 
 // Subscribe adds a mailbox to the subscriptions. Like Dovecot, it accepts
@@ -348,18 +359,12 @@ func (s *Session) Subscribe(name string) error {
 	if err != nil {
 		return err
 	}
-	s.acct.subMu.Lock()
-	defer s.acct.subMu.Unlock()
-	subs, err := s.readSubscriptions()
-	if err != nil {
-		return err
-	}
-	for _, n := range subs {
-		if n == name {
-			return nil
+	return s.editSubscriptions(func(subs []string) ([]string, bool) {
+		if slices.Contains(subs, name) {
+			return subs, false
 		}
-	}
-	return s.writeSubscriptions(append(subs, name))
+		return append(subs, name), true
+	})
 }
 
 // Unsubscribe removes a mailbox from the subscriptions; a name that is not
@@ -369,22 +374,10 @@ func (s *Session) Unsubscribe(name string) error {
 	if err != nil {
 		return err
 	}
-	s.acct.subMu.Lock()
-	defer s.acct.subMu.Unlock()
-	subs, err := s.readSubscriptions()
-	if err != nil {
-		return err
-	}
-	kept := subs[:0]
-	for _, n := range subs {
-		if n != name {
-			kept = append(kept, n)
-		}
-	}
-	if len(kept) == len(subs) {
-		return nil
-	}
-	return s.writeSubscriptions(kept)
+	return s.editSubscriptions(func(subs []string) ([]string, bool) {
+		kept := slices.DeleteFunc(slices.Clone(subs), func(n string) bool { return n == name })
+		return kept, len(kept) != len(subs)
+	})
 }
 
 // subscriptionName canonicalises and validates a name to subscribe.
