@@ -39,6 +39,7 @@ type selection struct {
 	searchRes  imap.UIDSet
 	recent     map[imap.UID]bool // \Recent in this session; guarded by f.mu
 	toldRecent uint32            // the RECENT count the client was last told
+	counted    recentKey         // what toldRecent was counted from; guarded by f.mu
 }
 
 // Login authenticates the user and opens the user's Maildir.
@@ -216,16 +217,35 @@ func (sel *selection) withRecentFlag(uid imap.UID, flags []imap.Flag) []imap.Fla
 
 // recentCount is the number of messages the client sees that are \Recent
 // in this session.
+// It runs after every command, so it counts again only when the client's
+// list (a new snapshot: idle never changes one in place) or the recent set
+// changed.
 func (sel *selection) recentCount() uint32 {
+	uids := sel.view.UIDs()
 	sel.f.mu.Lock()
 	defer sel.f.mu.Unlock()
+	key := recentKey{n: len(uids), recent: len(sel.recent)}
+	if len(uids) > 0 {
+		key.first = &uids[0]
+	}
+	if key == sel.counted {
+		return sel.toldRecent
+	}
 	var n uint32
 	for uid := range sel.recent {
 		if sel.view.SeqNum(uid) != 0 {
 			n++
 		}
 	}
+	sel.counted = key
 	return n
+}
+
+// recentKey identifies what recentCount last counted: the client's UID list
+// and the size of the recent set.
+type recentKey struct {
+	first     *imap.UID
+	n, recent int
 }
 
 // Idle writes changes as they happen until stop is closed, starting with
