@@ -66,6 +66,11 @@ var (
 		Code: imap.ResponseCodeInUse,
 		Text: "Mailbox is locked by another process; try again",
 	}
+	errReplaced = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeUnavailable,
+		Text: "Mailbox was replaced on disk; try again",
+	}
 	errNotSelected = &imap.Error{
 		Type: imap.StatusResponseTypeBad,
 		Code: imap.ResponseCodeClientBug,

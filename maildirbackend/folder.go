@@ -37,7 +37,8 @@ type folder struct {
 
 	mu          sync.Mutex
 	loaded      bool
-	gone        bool // the folder directory disappeared
+	gone        bool  // the folder directory disappeared or was replaced
+	dir         dirID // the directory loaded: the folder's identity (identity.go)
 	uidValidity uint32
 	uidNext     imap.UID
 	msgs        []*message   // ascending UID
@@ -84,9 +85,16 @@ func (f *folder) open() error {
 // loadLocked reads the folder from disk: directory listing, uidlist,
 // keywords. Files without a UID get one.
 func (f *folder) loadLocked() error {
-	if err := ensureFolderDirs(f.path, f.mailbox == inboxName); err != nil {
+	if err := ensureFolderDirs(f.path, f.isInbox()); err != nil {
 		return err
 	}
+	id, err := statFolderDir(f.path, f.isInbox())
+	if missingDir(err) {
+		return errNoSuchMailbox
+	} else if err != nil {
+		return fmt.Errorf("stat folder: %w", err)
+	}
+	f.dir = id
 	// A Courier-IMAP folder (courierimapuiddb, no dovecot-uidlist) is
 	// converted once, keeping its UIDs and keywords.
 	if ok, err := courier.Convert(f.path); err != nil {
@@ -372,7 +380,7 @@ const uidlistRecheckDelay = 200 * time.Millisecond
 func (f *folder) recheckUIDList() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.gone || !f.loaded {
+	if !f.loaded || !f.currentLocked() {
 		return
 	}
 	if err := f.adoptUIDListLocked(); err != nil {

@@ -220,6 +220,7 @@ func (s *Session) Delete(name string) error {
 			return mapFSError(fmt.Errorf("trash folder: %w", err))
 		}
 	}
+	s.acct.retire(path, false)
 	if err := os.RemoveAll(trash); err != nil {
 		// The folder is already gone from the tree; the next delete
 		// removes the rest.
@@ -311,6 +312,7 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 			s.acct.log.Error("renaming child folder", "mailbox", oldName, "err", err)
 		}
 	}
+	s.acct.retire(oldPath, true)
 	s.renameSubscriptions(oldName, newName)
 	s.moveSpecialUse(oldName, newName)
 	s.acct.log.Info("mailbox renamed", "user", s.user, "mailbox", oldName, "to", newName)

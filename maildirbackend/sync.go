@@ -36,6 +36,9 @@ func (f *folder) syncLocked() error { return f.syncHintedLocked(nil) }
 // looked up again by name before it is called expunged, and a hinted file
 // the scans miss is still taken if it exists.
 func (f *folder) syncHintedLocked(hints map[string]entry) error {
+	if !f.currentLocked() {
+		return nil
+	}
 	if err := f.adoptUIDListLocked(); err != nil {
 		return err
 	}
@@ -143,6 +146,9 @@ func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error 
 // name and only falls back to a full sync when a message's current file is
 // gone (expunged, or renamed to a name the batch does not hold).
 func (f *folder) syncNamesLocked(names []string) error {
+	if !f.currentLocked() {
+		return nil
+	}
 	if err := f.adoptUIDListLocked(); err != nil {
 		return err
 	}
@@ -237,10 +243,17 @@ func (f *folder) assignAndAddLocked(cands []*message, complete bool) ([]imap.UID
 // highest UID that are neither known nor candidates. With complete, such
 // records are stale (their files are gone) and are skipped.
 func (f *folder) assignLocked(cands []*message, complete bool) error {
+	if err := f.checkCurrentLocked(); err != nil {
+		return err
+	}
 	lock, err := dovecot.LockUIDList(f.path, lockTimeout)
 	if errors.Is(err, dovecot.ErrLockTimeout) {
 		return errBusy
 	} else if err != nil {
+		if missingDir(err) {
+			f.currentLocked()
+			return errNoSuchMailbox
+		}
 		return mapFSError(fmt.Errorf("lock uidlist: %w", err))
 	}
 	defer func() {
@@ -248,6 +261,10 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 			f.log.Warn("uidlist lock", "err", err)
 		}
 	}()
+	// The directory may have been replaced while we waited for the lock.
+	if err := f.checkCurrentLocked(); err != nil {
+		return err
+	}
 
 	listPath := filepath.Join(f.path, uidlistName)
 	list, err := dovecot.ReadUIDList(listPath)
@@ -266,11 +283,12 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 		created = true
 	}
 	if f.uidValidity != 0 && list.UIDValidity != f.uidValidity {
-		// Someone replaced the uidlist: our UIDs are no longer theirs.
-		// Keep serving ours and write ours back rather than renumber.
-		f.log.Error("dovecot-uidlist UIDVALIDITY changed under us; keeping ours", "ours", f.uidValidity, "theirs", list.UIDValidity)
-		list.UIDValidity = f.uidValidity
-		created = true
+		// Another program gave the folder a new UIDVALIDITY: every UID
+		// we hold is void. The disk is right; this state is retired, and
+		// the next open reads the folder afresh.
+		f.log.Warn("dovecot-uidlist has a new UIDVALIDITY; reopening the folder", "was", f.uidValidity, "now", list.UIDValidity)
+		f.goneLocked()
+		return errReplaced
 	}
 	f.uidValidity = list.UIDValidity
 
