@@ -37,8 +37,9 @@ type folder struct {
 
 	mu          sync.Mutex
 	loaded      bool
-	gone        bool  // the folder directory disappeared or was replaced
-	dir         dirID // the directory loaded: the folder's identity (identity.go)
+	gone        bool      // the folder directory disappeared or was replaced
+	dir         dirID     // the directory loaded: the folder's identity (identity.go)
+	tmpCleaned  time.Time // when tmp/ was last cleaned (tmpclean.go)
 	uidValidity uint32
 	uidNext     imap.UID
 	msgs        []*message   // ascending UID
@@ -79,6 +80,7 @@ func (f *folder) open() error {
 		f.loaded = true
 	}
 	f.mu.Unlock()
+	f.cleanTmpIfDue()
 	return f.startWatching()
 }
 
