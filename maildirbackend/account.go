@@ -1,7 +1,9 @@
 package maildirbackend
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
@@ -70,6 +72,9 @@ func (a *account) acquire(name string) (*folder, error) {
 
 	if err := f.open(); err != nil {
 		a.release(f)
+		if errors.Is(err, fs.ErrNotExist) && !isInbox {
+			err = errNoSuchMailbox // removed or renamed while we read it
+		}
 		return nil, err
 	}
 	return f, nil

@@ -58,6 +58,11 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	}
 	uids, uidValidity, err := f.addFiles([]*message{m}, added, mboxFlags)
 	if err != nil {
+		// A NO means the message is not there, now or after a restart.
+		f.undo([]placement{{m: m}})
+		if errors.Is(err, errNoSuchMailbox) {
+			err = errTryCreate // the folder went meanwhile
+		}
 		return nil, err
 	}
 	return &imap.AppendData{UIDValidity: uidValidity, UID: uids[0]}, nil

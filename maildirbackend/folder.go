@@ -221,7 +221,10 @@ func ensureFolderDirs(path string, isInbox bool) error {
 		}
 	}
 	for _, sub := range [...]string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(path, sub), 0o700); err != nil {
+		err := os.MkdirAll(filepath.Join(path, sub), 0o700)
+		if !isInbox && (errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist)) {
+			return errNoSuchMailbox // the folder was renamed meanwhile
+		} else if err != nil {
 			return mapFSError(fmt.Errorf("create %s: %w", sub, err))
 		}
 	}

@@ -55,7 +55,7 @@ func newListServer(t *testing.T, opts *Options) *listServer {
 		NewSession:   b.NewSession,
 		Caps:         b.Caps(),
 		InsecureAuth: true,
-		Logger:       slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelError),
+		Logger:       slog.NewLogLogger(slog.NewTextHandler(testLogWriter{t}, nil), slog.LevelError),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -357,4 +357,13 @@ func TestSession_inboxPrefix(t *testing.T) {
 	if got := readFile(t, filepath.Join(s.maildir, "subscriptions")); got != "V\t2\n\nSent\n" {
 		t.Errorf("subscriptions = %q", got)
 	}
+}
+
+// testLogWriter sends the server's log of internal errors to the test log,
+// so that a NO [SERVERBUG] shows its cause.
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

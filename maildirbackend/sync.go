@@ -219,6 +219,9 @@ var errUIDGap = errors.New("uidlist has UIDs for files not yet seen")
 // caller must sync the whole folder instead.
 func (f *folder) assignAndAddLocked(cands []*message, complete bool) ([]imap.UID, error) {
 	if err := f.assignLocked(cands, complete); err != nil {
+		if !errors.Is(err, errUIDGap) && (!f.currentLocked() || errors.Is(err, fs.ErrNotExist)) {
+			return nil, errNoSuchMailbox // removed or renamed meanwhile
+		}
 		return nil, err
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].uid < cands[j].uid })
