@@ -108,19 +108,24 @@ func (a *account) retire(path string, children bool) {
 // retireLocked marks f gone and drops it from the open folders; a folder
 // without sessions closes now. Called with a.mu held.
 func (a *account) retireLocked(f *folder) {
-	f.mu.Lock()
-	f.goneLocked()
-	f.mu.Unlock()
 	if a.folders[f.path] == f {
 		delete(a.folders, f.path)
 	}
-	if f.refs == 0 {
-		if f.linger != nil {
-			f.linger.Stop()
-			f.linger = nil
-		}
-		go f.stopWatching()
+	unused := f.refs == 0
+	if unused && f.linger != nil {
+		f.linger.Stop()
+		f.linger = nil
 	}
+	// The folder's mutex may be held by a long wait (a foreign uidlist
+	// lock): not under the account's.
+	go func() {
+		f.mu.Lock()
+		f.goneLocked()
+		f.mu.Unlock()
+		if unused {
+			f.stopWatching()
+		}
+	}()
 }
 
 // release drops a reference taken by acquire. The folder closes after
@@ -132,9 +137,14 @@ func (a *account) release(f *folder) {
 	if f.refs > 0 {
 		return
 	}
-	f.mu.Lock()
-	ok := f.loaded && !f.gone
-	f.mu.Unlock()
+	// Never wait for a folder's mutex under the account's: a folder
+	// waiting for a foreign uidlist lock would stall every folder of the
+	// account. A busy folder lingers; the timer looks again.
+	ok := true
+	if f.mu.TryLock() {
+		ok = f.loaded && !f.gone
+		f.mu.Unlock()
+	}
 	linger := a.b.opts.FolderLinger
 	if !ok || linger < 0 {
 		a.closeFolderLocked(f)

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
+	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
 // The tests of this file inject real failures (a uidlist lock held by
@@ -286,5 +287,108 @@ func writeMessage(t *testing.T, dir, key string) {
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, "new", key)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Issue 8, item 2: a sync that failed because another process held the
+// uidlist lock is retried until it succeeds: the delivery reaches the IDLE
+// client once the lock is free, with no other change and no safety check.
+func TestSync_retriedAfterBusyLock(t *testing.T) {
+	w, err := watch.New(&watch.Options{PollInterval: time.Hour, SafetyInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	s := newListServer(t, &Options{Watcher: w})
+	exists := make(chan uint32, 16)
+	c, err := imapclient.DialInsecure(s.addr, &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					exists <- *d.NumMessages
+				}
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login("u", "p").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	release := holdUIDListLock(t, s.maildir)
+	writeMessage(t, s.maildir, "delivered-under-lock")
+	// The sync the delivery started fails at least once (it gives up after
+	// backgroundLockWait); then the lock goes.
+	time.Sleep(3 * backgroundLockWait)
+	select {
+	case n := <-exists:
+		t.Fatalf("EXISTS %d while the lock is held", n)
+	default:
+	}
+	release()
+	select {
+	case n := <-exists:
+		if n != 1 {
+			t.Fatalf("EXISTS %d, want 1", n)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the delivery never reached the IDLE client: the failed sync was not retried")
+	}
+}
+
+// Issue 8, item 6: while an APPEND to INBOX waits for a foreign uidlist
+// lock, a session leaving INBOX for another folder, and other sessions'
+// STATUS and LIST, are not held up.
+func TestLockWait_doesNotStallAccount(t *testing.T) {
+	old := lockTimeout
+	lockTimeout = 10 * time.Second
+	t.Cleanup(func() { lockTimeout = old })
+	s := newListServer(t, nil)
+	c := s.dial(t)
+	if err := c.Create("Other", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendMsg(c, "INBOX", "Subject: x\r\n\r\nx\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	b := s.dial(t)
+	if _, err := b.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	release := holdUIDListLock(t, s.maildir)
+	appendDone := make(chan error, 1)
+	go func() {
+		_, err := appendMsg(c, "INBOX", "Subject: waits\r\n\r\ny\r\n")
+		appendDone <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // let the APPEND reach the lock wait
+	other := s.dial(t)
+	if _, err := other.Status("Other", &imap.StatusOptions{NumMessages: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.List("", "*", nil).Collect(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Select("Other", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-appendDone:
+		t.Fatalf("the APPEND ended (%v) before the other commands: they waited for INBOX's lock", err)
+	default:
+	}
+	release()
+	if err := <-appendDone; err != nil {
+		t.Fatalf("APPEND after the lock was released: %v", err)
 	}
 }

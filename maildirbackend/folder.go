@@ -37,9 +37,13 @@ type folder struct {
 
 	mu          sync.Mutex
 	loaded      bool
-	gone        bool      // the folder directory disappeared or was replaced
-	dir         dirID     // the directory loaded: the folder's identity (identity.go)
-	tmpCleaned  time.Time // when tmp/ was last cleaned (tmpclean.go)
+	gone        bool          // the folder directory disappeared or was replaced
+	dir         dirID         // the directory loaded: the folder's identity (identity.go)
+	tmpCleaned  time.Time     // when tmp/ was last cleaned (tmpclean.go)
+	background  bool          // a watcher-driven sync runs: short lock waits
+	stopped     bool          // no longer watched: no retry either
+	retry       *time.Timer   // retries a failed background sync; may be nil
+	retryDelay  time.Duration // the next retry's delay (backoff)
 	uidValidity uint32
 	uidNext     imap.UID
 	msgs        []*message   // ascending UID
@@ -315,6 +319,10 @@ func (f *folder) stopWatching() {
 	if f.recheck != nil {
 		f.recheck.Stop()
 	}
+	if f.retry != nil {
+		f.retry.Stop()
+	}
+	f.stopped = true
 	f.mu.Unlock()
 }
 
@@ -358,14 +366,19 @@ func (f *folder) syncBatch(b watch.Batch) {
 	}()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.background = true
 	var err error
 	if b.Rescan || len(b.Names) == 0 {
 		err = f.syncLocked()
 	} else {
 		err = f.syncNamesLocked(b.Names)
 	}
+	f.background = false
 	if err != nil {
-		f.log.Warn("folder sync failed", "err", err)
+		f.syncFailedLocked(err)
+	} else if f.retryDelay != 0 {
+		f.retryDelay = 0
+		f.retry.Stop()
 	}
 	// Another process handling the same change may rewrite dovecot-uidlist
 	// a moment later, and that file is not watched: look once more when

@@ -177,12 +177,24 @@ func (s *Session) unselect() {
 	if s.sel == nil {
 		return
 	}
-	s.sel.view.Close()
-	s.sel.f.mu.Lock()
-	s.sel.f.dropRecentLocked(s.sel)
-	s.sel.f.mu.Unlock()
-	s.acct.release(s.sel.f)
+	sel, acct := s.sel, s.acct
 	s.sel = nil
+	sel.view.Close()
+	leave := func() {
+		sel.f.dropRecentLocked(sel)
+		sel.f.mu.Unlock()
+		acct.release(sel.f)
+	}
+	if sel.f.mu.TryLock() {
+		leave()
+		return
+	}
+	// The folder is busy (a wait for a foreign uidlist lock): the session
+	// moves on to its next mailbox at once and leaves this one later.
+	go func() {
+		sel.f.mu.Lock()
+		leave()
+	}()
 }
 
 // Poll writes the changes other sessions and programs made since the last

@@ -168,7 +168,7 @@ func (f *folder) keywordMaskLocked(names []string, add bool) (mask uint32, added
 	if len(missing) == 0 {
 		return mask, false, nil
 	}
-	lock, err := dovecot.LockUIDList(f.path, lockTimeout)
+	lock, err := dovecot.LockUIDList(f.path, f.lockWaitLocked())
 	if errors.Is(err, dovecot.ErrLockTimeout) {
 		return 0, false, errBusy
 	} else if err != nil {

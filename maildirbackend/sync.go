@@ -22,6 +22,21 @@ import (
 // process before a command fails with NO [INUSE].
 var lockTimeout = 30 * time.Second
 
+// backgroundLockWait bounds the wait of a sync that no command waits for
+// (a delivery the watcher reported): it holds the folder's mutex, which
+// the folder's sessions need, so it gives up soon and is retried with
+// backoff (retry.go) rather than block them for lockTimeout.
+var backgroundLockWait = 100 * time.Millisecond
+
+// lockWaitLocked is how long the running operation may wait for the
+// uidlist lock.
+func (f *folder) lockWaitLocked() time.Duration {
+	if f.background {
+		return backgroundLockWait
+	}
+	return lockTimeout
+}
+
 // maxSizedAssign is the largest batch of new files whose sizes are computed
 // (and stored in dovecot-uidlist) when they get their UIDs; bigger batches,
 // such as the first scan of a large Postfix Maildir, compute sizes lazily.
@@ -249,7 +264,7 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 	if err := f.checkCurrentLocked(); err != nil {
 		return err
 	}
-	lock, err := dovecot.LockUIDList(f.path, lockTimeout)
+	lock, err := dovecot.LockUIDList(f.path, f.lockWaitLocked())
 	if errors.Is(err, dovecot.ErrLockTimeout) {
 		return errBusy
 	} else if err != nil {
