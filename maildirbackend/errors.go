@@ -71,6 +71,11 @@ var (
 		Code: imap.ResponseCodeUnavailable,
 		Text: "Mailbox was replaced on disk; try again",
 	}
+	errUnsafeFolder = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeNoPerm,
+		Text: "Mailbox directory is a symbolic link or not a directory; refused",
+	}
 	errNotSelected = &imap.Error{
 		Type: imap.StatusResponseTypeBad,
 		Code: imap.ResponseCodeClientBug,

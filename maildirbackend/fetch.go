@@ -220,7 +220,7 @@ func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
 	}
 	if needDate && !needSize && !needParse {
 		// INTERNALDATE alone is a stat, never an open.
-		fi, err := os.Stat(sn.path())
+		fi, err := os.Lstat(sn.path())
 		if errors.Is(err, fs.ErrNotExist) {
 			file, oerr := f.openMessage(sn) // renamed meanwhile: find it
 			if oerr != nil {

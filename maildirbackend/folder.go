@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
+
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/maildir-imapd/maildir-imapd/idle"
@@ -183,7 +185,9 @@ func readEntries(path string) (map[string]entry, error) {
 // other non-files are not messages: a symbolic link could make the server
 // read a file its owner may read and the mail user may not.
 func readDirNames(dir string) ([]string, error) {
-	d, err := os.Open(dir)
+	// O_NOFOLLOW: a cur/ or new/ replaced by a symbolic link must not
+	// list another directory's messages.
+	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", filepath.Base(dir), err)
 	}
@@ -204,7 +208,7 @@ func readDirNames(dir string) ([]string, error) {
 // openMessageFile opens a message file for reading, refusing to follow a
 // symbolic link put in its place.
 func openMessageFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	return safefile.Open(path)
 }
 
 // validMessageName reports whether a directory entry can be a message:
@@ -214,22 +218,35 @@ func validMessageName(name string) bool {
 }
 
 // ensureFolderDirs makes sure a folder has cur/, new/ and tmp/ when its
-// directory exists (the Maildir root is created for INBOX).
+// directory exists (the Maildir root is created for INBOX). A folder whose
+// directory or subdirectory is a symbolic link, or anything but a
+// directory, is refused: it could lead into another user's mail.
 func ensureFolderDirs(path string, isInbox bool) error {
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) && !isInbox {
+	if isInbox {
+		if err := os.MkdirAll(path, 0o700); err != nil {
+			return mapFSError(fmt.Errorf("create maildir: %w", err))
+		}
+	} else if _, err := statFolderDir(path, false); err != nil {
+		if missingDir(err) {
 			return errNoSuchMailbox
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("stat folder: %w", err)
-		}
+		return fmt.Errorf("stat folder: %w", err)
 	}
 	for _, sub := range [...]string{"cur", "new", "tmp"} {
-		err := os.MkdirAll(filepath.Join(path, sub), 0o700)
-		if !isInbox && (errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist)) {
+		p := filepath.Join(path, sub)
+		err := os.Mkdir(p, 0o700)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, fs.ErrNotExist) && !isInbox:
 			return errNoSuchMailbox // the folder was renamed meanwhile
-		} else if err != nil {
+		case !errors.Is(err, fs.ErrExist):
 			return mapFSError(fmt.Errorf("create %s: %w", sub, err))
+		}
+		if fi, err := os.Lstat(p); err != nil {
+			return mapFSError(fmt.Errorf("stat %s: %w", sub, err))
+		} else if !fi.IsDir() {
+			return errUnsafeFolder
 		}
 	}
 	return nil

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
+
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
@@ -161,13 +163,11 @@ func (s *Session) folders() (map[string]string, error) {
 		if !ok || dirs[name] != "" {
 			continue
 		}
-		isDir := e.IsDir()
-		if e.Type()&fs.ModeSymlink != 0 {
-			fi, err := os.Stat(filepath.Join(s.acct.root, e.Name()))
-			isDir = err == nil && fi.IsDir()
-		}
-		if !isDir {
-			continue // Maildir++: a dot file that is not a directory is ignored
+		// Maildir++: a dot file that is not a directory is ignored, and a
+		// symbolic link is never a folder (it could lead into another
+		// user's mail).
+		if !e.IsDir() {
+			continue
 		}
 		dirs[name] = filepath.Join(s.acct.root, e.Name())
 	}
@@ -384,7 +384,7 @@ type specialUse struct {
 // readSpecialUseFile reads root/maildir-imapd-specialuse, skipping lines it
 // does not understand.
 func readSpecialUseFile(root string) ([]specialUse, error) {
-	b, err := os.ReadFile(filepath.Join(root, specialUseName))
+	b, err := safefile.ReadFile(filepath.Join(root, specialUseName), 1<<20)
 	if err != nil {
 		return nil, err
 	}

@@ -477,7 +477,7 @@ type fileStamp struct {
 }
 
 func stampOf(path string) fileStamp {
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	if err != nil {
 		return fileStamp{}
 	}
