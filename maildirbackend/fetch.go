@@ -56,6 +56,9 @@ func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			if seq == 0 {
 				continue
 			}
+			if options.Flags || markSeen {
+				sn.flags = sel.view.ShowFlags(sn.uid, sn.flags)
+			}
 			if err := sel.f.fetchOne(w, seq, sn, options, markSeen); err != nil {
 				return err
 			}
