@@ -87,33 +87,23 @@ type listMode struct {
 	extended bool // any LIST-EXTENDED selection or return option
 	ref      string
 	patterns []string
+	matchers []*listMatcher // compiled patterns; built by match
 }
 
-// match reports whether name matches one of the patterns under the
-// reference. INBOX matches case-insensitively (RFC 3501 section 5.1).
+// match reports whether name matches one of the patterns joined to the
+// reference (see [listMatcher]).
 func (m *listMode) match(name string) bool {
-	for _, p := range m.patterns {
-		ref, pat := inboxUpper(m.ref), p
-		if ref == "" || strings.HasPrefix(pat, string(Delim)) {
-			pat = inboxUpper(pat)
+	if m.matchers == nil {
+		for _, p := range m.patterns {
+			m.matchers = append(m.matchers, newListMatcher(m.ref, p))
 		}
-		if imapserver.MatchList(name, Delim, ref, pat) {
+	}
+	for _, lm := range m.matchers {
+		if lm.match(name) {
 			return true
 		}
 	}
 	return false
-}
-
-// inboxUpper spells a leading "inbox" of a name or pattern in upper case when
-// it is the whole first level.
-func inboxUpper(s string) string {
-	if len(s) < len(inboxName) || !strings.EqualFold(s[:len(inboxName)], inboxName) {
-		return s
-	}
-	if len(s) == len(inboxName) || s[len(inboxName)] == Delim {
-		return inboxName + s[len(inboxName):]
-	}
-	return s
 }
 
 // mailboxTree is a snapshot of the mailboxes of a Maildir root.

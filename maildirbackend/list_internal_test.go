@@ -218,7 +218,14 @@ func TestSession_listRaw(t *testing.T) {
 		}},
 		{"delimiter", `LIST "" ""`, []string{`* LIST (\Noselect) "." ""`}},
 		{"inbox any case", `LIST "" "inbox"`, []string{`* LIST (\HasNoChildren) "." INBOX`}},
-		{"reference", `LIST "Work" "%"`, []string{`* LIST (\HasNoChildren) "." "Work.Clients"`}},
+		// RFC 3501 section 6.3.8 and Dovecot (mailbox_list_join_refpattern):
+		// the reference and the pattern are concatenated.
+		{"reference", `LIST "Work" "%"`, []string{`* LIST (\HasChildren) "." "Work"`}},
+		{"reference with delimiter", `LIST "Work." "%"`, []string{`* LIST (\HasNoChildren) "." "Work.Clients"`}},
+		{"reference INBOX (curl)", `LIST "INBOX" "*"`, []string{`* LIST (\HasNoChildren) "." INBOX`}},
+		{"reference inbox any case", `LIST "inbox" "%"`, []string{`* LIST (\HasNoChildren) "." INBOX`}},
+		{"many wildcards", `LIST "" "` + strings.Repeat("*", 2000) + `Q"`, nil},
+		{"many wildcards, a match", `LIST "" "` + strings.Repeat("*%", 1000) + `k"`, []string{`* LIST (\HasChildren) "." "Work"`}},
 		{"subscribed", `LIST (SUBSCRIBED) "" "*"`, []string{
 			`* LIST (\Subscribed) "." INBOX`,
 			`* LIST (\Subscribed \NonExistent) "." "Old-Projects"`,

@@ -151,6 +151,7 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 			break
 		}
 	}
+	view.SetAnnouncedFlags(data.Flags)
 	f.mu.Unlock()
 	sel.toldRecent = data.NumRecent
 	s.sel = sel

@@ -43,7 +43,7 @@ func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 		rw := w.CreateMessage(seq)
 		rw.WriteUID(uid)
-		rw.WriteFlags(fl)
+		rw.WriteFlags(sel.view.ShowFlags(uid, fl))
 		if err := rw.Close(); err != nil {
 			return err
 		}
