@@ -100,11 +100,9 @@ service anvil {
 // stopped at cleanup, where its log is checked for uidlist corruption.
 func startDovecot(t *testing.T, a *account) *dovecot {
 	t.Helper()
-	bin := requireBinary(t, "dovecot", "dovecot-imapd dovecot-core")
-	requireBinary(t, "doveadm", "dovecot-core")
-	if _, err := os.Stat("/usr/lib/dovecot/imap"); err != nil {
-		t.Fatalf("Dovecot's imap binary is missing (%v): run .ci/run, or apt-get install dovecot-imapd", err)
-	}
+	bin := requireTool(t, "dovecot", "dovecot-imapd dovecot-core")
+	requireTool(t, "doveadm", "dovecot-core")
+	requireFile(t, "/usr/lib/dovecot/imap", "dovecot-imapd")
 	ddir := filepath.Join(a.dir, "dovecot")
 	for _, d := range []string{"base", "state"} {
 		if err := os.MkdirAll(filepath.Join(ddir, d), 0o755); err != nil {
