@@ -18,7 +18,7 @@
 //	check    validate the configuration, the users file and every Maildir
 //	bench    measure push latency and throughput
 //	version  print the version
-//	help     list the commands
+//	help     list the commands; "help <command>" or "<command> -h" prints its flags
 //
 // Try it without any set-up:
 //
