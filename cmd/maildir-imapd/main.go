@@ -24,6 +24,7 @@ func init() {
 	commands = []command{
 		{name: "serve", summary: "serve Maildirs over IMAP", run: runServe},
 		{name: "demo", summary: "create a demo Maildir and serve it on 127.0.0.1:1143", run: runDemo},
+		{name: "tail", summary: "log in, IDLE on a folder and print every change as it arrives", run: runTail},
 		{name: "passwd", alias: "hash", summary: "hash a password from stdin for the users file", run: runPasswd},
 		{name: "check", summary: "validate the configuration, the users file and the Maildirs", run: runCheck},
 		{name: "bench", summary: "measure push latency and throughput", run: runBench},
