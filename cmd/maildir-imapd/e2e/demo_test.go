@@ -104,10 +104,18 @@ func (d *demo) hintContaining(t *testing.T, s string) string {
 	return ""
 }
 
-// deliverHint runs the printed MTA-style delivery command.
+// deliverHint runs the printed MTA-style delivery command (the test must
+// have called requireDeliverTools).
 func (d *demo) deliverHint(t *testing.T) {
 	t.Helper()
 	mustRun(t, nil, "sh", "-c", d.hint(t, "printf "))
+}
+
+// requireDeliverTools checks for the programs of the delivery hint.
+func requireDeliverTools(t *testing.T) {
+	t.Helper()
+	requireTool(t, "mv", "coreutils")
+	requireTool(t, "date", "coreutils")
 }
 
 // startShell runs a printed long-running command with sh, output to a
@@ -140,6 +148,7 @@ func startShell(t *testing.T, env []string, line string) (*syncBuffer, <-chan er
 // delivery command: tail prints the new message's EXISTS with its delay.
 func TestDemo_tailHint(t *testing.T) {
 	t.Parallel()
+	requireDeliverTools(t)
 	d := startDemo(t)
 	line := d.hintContaining(t, " tail --addr "+d.addr+" ")
 	_, args, _ := strings.Cut(line, " tail ")
@@ -181,6 +190,7 @@ func TestDemo_muttHint(t *testing.T) {
 	t.Parallel()
 	requireTool(t, "mutt", "mutt")
 	tmux := requireTool(t, "tmux", "tmux")
+	requireDeliverTools(t)
 	d := startDemo(t)
 	line := d.hint(t, "mutt ")
 	home := t.TempDir()
