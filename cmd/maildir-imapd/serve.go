@@ -84,6 +84,7 @@ type daemon struct {
 	open      *imapserver.Server // InsecureAuth: loopback and --allow-insecure-auth listeners
 	secure    *imapserver.Server // LOGINDISABLED until STARTTLS; also serves implicit TLS
 	listeners []net.Listener
+	limits    *maildirbackend.ConnLimiter
 	plainAddr string // bound address of --listen, "" if none
 	tlsAddr   string // bound address of --listen-tls, "" if none
 	serveErr  chan error
@@ -152,6 +153,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	d.secure = d.newServer(false, tlsConfig, debug)
 
 	limits := newConnLimiter(cfg, logger)
+	d.limits = limits
 	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
 	if cfg.Listen != "" {
 		ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
