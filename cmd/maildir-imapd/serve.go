@@ -103,9 +103,16 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	auth, err := newAuthenticator(cfg, logger)
+	auth, owners, err := newAuthenticator(cfg, logger)
 	if err != nil {
 		return nil, err
+	}
+	plan, err := planIdentity(os.Geteuid(), owners)
+	if err != nil {
+		return nil, err
+	}
+	if plan.warn != "" {
+		logger.Warn(plan.warn)
 	}
 	var tlsConfig *tls.Config
 	if cfg.TLSCert != "" {
@@ -155,6 +162,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	limits := newConnLimiter(cfg, logger)
 	d.limits = limits
 	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
+	var pending []func() // d.serve of each listener, after the identity is set
 	if cfg.Listen != "" {
 		ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
 		if err != nil {
@@ -169,8 +177,10 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		if srv == d.secure && tlsConfig == nil {
 			return nil, fmt.Errorf("listen %s: plaintext login is refused and there is no TLS certificate", cfg.Listen)
 		}
-		logger.Info("listening", "addr", d.plainAddr, "tls", tlsMode(tlsConfig, "starttls"), "auth", policy)
-		d.serve(srv, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{Limits: limits, Logger: logger}))
+		pending = append(pending, func() {
+			logger.Info("listening", "addr", d.plainAddr, "tls", tlsMode(tlsConfig, "starttls"), "auth", policy)
+			d.serve(srv, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{Limits: limits, Logger: logger}))
+		})
 	}
 	if cfg.ListenTLS != "" && tlsConfig != nil {
 		ln, err := lc.Listen(context.Background(), "tcp", cfg.ListenTLS)
@@ -179,10 +189,27 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		}
 		d.listeners = append(d.listeners, ln)
 		d.tlsAddr = ln.Addr().String()
-		logger.Info("listening", "addr", d.tlsAddr, "tls", "implicit")
-		d.serve(d.secure, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{
-			Limits: limits, Logger: logger, TLSConfig: tlsConfig, HandshakeTimeout: cfg.TLSHandshakeTimeout,
-		}))
+		pending = append(pending, func() {
+			logger.Info("listening", "addr", d.tlsAddr, "tls", "implicit")
+			d.serve(d.secure, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{
+				Limits: limits, Logger: logger, TLSConfig: tlsConfig, HandshakeTimeout: cfg.TLSHandshakeTimeout,
+			}))
+		})
+	}
+	// Ports are bound and the TLS key is read: no client is served
+	// before the process has the identity it keeps (privileges.go).
+	if plan.drop != nil {
+		if err := dropTo(*plan.drop, logger); err != nil {
+			return nil, err
+		}
+		if cfg.Users != "" {
+			if _, err := os.ReadFile(cfg.Users); err != nil {
+				return nil, fmt.Errorf("users file after dropping root: %w (make it readable by uid %d, or it cannot be re-read when it changes)", err, plan.drop.UID)
+			}
+		}
+	}
+	for _, serve := range pending {
+		serve()
 	}
 	return d, nil
 }

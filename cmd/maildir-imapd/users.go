@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -15,36 +16,46 @@ import (
 // newAuthenticator returns the backend's AuthFunc for cfg: the passwd-file
 // of --users (re-read when it changes), or the single user of --maildir,
 // --user and --password-hash/--password-file.
-func newAuthenticator(cfg *Config, logger *slog.Logger) (maildirbackend.AuthFunc, error) {
+// It also returns the owners of the users' files (privileges.go): the uids
+// of the users file, or the owner of the single user's Maildir.
+func newAuthenticator(cfg *Config, logger *slog.Logger) (maildirbackend.AuthFunc, []passwdfile.Owner, error) {
 	if cfg.Users != "" {
 		db, err := passwdfile.OpenDB(cfg.Users, logger)
 		if err != nil {
-			return nil, fmt.Errorf("users: %w", err)
+			return nil, nil, fmt.Errorf("users: %w", err)
 		}
 		logger.Info("users", "mode", "passwd-file", "path", cfg.Users, "mail_location", cfg.MailLocation,
 			"users", len(db.File().Users()))
-		return usersAuth(db.Verify, cfg.MailLocation), nil
+		return usersAuth(db.Verify, cfg.MailLocation), db.File().Owners(), nil
 	}
 	f, maildir, err := singleUser(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	logger.Info("users", "mode", "single-user", "user", cfg.User, "maildir", maildir)
+	var owners []passwdfile.Owner
+	if o, err := ownerOfDir(maildir); err == nil {
+		owners = append(owners, o)
+	}
 	return func(username, password string) (string, error) {
 		if _, err := f.Verify(username, password); err != nil {
 			return "", authError(err)
 		}
 		return maildir, nil
-	}, nil
+	}, owners, nil
 }
 
 // usersAuth resolves a verified user's Maildir: the user's own userdb_mail
-// (or mail) extra field, else the template.
+// (or mail) extra field, else the template. A user whose uid is not the
+// process's is refused (privileges.go).
 func usersAuth(verify func(name, password string) (*passwdfile.User, error), template string) maildirbackend.AuthFunc {
 	return func(username, password string) (string, error) {
 		u, err := verify(username, password)
 		if err != nil {
 			return "", authError(err)
+		}
+		if err := checkOwner(u, os.Getuid()); err != nil {
+			return "", err
 		}
 		return userMaildir(u, template)
 	}
