@@ -299,3 +299,24 @@ func TestLifecycle_watchFollowsRecreatedFolder(t *testing.T) {
 		t.Fatal("no EXISTS: the watch does not follow the re-created folder")
 	}
 }
+
+// EXAMINE answers PERMANENTFLAGS () as Dovecot does: nothing can be stored
+// in a read-only selection (RFC 3501 7.1).
+func TestExamine_noPermanentFlags(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	c := s.Dial(t, nil)
+	sd, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sd.PermanentFlags) != 0 {
+		t.Fatalf("EXAMINE PERMANENTFLAGS = %v, want ()", sd.PermanentFlags)
+	}
+	sd, err = c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sd.PermanentFlags) == 0 {
+		t.Fatal("SELECT PERMANENTFLAGS is empty")
+	}
+}

@@ -143,7 +143,7 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	}
 	data := &imap.SelectData{
 		Flags:          f.mailboxFlagsLocked(),
-		PermanentFlags: f.permanentFlagsLocked(),
+		PermanentFlags: sel.permanentFlagsLocked(),
 		NumMessages:    uint32(view.Len()),
 		UIDNext:        f.uidNext,
 		UIDValidity:    f.uidValidity,
@@ -162,6 +162,15 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	sel.toldRecent = data.NumRecent
 	s.sel = sel
 	return data, nil
+}
+
+// permanentFlagsLocked lists the flags a STORE of sel can keep: none after
+// EXAMINE (as Dovecot answers, RFC 3501 7.1), else the folder's.
+func (sel *selection) permanentFlagsLocked() []imap.Flag {
+	if sel.readOnly {
+		return []imap.Flag{}
+	}
+	return sel.f.permanentFlagsLocked()
 }
 
 // permanentFlagsLocked lists the flags STORE keeps, with \* while keyword
