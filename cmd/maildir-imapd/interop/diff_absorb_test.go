@@ -39,13 +39,13 @@ func (w *world) absorb(s *session, cmd string, rs []resp) []string {
 	for i, r := range rs {
 		if r.tag != "*" && r.tag != "+" && i == len(rs)-1 {
 			tagged = r.status
-			// differences.md: "codes of BAD and NO"
-			if c := w.code(r.code); c != "" && r.status != "BAD" && (r.status != "NO" || c == "TRYCREATE") {
+			// differences.md: "response codes"
+			if c := w.code(r.code); c != "" && r.status != "BAD" {
 				tagged += " [" + c + "]"
 			}
 			continue
 		}
-		data = append(data, w.untagged(s, verb, r, fetches)...)
+		data = append(data, w.untagged(s, verb, cmd, r, fetches)...)
 	}
 	wantFlags := strings.Contains(strings.ToUpper(cmd), "FLAGS") || strings.Contains(strings.ToUpper(cmd), "FAST") ||
 		strings.Contains(strings.ToUpper(cmd), "ALL") || strings.Contains(strings.ToUpper(cmd), "FULL") ||
@@ -76,6 +76,7 @@ func (w *world) absorb(s *session, cmd string, rs []resp) []string {
 		}
 		data = append(data, fmt.Sprintf("FETCH %d (%s)", seq, strings.Join(parts, " ")))
 	}
+	data = dropNoselectParents(data)
 	sort.Strings(data)
 	if s.readOnly && s.selected != "" && (strings.HasSuffix(verb, "STORE") || strings.HasSuffix(verb, "EXPUNGE")) &&
 		(tagged == "OK" || strings.HasPrefix(tagged, "NO") || tagged == "BAD" && strings.HasSuffix(verb, "STORE")) {
@@ -113,7 +114,7 @@ func (w *world) afterTagged(s *session, verb, cmd, tagged string) {
 }
 
 // untagged handles one untagged response.
-func (w *world) untagged(s *session, verb string, r resp, fetches map[int]map[string]string) []string {
+func (w *world) untagged(s *session, verb, cmd string, r resp, fetches map[int]map[string]string) []string {
 	if r.tag == "+" {
 		return nil
 	}
@@ -150,7 +151,8 @@ func (w *world) untagged(s *session, verb string, r resp, fetches map[int]map[st
 		}
 		return nil
 	case "LIST", "LSUB":
-		return []string{w.listLine(kind, args)}
+		up := strings.ToUpper(cmd)
+		return []string{w.listLine(kind, args, !strings.Contains(up, "(") || strings.Contains(up, "CHILDREN"))}
 	case "STATUS":
 		if len(args) == 2 {
 			return []string{"STATUS " + strconv.Quote(args[0].str()) + " " + w.statusItems(args[1])}
@@ -212,7 +214,8 @@ func (w *world) fetchItems(s *session, n int, l []val, fetches map[int]map[strin
 		fetches[n] = items
 	}
 	for i := 0; i+1 < len(l); i += 2 {
-		k := strings.ToUpper(l[i].s)
+		// differences.md: "header names in section keys"
+		k := strings.ToUpper(strings.ReplaceAll(l[i].s, `"`, ""))
 		v := l[i+1]
 		switch k {
 		case "FLAGS":
@@ -257,6 +260,34 @@ func flagSet(v val) string {
 	return "(" + strings.Join(fs, " ") + ")"
 }
 
+// dropNoselectParents drops the LIST lines of \Noselect mailboxes whose
+// children the same response lists: maildir-imapd lists the parent of a
+// listed child even if no folder exists for it, Dovecot only with "%"
+// (differences.md: "\Noselect parents").
+func dropNoselectParents(data []string) []string {
+	var names []string
+	for _, l := range data {
+		if strings.HasPrefix(l, "LIST ") {
+			names = append(names, l[strings.Index(l, `" "`)+3:])
+		}
+	}
+	out := data[:0]
+	for _, l := range data {
+		if strings.HasPrefix(l, "LIST ") && strings.Contains(l, `\noselect`) {
+			name := strings.TrimSuffix(l[strings.Index(l, `" "`)+3:], `"`)
+			child := false
+			for _, n := range names {
+				child = child || strings.HasPrefix(n, name+".")
+			}
+			if child {
+				continue
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
 // sysFlags keeps the system flags of a canonical flag list: which
 // keywords a FLAGS response lists differs (differences.md: "keywords in
 // FLAGS").
@@ -287,15 +318,16 @@ func (w *world) code(c []val) string {
 	name := strings.ToUpper(c[0].s)
 	args := c[1:]
 	switch name {
-	case "HIGHESTMODSEQ", "NOMODSEQ", "CLOSED", "CAPABILITY":
-		return "" // differences.md: "capabilities", "CLOSED"
+	case "TRYCREATE", "READ-ONLY", "READ-WRITE", "UNSEEN", "UIDNEXT":
+	default:
+		return "" // differences.md: "response codes"
 	case "UIDVALIDITY", "APPENDUID", "COPYUID":
 		if len(args) > 0 {
 			args = append([]val{{k: 'a', s: w.symUV(args[0].s)}}, args[1:]...)
 		}
 	case "PERMANENTFLAGS":
 		if len(args) == 1 {
-			return name + " " + flagSet(args[0])
+			return name + " " + sysFlags(flagSet(args[0])) // differences.md: "keywords in FLAGS"
 		}
 	}
 	if len(args) == 0 {
@@ -306,7 +338,7 @@ func (w *world) code(c []val) string {
 
 // listLine renders a LIST or LSUB response: attributes sorted and lower
 // case, then the delimiter, the name and any extended data.
-func (w *world) listLine(kind string, args []val) string {
+func (w *world) listLine(kind string, args []val, childInfo bool) string {
 	if len(args) < 3 {
 		return kind + " ! short " + renderAll(args)
 	}
@@ -315,6 +347,12 @@ func (w *world) listLine(kind string, args []val) string {
 		switch x := strings.ToLower(a.s); x {
 		case `\marked`, `\unmarked`:
 			// differences.md: "\Marked"
+		case `\all`, `\archive`, `\drafts`, `\flagged`, `\junk`, `\sent`, `\trash`:
+			// differences.md: "special-use attributes"
+		case `\haschildren`, `\hasnochildren`:
+			if childInfo {
+				attrs = append(attrs, x)
+			} // else differences.md: "child attributes not asked for"
 		default:
 			attrs = append(attrs, x)
 		}

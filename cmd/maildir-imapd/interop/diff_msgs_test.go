@@ -55,7 +55,11 @@ func messagePool(r *rand.Rand, n int) [][]byte {
 		case 4:
 			b.WriteString("MIME-Version: 1.0\nContent-Type: message/rfc822\n\nFrom: inner@example.org\nSubject: inner hello\n\ninner body\n")
 		default:
-			b.WriteString("MIME-Version: 1.0\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\nraw\x00bytes\rhere\x7f\xff\n")
+			nul := "\x00"
+			if tolerate("append-nul") {
+				nul = "\x01"
+			}
+			b.WriteString("MIME-Version: 1.0\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\nraw" + nul + "bytes\rhere\x7f\xff\n")
 		}
 		out[i] = []byte(b.String())
 	}
@@ -86,7 +90,7 @@ func multipart(r *rand.Rand) string {
 // appendBody returns pool message m as APPENDed: CRLF line ends, except
 // for the binary one (with NUL), which goes as it is.
 func appendBody(msg []byte) []byte {
-	if strings.Contains(string(msg), "\x00") {
+	if strings.Contains(string(msg), "Content-Transfer-Encoding: binary") {
 		return msg
 	}
 	return []byte(crlf(string(msg)))

@@ -39,7 +39,7 @@ func both(ws [2]*world, f func(w *world) error) error {
 // modelLine renders what session s was told about its selected mailbox.
 func (s *session) modelLine() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "selected %q ro=%v n=%d flags=%s", s.selected, s.readOnly, len(s.msgs), sysFlags(s.flags))
+	fmt.Fprintf(&b, "byes=%d selected %q ro=%v n=%d flags=%s", s.byes, s.selected, s.readOnly, len(s.msgs), sysFlags(s.flags))
 	for i, m := range s.msgs {
 		fmt.Fprintf(&b, " %d:%s:%s", i+1, m.uid, m.flags)
 	}
@@ -48,7 +48,7 @@ func (s *session) modelLine() string {
 
 // agrees reports whether two sessions' models agree where both were told.
 func agrees(a, b *session) bool {
-	if a.selected != b.selected || len(a.msgs) != len(b.msgs) || sysFlags(a.flags) != sysFlags(b.flags) {
+	if a.byes != b.byes || a.selected != b.selected || len(a.msgs) != len(b.msgs) || sysFlags(a.flags) != sysFlags(b.flags) {
 		return false
 	}
 	for i, m := range a.msgs {
@@ -70,6 +70,22 @@ func (w *world) noopAll() ([]string, error) {
 		s.w.quiet = true
 		rs, err := s.w.cmd("NOOP")
 		s.w.quiet = false
+		if err == errBye {
+			// Dovecot ends a session whose selected mailbox another
+			// session deleted; the session comes back unselected.
+			for _, r := range rs {
+				if r.status == "BYE" {
+					w.log.add(fmt.Sprintf("s%d S: %s", i, r.raw))
+				}
+			}
+			ns, err := w.connect(i)
+			if err != nil {
+				return nil, err
+			}
+			ns.byes = s.byes + 1
+			w.sess[i] = ns
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("session %d NOOP: %w", i, err)
 		}
@@ -137,6 +153,15 @@ func syncPoint(ws [2]*world) (string, error) {
 		}
 		agree := true
 		for i := range ws[0].sess {
+			if d, m := ws[0].sess[i], ws[1].sess[i]; d.byes > m.byes && tolerate("delete-selected") {
+				ns, err := ws[1].connect(i)
+				if err != nil {
+					return "", err
+				}
+				m.w.close()
+				ns.byes = d.byes
+				ws[1].sess[i] = ns
+			}
 			agree = agree && agrees(ws[0].sess[i], ws[1].sess[i])
 		}
 		if agree {

@@ -26,6 +26,7 @@ var (
 	diffSteps    = flag.Int("diff.steps", 0, "steps of TestDifferential (0: $MAILDIR_IMAPD_DIFF_STEPS, else the CI budget)")
 	diffTolerate = flag.String("diff.tolerate", "", "comma-separated known bugs (docs/differences.md) to normalise away while exploring past them; CI tolerates none")
 	diffShrink   = flag.Duration("diff.shrink", 90*time.Second, "time TestDifferential may spend shrinking a failing sequence")
+	diffTrace    = flag.Int("diff.trace", 80, "transcript lines per server shown with a difference")
 )
 
 const (
@@ -182,6 +183,13 @@ func (c *diffCase) step(ws [2]*world, s step) string {
 			}
 		}
 	}
+	var subs []string
+	if verbOf(s.Cmd) == "RENAME" && tolerate("rename-subscriptions") {
+		var err error
+		if subs, err = ws[0].subscribed(s.Sess); err != nil {
+			return err.Error()
+		}
+	}
 	var res [2][]string
 	err := both(ws, func(w *world) error {
 		r, err := c.exec(w, s)
@@ -191,8 +199,15 @@ func (c *diffCase) step(ws [2]*world, s step) string {
 	if err != nil {
 		return err.Error()
 	}
-	if err := alignSubscribe(ws, s, res); err != nil {
-		return err.Error()
+	if tolerate("subscribe-nonexistent") {
+		if err := alignSubscribe(ws, s, res); err != nil {
+			return err.Error()
+		}
+	}
+	if subs != nil && res[0][len(res[0])-1] == "OK" && res[1][len(res[1])-1] == "OK" {
+		if err := alignRename(ws[0], s, subs); err != nil {
+			return err.Error()
+		}
 	}
 	if a, b := strings.Join(res[0], "\n"), strings.Join(res[1], "\n"); a != b {
 		return fmt.Sprintf("results differ (- dovecot, + maildir-imapd):\n%s", explainDiff(res[0], res[1]))
@@ -202,6 +217,47 @@ func (c *diffCase) step(ws [2]*world, s step) string {
 		return err.Error()
 	}
 	return what
+}
+
+// subscribed returns the names LSUB "" "*" lists on session i.
+func (w *world) subscribed(i int) ([]string, error) {
+	rs, err := w.sess[i].w.cmd(`LSUB "" "*"`)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range rs {
+		if len(r.vals) >= 4 && strings.EqualFold(r.vals[0].s, "LSUB") {
+			out = append(out, r.vals[3].str())
+		}
+	}
+	return out, nil
+}
+
+// alignRename moves the subscriptions of a renamed mailbox and its
+// children on Dovecot as maildir-imapd does (known bug
+// "rename-subscriptions" in docs/differences.md).
+func alignRename(w *world, s step, subs []string) error {
+	args, err := (&parser{b: strings.TrimPrefix(s.Cmd, "RENAME ")}).vals()
+	if err != nil || len(args) != 2 {
+		return fmt.Errorf("RENAME arguments of %q: %v", s.Cmd, err)
+	}
+	from, to := args[0].str(), args[1].str()
+	if strings.EqualFold(from, "INBOX") {
+		return nil
+	}
+	for _, n := range subs {
+		rest, ok := strings.CutPrefix(n, from)
+		if !ok || rest != "" && !strings.HasPrefix(rest, ".") {
+			continue
+		}
+		for _, cmd := range []string{"UNSUBSCRIBE " + quote(n), "SUBSCRIBE " + quote(to+rest)} {
+			if _, err := w.sess[s.Sess].w.cmd(cmd); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // alignSubscribe undoes a SUBSCRIBE that maildir-imapd accepted and
@@ -227,12 +283,16 @@ func alignSubscribe(ws [2]*world, s step, res [2][]string) error {
 // targetOf returns the (quoted) destination mailbox of an APPEND, COPY or
 // MOVE, "" for other commands.
 func targetOf(cmd string) string {
-	f := strings.Fields(cmd)
 	switch verbOf(cmd) {
 	case "APPEND":
-		return f[1]
+		rest := cmd[len("APPEND "):]
+		if end := strings.Index(rest[1:], `"`); strings.HasPrefix(rest, `"`) && end >= 0 {
+			return rest[:end+2]
+		}
 	case "COPY", "MOVE", "UID COPY", "UID MOVE":
-		return f[len(f)-1]
+		if i := strings.LastIndex(cmd[:len(cmd)-1], `"`); strings.HasSuffix(cmd, `"`) && i >= 0 {
+			return cmd[i:]
+		}
 	}
 	return ""
 }

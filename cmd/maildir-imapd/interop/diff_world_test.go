@@ -32,6 +32,7 @@ type session struct {
 	readOnly bool
 	msgs     []msgModel // by sequence number - 1
 	flags    string     // the last untagged FLAGS, canonical
+	byes     int        // times the server ended this session (it was reconnected)
 }
 
 // msgModel is what a session was told about one message.
@@ -62,7 +63,7 @@ func newWorld(t *testing.T, name, template string, n int) (*world, error) {
 	if err := copyTree(template, a.maildir, a.owner); err != nil {
 		return nil, err
 	}
-	w := &world{name: name, t: t, acct: a, uv: make(map[string]string), log: &transcript{max: 80}}
+	w := &world{name: name, t: t, acct: a, uv: make(map[string]string), log: &transcript{max: *diffTrace}}
 	w.start()
 	for i := 0; i < n; i++ {
 		s, err := w.connect(i)
@@ -77,7 +78,7 @@ func newWorld(t *testing.T, name, template string, n int) (*world, error) {
 // start starts the server.
 func (w *world) start() {
 	if w.name == "dovecot" {
-		w.dc = startDovecot(w.t, w.acct)
+		w.dc = startDiffDovecot(w.t, w.acct)
 	} else {
 		w.mi = startImapd(w.t, w.acct)
 	}
