@@ -139,7 +139,7 @@ func (g *gen) next() step {
 }
 
 func (g *gen) list() string {
-	return g.pick([]string{
+	l := g.pick([]string{
 		`LIST "" "*"`, `LIST "" "%"`, `LIST "" "A.%"`, `LIST "" "A*"`, `LIST "" "*x*"`, `LIST "" ""`,
 		`LIST "" "INBOX"`, `LIST "A" "*"`, `LIST "" "Entw&APw-rfe"`,
 		`LSUB "" "*"`, `LSUB "" "%"`, `LSUB "" "A.*"`,
@@ -148,6 +148,10 @@ func (g *gen) list() string {
 		`LIST "" "*" RETURN (STATUS (MESSAGES UIDNEXT UNSEEN))`,
 		`LIST "" ("A" "B.*")`,
 	})
+	if l == `LIST "A" "*"` && tolerate("list-reference") {
+		return `LIST "" "A*"`
+	}
+	return l
 }
 
 func (g *gen) appendCmd() (string, []int) {

@@ -203,9 +203,21 @@ func rewriteUIDList(dir string, o mailOwner) (string, error) {
 		b.WriteString(r.line + "\n")
 	}
 	lock := filepath.Join(dir, "dovecot-uidlist.lock")
-	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("lock uidlist: %w", err)
+	// Wait for a lock another process holds, as Dovecot would (it waits
+	// up to two minutes; between steps no server should hold it at all).
+	var f *os.File
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		f, err = os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) || time.Now().After(end) {
+			fi, _ := os.Stat(lock)
+			if fi != nil {
+				return "", fmt.Errorf("lock uidlist: %w (modified %v ago, %d bytes)", err, time.Since(fi.ModTime()), fi.Size())
+			}
+			return "", fmt.Errorf("lock uidlist: %w", err)
+		}
 	}
 	f.Close()
 	if err := writeMessageFile(lock, []byte(b.String()), time.Now(), o); err != nil {

@@ -30,7 +30,7 @@ var (
 )
 
 const (
-	diffCISteps   = 300 // the CI budget: well under a minute with -race on 2 cores
+	diffCISteps   = 1000 // the CI budget: about 30 s with -race on 2 cores (300 steps took 9.5 s)
 	diffSessions  = 3   // sessions per server
 	diffPoolSize  = 16  // messages in the pool
 	diffFullEvery = 250 // steps between full-state comparisons
@@ -209,6 +209,11 @@ func (c *diffCase) step(ws [2]*world, s step) string {
 			return err.Error()
 		}
 	}
+	alignEmptyCopy(s, res)
+	if tolerate("empty-seqset") && ws[0].sess[s.Sess].selected != "" && len(ws[0].sess[s.Sess].msgs) == 0 &&
+		len(res[0]) == 1 && res[0][0] == "BAD" && len(res[1]) == 1 {
+		res[1][0] = "BAD"
+	}
 	if a, b := strings.Join(res[0], "\n"), strings.Join(res[1], "\n"); a != b {
 		return fmt.Sprintf("results differ (- dovecot, + maildir-imapd):\n%s", explainDiff(res[0], res[1]))
 	}
@@ -258,6 +263,17 @@ func alignRename(w *world, s step, subs []string) error {
 		}
 	}
 	return nil
+}
+
+// alignEmptyCopy makes a UID COPY or UID MOVE that matched no message
+// equal when Dovecot said OK without COPYUID and maildir-imapd
+// NO [TRYCREATE] because the destination does not exist (differences.md:
+// "COPY of nothing to a missing mailbox").
+func alignEmptyCopy(s step, res [2][]string) {
+	v := verbOf(s.Cmd)
+	if (v == "UID COPY" || v == "UID MOVE") && len(res[0]) == 1 && res[0][0] == "OK" && len(res[1]) == 1 && res[1][0] == "NO [TRYCREATE]" {
+		res[1][0] = "OK"
+	}
 }
 
 // alignSubscribe undoes a SUBSCRIBE that maildir-imapd accepted and
