@@ -31,9 +31,9 @@ var (
 
 const (
 	diffCISteps   = 1000 // the CI budget: about 30 s with -race on 2 cores (300 steps took 9.5 s)
-	diffSessions  = 3   // sessions per server
-	diffPoolSize  = 16  // messages in the pool
-	diffFullEvery = 250 // steps between full-state comparisons
+	diffSessions  = 3    // sessions per server
+	diffPoolSize  = 16   // messages in the pool
+	diffFullEvery = 250  // steps between full-state comparisons
 )
 
 // tolerate reports whether the known bug name is normalised away in this
