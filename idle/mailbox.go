@@ -131,6 +131,7 @@ func (m *Mailbox) NewView() *View {
 		wake:    make(chan struct{}, 1),
 		uids:    m.uids,
 		version: m.version,
+		known:   m.flags,
 	}
 	m.views[v] = struct{}{}
 	return v

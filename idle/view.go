@@ -32,8 +32,11 @@ type View struct {
 	pendingFlags map[imap.UID][]imap.Flag
 	// pendingMailboxFlags is the unsent FLAGS list; nil when none.
 	pendingMailboxFlags []imap.Flag
-	idling              bool
-	closed              bool
+	// known is the last FLAGS list the client was given (read-only
+	// contents): keywords outside it are not shown (see ShowFlags).
+	known  []imap.Flag
+	idling bool
+	closed bool
 }
 
 // flagUpdate is one FETCH FLAGS response to write.
@@ -185,6 +188,16 @@ func (v *View) takeUpdates(allowExpunge bool) (mailboxFlags []imap.Flag, expunge
 		})
 	}
 	v.pendingFlags = nil
+	if mailboxFlags != nil {
+		v.known = mailboxFlags
+	}
+	if missing := unannouncedLocked(v.known, fetches); missing != nil {
+		// A keyword reached a message without a FLAGS list naming
+		// it: announce it first rather than break the rule.
+		v.announceLocked(missing)
+		mailboxFlags, v.pendingMailboxFlags = v.pendingMailboxFlags, nil
+		v.known = mailboxFlags
+	}
 	return mailboxFlags, expunges, exists, fetches
 }
 

@@ -277,3 +277,26 @@ func TestView_IdleKeepalive(t *testing.T) {
 		t.Fatalf("after keepalive error: %q", l)
 	}
 }
+
+// TestView_ShowFlags: a FETCH written outside Poll never shows a keyword
+// the client has not been given in FLAGS; the next Poll writes the FLAGS
+// list, then the full flags. A flag change that reaches a view without a
+// FLAGS list naming its keyword gets one too.
+func TestView_ShowFlags(t *testing.T) {
+	h := newHarness(t, uidRange(1, 2), []imap.Flag{imap.FlagSeen})
+	a := h.dial(t)
+	h.apply(idle.Change{MailboxFlags: []imap.Flag{imap.FlagSeen, "$X"}, Flags: map[imap.UID][]imap.Flag{1: {"$X"}}}, nil)
+	if got := a.view().ShowFlags(2, []imap.Flag{"$x", imap.FlagSeen, `\Recent`}); !slices.Equal(got, []imap.Flag{imap.FlagSeen, `\Recent`}) {
+		t.Errorf("ShowFlags = %v", got)
+	}
+	if got, want := a.cmd("NOOP"), []string{`* FLAGS (\Seen $X)`, `* 1 FETCH (UID 1 FLAGS ($X))`, `* 2 FETCH (UID 2 FLAGS ($x \Seen))`}; !slices.Equal(got, want) {
+		t.Errorf("NOOP = %q, want %q", got, want)
+	}
+	if got := a.view().ShowFlags(2, []imap.Flag{"$X"}); !slices.Equal(got, []imap.Flag{"$X"}) {
+		t.Errorf("ShowFlags after FLAGS = %v", got)
+	}
+	h.apply(idle.Change{Flags: map[imap.UID][]imap.Flag{1: {"$Y"}}}, nil)
+	if got, want := a.cmd("NOOP"), []string{`* FLAGS (\Seen $X $Y)`, `* 1 FETCH (UID 1 FLAGS ($Y))`}; !slices.Equal(got, want) {
+		t.Errorf("NOOP = %q, want %q", got, want)
+	}
+}

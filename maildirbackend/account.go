@@ -1,7 +1,11 @@
 package maildirbackend
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -26,7 +30,10 @@ type account struct {
 // acquire returns the open state of mailbox name, loading it if needed.
 // An open folder is kept in sync with the disk through the watcher, and it
 // stays open for FolderLinger after its last user leaves, so that the next
-// SELECT or STATUS finds it warm. The caller must call release.
+// SELECT or STATUS finds it warm. The open state serves only the directory
+// it loaded: a folder removed or replaced on disk since is retired, and a
+// new state is loaded for the directory now at the path (identity.go). The
+// caller must call release.
 func (a *account) acquire(name string) (*folder, error) {
 	name, err := a.names.canonical(name)
 	if err != nil {
@@ -36,11 +43,23 @@ func (a *account) acquire(name string) (*folder, error) {
 	if err != nil {
 		return nil, err
 	}
+	isInbox := name == inboxName
+	id, err := statFolderDir(path, isInbox)
+	exists := err == nil
+	if err != nil && !missingDir(err) {
+		return nil, mapFSError(fmt.Errorf("stat folder: %w", err))
+	}
+	if !exists && !isInbox {
+		a.retire(path, false)
+		return nil, errNoSuchMailbox
+	}
 	a.mu.Lock()
 	f := a.folders[path]
-	if f == nil || f.isGone() {
-		// A folder deleted under its sessions keeps serving them, empty;
-		// a folder created again under the same name starts afresh.
+	if f != nil && !f.serves(id, exists) {
+		a.retireLocked(f)
+		f = nil
+	}
+	if f == nil {
 		f = newFolder(a, name, path)
 		a.folders[path] = f
 	}
@@ -53,9 +72,60 @@ func (a *account) acquire(name string) (*folder, error) {
 
 	if err := f.open(); err != nil {
 		a.release(f)
+		if errors.Is(err, fs.ErrNotExist) && !isInbox {
+			err = errNoSuchMailbox // removed or renamed while we read it
+		}
 		return nil, err
 	}
 	return f, nil
+}
+
+// serves reports whether f is the state of the directory id (exists false:
+// there is none yet, only for INBOX, whose root open creates).
+func (f *folder) serves(id dirID, exists bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gone {
+		return false
+	}
+	return !f.loaded || (exists && f.dir == id)
+}
+
+// retire forgets the open state of the folder at path, and with children
+// those of the folders below it (".A.*", which RENAME moves along): their
+// directories were removed, renamed or replaced. Their sessions see every
+// message expunged.
+func (a *account) retire(path string, children bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for p, f := range a.folders {
+		if p == path || (children && strings.HasPrefix(p, path+string(Delim))) {
+			a.retireLocked(f)
+		}
+	}
+}
+
+// retireLocked marks f gone and drops it from the open folders; a folder
+// without sessions closes now. Called with a.mu held.
+func (a *account) retireLocked(f *folder) {
+	if a.folders[f.path] == f {
+		delete(a.folders, f.path)
+	}
+	unused := f.refs == 0
+	if unused && f.linger != nil {
+		f.linger.Stop()
+		f.linger = nil
+	}
+	// The folder's mutex may be held by a long wait (a foreign uidlist
+	// lock): not under the account's.
+	go func() {
+		f.mu.Lock()
+		f.goneLocked()
+		f.mu.Unlock()
+		if unused {
+			f.stopWatching()
+		}
+	}()
 }
 
 // release drops a reference taken by acquire. The folder closes after
@@ -67,9 +137,14 @@ func (a *account) release(f *folder) {
 	if f.refs > 0 {
 		return
 	}
-	f.mu.Lock()
-	ok := f.loaded && !f.gone
-	f.mu.Unlock()
+	// Never wait for a folder's mutex under the account's: a folder
+	// waiting for a foreign uidlist lock would stall every folder of the
+	// account. A busy folder lingers; the timer looks again.
+	ok := true
+	if f.mu.TryLock() {
+		ok = f.loaded && !f.gone
+		f.mu.Unlock()
+	}
 	linger := a.b.opts.FolderLinger
 	if !ok || linger < 0 {
 		a.closeFolderLocked(f)

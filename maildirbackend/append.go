@@ -12,10 +12,12 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/maildir-imapd/maildir-imapd/idle"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapmsg"
 )
 
-// Append stores a message the way Dovecot does: written in tmp/ with LF
-// line endings, fsynced, given its INTERNALDATE as mtime, and renamed into
+// Append stores a message the way Dovecot does: binary MIME parts in
+// base64 (see [imapmsg.ConvertBinaryParts]), written in tmp/ with LF line
+// endings, fsynced, given its INTERNALDATE as mtime, and renamed into
 // new/ (no flags) or cur/<key>:2,<flags>. It answers with APPENDUID.
 func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
 	if r.Size() > int64(s.b.opts.AppendLimit) {
@@ -36,7 +38,7 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	if int64(len(raw)) > int64(s.b.opts.AppendLimit) {
 		return nil, errTooBig
 	}
-	content := bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	content := bytes.ReplaceAll(imapmsg.ConvertBinaryParts(raw), []byte("\r\n"), []byte("\n"))
 	vsize := int64(len(content)) + int64(countBareLF(content))
 
 	std, kwNames := splitFlags(options.Flags)
@@ -58,6 +60,11 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	}
 	uids, uidValidity, err := f.addFiles([]*message{m}, added, mboxFlags)
 	if err != nil {
+		// A NO means the message is not there, now or after a restart.
+		f.undo([]placement{{m: m}})
+		if errors.Is(err, errNoSuchMailbox) {
+			err = errTryCreate // the folder went meanwhile
+		}
 		return nil, err
 	}
 	return &imap.AppendData{UIDValidity: uidValidity, UID: uids[0]}, nil

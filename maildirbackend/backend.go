@@ -50,6 +50,32 @@ type Options struct {
 	// "* OK Still here", as Dovecot does, so that NAT and mobile networks
 	// keep the connection open. Zero means two minutes.
 	KeepaliveInterval time.Duration
+	// AuthFailureDelay is how long after its start a failed login is
+	// answered, whatever the cause, as Dovecot's auth_failure_delay: it
+	// slows down guessing and hides which users exist. Zero means
+	// DefaultAuthFailureDelay (2 s); negative means no delay.
+	AuthFailureDelay time.Duration
+	// MaxAuthFailures is how many failed logins a connection may make; the
+	// last is answered NO, then BYE. Zero means DefaultMaxAuthFailures (3).
+	MaxAuthFailures int
+	// IPAuthFailures is how many failed logins one client address (an
+	// IPv4 address, an IPv6 /64) may make in a burst; past it, attempts
+	// from that address fail without their password being checked, and one
+	// attempt is regained every IPAuthFailureInterval. Zero means
+	// DefaultIPAuthFailures (10); negative means no per-address throttle.
+	IPAuthFailures int
+	// IPAuthFailureInterval: see IPAuthFailures. Zero means
+	// DefaultIPAuthFailureInterval (6 s).
+	IPAuthFailureInterval time.Duration
+	// MaxUserIPConns caps the logged-in sessions of one user from one
+	// client address, as Dovecot's mail_max_userip_connections (whose
+	// default is 10); the login over the cap is answered NO, then BYE.
+	// Zero means no cap.
+	MaxUserIPConns int
+	// LoginTimeout is how long a connection may stay unauthenticated
+	// before it is sent BYE. Zero means DefaultLoginTimeout (1 min);
+	// negative means no limit.
+	LoginTimeout time.Duration
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr
@@ -63,6 +89,8 @@ type Backend struct {
 	watcher    *watch.Watcher
 	ownWatcher bool
 	keys       *keyGen
+	guard      *authGuard
+	userIP     *userIPCounter
 
 	mu       sync.Mutex
 	accounts map[string]*account // by Maildir root
@@ -88,6 +116,14 @@ func New(opts *Options) (*Backend, error) {
 	if b.opts.FolderLinger == 0 {
 		b.opts.FolderLinger = time.Minute
 	}
+	if b.opts.MaxAuthFailures <= 0 {
+		b.opts.MaxAuthFailures = DefaultMaxAuthFailures
+	}
+	if b.opts.LoginTimeout == 0 {
+		b.opts.LoginTimeout = DefaultLoginTimeout
+	}
+	b.guard = newAuthGuard(&b.opts, b.log)
+	b.userIP = &userIPCounter{max: b.opts.MaxUserIPConns}
 	if b.opts.SpecialUse == nil {
 		b.opts.SpecialUse = defaultSpecialUse(b.opts.Prefix)
 	}
@@ -136,7 +172,9 @@ func (b *Backend) NewSession(conn *imapserver.Conn) (imapserver.Session, *imapse
 	if closed {
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
 	}
-	return &Session{b: b, conn: conn}, nil, nil
+	s := &Session{b: b, conn: conn}
+	s.startLoginTimer()
+	return s, nil, nil
 }
 
 // Close releases the watcher if New created it. Sessions still open keep

@@ -11,11 +11,15 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
+	"golang.org/x/sys/unix"
+
+	"github.com/maildir-imapd/maildir-imapd/idle"
 )
 
 // Copy copies messages to another mailbox: a hard link under the same key
 // where possible (as Dovecot does), a byte copy with the same mtime where
-// not. It answers with COPYUID.
+// not. It answers with COPYUID. A COPY that fails leaves nothing in the
+// destination.
 func (s *Session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
 	sel, err := s.selected()
 	if err != nil {
@@ -25,12 +29,15 @@ func (s *Session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, err
 	}
-	data, _, err := s.copyTo(sel, uids, dest)
+	data, _, err := s.copyTo(sel, uids, dest, false)
 	return data, err
 }
 
-// Move moves messages to another mailbox (RFC 6851): a copy, then the
-// source files are removed and their EXPUNGEs written.
+// Move moves messages to another mailbox (RFC 6851). Each file is renamed
+// into the destination, so that of two sessions moving the same message
+// only one succeeds and the message arrives exactly once; the source
+// messages are then forgotten and their EXPUNGEs written. A MOVE that fails
+// puts every file back.
 func (s *Session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
 	sel, err := s.selected()
 	if err != nil {
@@ -43,14 +50,14 @@ func (s *Session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if err != nil {
 		return err
 	}
-	data, copied, err := s.copyTo(sel, uids, dest)
+	data, done, err := s.copyTo(sel, uids, dest, true)
 	if err != nil || data == nil {
 		return err // nil data: nothing left to move
 	}
 	if err := w.WriteCopyData(data); err != nil {
 		return err
 	}
-	seqs, err := sel.f.expunge(sel.view, func(m *message) bool { return copied[m.uid] })
+	seqs, err := sel.f.forgetMoved(sel.view, done)
 	for _, seq := range seqs {
 		if werr := w.WriteExpunge(seq); werr != nil {
 			return werr
@@ -59,9 +66,18 @@ func (s *Session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	return err
 }
 
-// copyTo places a copy of each message in the destination folder and returns
-// COPYUID data and the source UIDs actually copied; nil data when none was.
-func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string) (*imap.CopyData, map[imap.UID]bool, error) {
+// placement is one message COPY or MOVE put into the destination.
+type placement struct {
+	m       *message // in the destination, UID 0 until registered
+	srcUID  imap.UID
+	srcPath string // the source file; with renamed, where the file came from
+	renamed bool   // MOVE renamed the source file (else: a link or a copy)
+}
+
+// copyTo places each message in the destination folder and returns COPYUID
+// data and the placements; nil data when no message was left to place. On
+// failure every file it placed is removed (COPY) or renamed back (MOVE).
+func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string, move bool) (*imap.CopyData, []placement, error) {
 	d, err := s.acct.acquire(dest)
 	if errors.Is(err, errNoSuchMailbox) {
 		return nil, nil, errTryCreate
@@ -71,8 +87,7 @@ func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string) (*imap.Co
 	defer s.acct.release(d)
 
 	var (
-		placed  []*message
-		srcUIDs []imap.UID
+		done    []placement
 		kwAdded bool
 	)
 	for _, uid := range uids {
@@ -80,82 +95,174 @@ func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string) (*imap.Co
 		if !ok {
 			continue
 		}
-		m, added, err := d.placeCopy(s.b.keys, sel.f, &sn)
+		p, added, err := d.place(s.b.keys, sel.f, &sn, move)
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // expunged meanwhile
+			continue // expunged or moved away meanwhile
 		} else if err != nil {
+			d.undo(done)
+			if errors.Is(err, errNoSuchMailbox) {
+				err = errTryCreate
+			}
 			return nil, nil, err
 		}
 		kwAdded = kwAdded || added
-		placed = append(placed, m)
-		srcUIDs = append(srcUIDs, uid)
+		done = append(done, p)
 	}
-	d.mu.Lock()
-	mboxFlags := d.mailboxFlagsLocked()
-	d.mu.Unlock()
-	destUIDs, uidValidity, err := d.addFiles(placed, kwAdded, mboxFlags)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(srcUIDs) == 0 {
+	if len(done) == 0 {
 		// Every message was expunged meanwhile: no COPYUID (an empty set
 		// cannot be written), and the EXPUNGEs follow in the poll.
 		return nil, nil, nil
 	}
-	data := &imap.CopyData{UIDValidity: uidValidity}
-	copied := make(map[imap.UID]bool, len(srcUIDs))
-	for i, uid := range srcUIDs {
-		data.SourceUIDs.AddNum(uid)
-		data.DestUIDs.AddNum(destUIDs[i])
-		copied[uid] = true
+	d.mu.Lock()
+	mboxFlags := d.mailboxFlagsLocked()
+	d.mu.Unlock()
+	ms := make([]*message, len(done))
+	for i, p := range done {
+		ms[i] = p.m
 	}
-	return data, copied, nil
+	destUIDs, uidValidity, err := d.addFiles(ms, kwAdded, mboxFlags)
+	if err != nil {
+		d.undo(done)
+		if errors.Is(err, errNoSuchMailbox) {
+			err = errTryCreate // the destination went meanwhile
+		}
+		return nil, nil, err
+	}
+	data := &imap.CopyData{UIDValidity: uidValidity}
+	for i, p := range done {
+		data.SourceUIDs.AddNum(p.srcUID)
+		data.DestUIDs.AddNum(destUIDs[i])
+	}
+	return data, done, nil
 }
 
-// placeCopy links (or copies) one source message into folder d with its
-// flags translated to d's keyword letters.
-func (d *folder) placeCopy(keys *keyGen, src *folder, sn *snapshot) (*message, bool, error) {
+// undo takes back the files a failed COPY or MOVE placed: a moved file goes
+// back where it came from, a link or copy is removed. A file that the
+// destination's sync registered meanwhile is expunged there by its next
+// sync.
+func (d *folder) undo(done []placement) {
+	for i := len(done) - 1; i >= 0; i-- {
+		p := done[i]
+		target := filepath.Join(d.path, p.m.rel())
+		var err error
+		if p.renamed {
+			err = renameNoReplace(target, p.srcPath)
+		} else {
+			err = os.Remove(target)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			d.log.Error("taking back a message of a failed COPY/MOVE", "key", p.m.key, "err", err)
+		}
+	}
+}
+
+// place puts one source message into folder d with its flags translated to
+// d's keyword letters: renamed (move), else hard-linked, else copied. It
+// returns fs.ErrNotExist when the source message is gone, and
+// errTryCreate when d's directory is.
+func (d *folder) place(keys *keyGen, src *folder, sn *snapshot, move bool) (placement, bool, error) {
 	std, kwNames := splitFlags(sn.flags)
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	kwMask, added, err := d.keywordMaskLocked(kwNames, true)
-	if err != nil {
-		return nil, false, err
+	if err := d.checkCurrentLocked(); err != nil {
+		d.mu.Unlock()
+		return placement{}, false, errTryCreate
 	}
-	nf := flagSet{std: std, kw: kwMask}
+	kwMask, added, err := d.keywordMaskLocked(kwNames, true)
 	key := sn.key
 	if d.byKey[key] != nil {
 		key = keys.next(sn.fsize, sn.vsize)
 	}
-	for attempt := 0; attempt < 3; attempt++ {
+	d.mu.Unlock()
+	if err != nil {
+		return placement{}, false, err
+	}
+	nf := flagSet{std: std, kw: kwMask}
+	for attempt := 0; attempt < 4; attempt++ {
 		m := &message{key: key, fsize: sn.fsize, vsize: sn.vsize, mtime: sn.mtime, inNew: nf.empty(), parsed: sn.parsed}
 		if !m.inNew {
 			m.info, m.flags = nf.info(), nf
 		}
-		target := filepath.Join(d.path, m.rel())
-		err := os.Link(sn.path(), target)
+		from, target := sn.path(), filepath.Join(d.path, m.rel())
+		if move {
+			err = renameNoReplace(from, target)
+		} else {
+			err = os.Link(from, target)
+		}
 		switch {
 		case err == nil:
-			return m, added, nil
+			return placement{m: m, srcUID: sn.uid, srcPath: from, renamed: move}, added, nil
 		case errors.Is(err, fs.ErrExist):
 			key = keys.next(sn.fsize, sn.vsize)
 			continue
 		case errors.Is(err, fs.ErrNotExist):
-			// The source moved (flag change by another program): find it.
+			// The destination went, or the source was renamed (a flag
+			// change by another program: find it), or it went (expunged,
+			// or moved by another session: openMessage says so).
+			d.mu.Lock()
+			gone := d.checkCurrentLocked() != nil
+			d.mu.Unlock()
+			if gone {
+				return placement{}, false, errTryCreate
+			}
 			file, oerr := src.openMessage(sn)
 			if oerr != nil {
-				return nil, false, oerr
+				return placement{}, false, oerr
 			}
 			file.Close()
 			continue
 		}
-		// EXDEV, EPERM, EMLINK...: copy the bytes, keep INTERNALDATE.
-		if err := copyFile(sn.path(), d.path, m, keys); err != nil {
-			return nil, false, err
+		// EXDEV, EPERM, EMLINK...: copy the bytes, keep INTERNALDATE; a
+		// MOVE removes the source once the copy is registered.
+		if err := copyFile(from, d.path, m, keys); err != nil {
+			return placement{}, false, err
 		}
-		return m, added, nil
+		return placement{m: m, srcUID: sn.uid, srcPath: from}, added, nil
 	}
-	return nil, false, fmt.Errorf("copy message: no free name for key")
+	return placement{}, false, errBusy
+}
+
+// renameNoReplace renames from to to unless to exists (fs.ErrExist): a
+// plain rename would silently replace another message.
+func renameNoReplace(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		// A file system without RENAME_NOREPLACE: link, then unlink.
+		if err = os.Link(from, to); err == nil {
+			if err := os.Remove(from); err != nil {
+				os.Remove(to)
+				return err
+			}
+		}
+		return err
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
+	return nil
+}
+
+// forgetMoved drops the moved messages from the source state, unlinking the
+// files of those that were copied rather than renamed, and returns the
+// sequence numbers they had in view from, highest first.
+func (f *folder) forgetMoved(from *idle.View, done []placement) ([]uint32, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	gone := make(map[imap.UID]bool, len(done))
+	var firstErr error
+	for _, p := range done {
+		if !p.renamed {
+			if err := os.Remove(p.srcPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				if firstErr == nil {
+					firstErr = mapFSError(fmt.Errorf("remove moved message: %w", err))
+				}
+				continue
+			}
+		}
+		if f.byUIDLocked(p.srcUID) != nil {
+			gone[p.srcUID] = true
+		}
+	}
+	return f.forgetLocked(from, gone), firstErr
 }
 
 // copyFile copies a message file via tmp/ and keeps its mtime.

@@ -16,7 +16,7 @@ import (
 
 // courierArchive is the Maildir tree written by a real Courier-IMAP 5.0.13
 // and what that Courier reported over IMAP for it (see
-// /work/shared/fixtures/courier-5.0/README.md).
+// docs/fixtures/courier-5.0.md).
 const courierArchive = "internal/courier/testdata/courier-5.0.txtar"
 
 // TestCourierFixture_migration is the swap from Courier-IMAP: the tree

@@ -66,6 +66,16 @@ var (
 		Code: imap.ResponseCodeInUse,
 		Text: "Mailbox is locked by another process; try again",
 	}
+	errReplaced = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeUnavailable,
+		Text: "Mailbox was replaced on disk; try again",
+	}
+	errUnsafeFolder = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeNoPerm,
+		Text: "Mailbox directory is a symbolic link or not a directory; refused",
+	}
 	errNotSelected = &imap.Error{
 		Type: imap.StatusResponseTypeBad,
 		Code: imap.ResponseCodeClientBug,

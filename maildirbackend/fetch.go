@@ -56,6 +56,9 @@ func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			if seq == 0 {
 				continue
 			}
+			if options.Flags || markSeen {
+				sn.flags = sel.view.ShowFlags(sn.uid, sn.flags)
+			}
 			if err := sel.f.fetchOne(w, seq, sn, options, markSeen); err != nil {
 				return err
 			}
@@ -220,7 +223,7 @@ func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
 	}
 	if needDate && !needSize && !needParse {
 		// INTERNALDATE alone is a stat, never an open.
-		fi, err := os.Stat(sn.path())
+		fi, err := os.Lstat(sn.path())
 		if errors.Is(err, fs.ErrNotExist) {
 			file, oerr := f.openMessage(sn) // renamed meanwhile: find it
 			if oerr != nil {
@@ -326,7 +329,7 @@ func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, sn snapshot, op
 		rw.WriteBodyStructure(sn.parsed.BodyStructure)
 	}
 	for _, bs := range options.BodySection {
-		b := imapmsg.SectionBytes(content, bs)
+		b := replaceNUL(imapmsg.SectionBytes(content, bs))
 		if err := writeLiteral(rw.WriteBodySection(bs, int64(len(b))), b); err != nil {
 			return err
 		}
@@ -348,6 +351,22 @@ func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, sn snapshot, op
 		rw.WriteBinarySectionSize(bs, uint32(n))
 	}
 	return rw.Close()
+}
+
+// replaceNUL turns every NUL of a BODY[] section into 0x80, in place.
+// RFC 3501 section 4.3: a {n} literal cannot hold NUL, and go-imap writes
+// BODY[] only as {n}. Dovecot (src/lib-imap-storage/imap-msgpart.c) does
+// the same; BINARY[] (a literal8) keeps the NULs.
+func replaceNUL(b []byte) []byte {
+	if bytes.IndexByte(b, 0) < 0 {
+		return b
+	}
+	for i, c := range b {
+		if c == 0 {
+			b[i] = 0x80
+		}
+	}
+	return b
 }
 
 func writeLiteral(wc io.WriteCloser, b []byte) error {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
+
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/maildir-imapd/maildir-imapd/idle"
@@ -37,7 +39,13 @@ type folder struct {
 
 	mu          sync.Mutex
 	loaded      bool
-	gone        bool // the folder directory disappeared
+	gone        bool          // the folder directory disappeared or was replaced
+	dir         dirID         // the directory loaded: the folder's identity (identity.go)
+	tmpCleaned  time.Time     // when tmp/ was last cleaned (tmpclean.go)
+	background  bool          // a watcher-driven sync runs: short lock waits
+	stopped     bool          // no longer watched: no retry either
+	retry       *time.Timer   // retries a failed background sync; may be nil
+	retryDelay  time.Duration // the next retry's delay (backoff)
 	uidValidity uint32
 	uidNext     imap.UID
 	msgs        []*message   // ascending UID
@@ -78,15 +86,23 @@ func (f *folder) open() error {
 		f.loaded = true
 	}
 	f.mu.Unlock()
+	f.cleanTmpIfDue()
 	return f.startWatching()
 }
 
 // loadLocked reads the folder from disk: directory listing, uidlist,
 // keywords. Files without a UID get one.
 func (f *folder) loadLocked() error {
-	if err := ensureFolderDirs(f.path, f.mailbox == inboxName); err != nil {
+	if err := ensureFolderDirs(f.path, f.isInbox()); err != nil {
 		return err
 	}
+	id, err := statFolderDir(f.path, f.isInbox())
+	if missingDir(err) {
+		return errNoSuchMailbox
+	} else if err != nil {
+		return fmt.Errorf("stat folder: %w", err)
+	}
+	f.dir = id
 	// A Courier-IMAP folder (courierimapuiddb, no dovecot-uidlist) is
 	// converted once, keeping its UIDs and keywords.
 	if ok, err := courier.Convert(f.path); err != nil {
@@ -169,7 +185,9 @@ func readEntries(path string) (map[string]entry, error) {
 // other non-files are not messages: a symbolic link could make the server
 // read a file its owner may read and the mail user may not.
 func readDirNames(dir string) ([]string, error) {
-	d, err := os.Open(dir)
+	// O_NOFOLLOW: a cur/ or new/ replaced by a symbolic link must not
+	// list another directory's messages.
+	d, err := os.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", filepath.Base(dir), err)
 	}
@@ -190,7 +208,7 @@ func readDirNames(dir string) ([]string, error) {
 // openMessageFile opens a message file for reading, refusing to follow a
 // symbolic link put in its place.
 func openMessageFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	return safefile.Open(path)
 }
 
 // validMessageName reports whether a directory entry can be a message:
@@ -200,19 +218,35 @@ func validMessageName(name string) bool {
 }
 
 // ensureFolderDirs makes sure a folder has cur/, new/ and tmp/ when its
-// directory exists (the Maildir root is created for INBOX).
+// directory exists (the Maildir root is created for INBOX). A folder whose
+// directory or subdirectory is a symbolic link, or anything but a
+// directory, is refused: it could lead into another user's mail.
 func ensureFolderDirs(path string, isInbox bool) error {
-	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) && !isInbox {
+	if isInbox {
+		if err := os.MkdirAll(path, 0o700); err != nil {
+			return mapFSError(fmt.Errorf("create maildir: %w", err))
+		}
+	} else if _, err := statFolderDir(path, false); err != nil {
+		if missingDir(err) {
 			return errNoSuchMailbox
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("stat folder: %w", err)
-		}
+		return fmt.Errorf("stat folder: %w", err)
 	}
 	for _, sub := range [...]string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(path, sub), 0o700); err != nil {
+		p := filepath.Join(path, sub)
+		err := os.Mkdir(p, 0o700)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, fs.ErrNotExist) && !isInbox:
+			return errNoSuchMailbox // the folder was renamed meanwhile
+		case !errors.Is(err, fs.ErrExist):
 			return mapFSError(fmt.Errorf("create %s: %w", sub, err))
+		}
+		if fi, err := os.Lstat(p); err != nil {
+			return mapFSError(fmt.Errorf("stat %s: %w", sub, err))
+		} else if !fi.IsDir() {
+			return errUnsafeFolder
 		}
 	}
 	return nil
@@ -302,6 +336,10 @@ func (f *folder) stopWatching() {
 	if f.recheck != nil {
 		f.recheck.Stop()
 	}
+	if f.retry != nil {
+		f.retry.Stop()
+	}
+	f.stopped = true
 	f.mu.Unlock()
 }
 
@@ -345,14 +383,19 @@ func (f *folder) syncBatch(b watch.Batch) {
 	}()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.background = true
 	var err error
 	if b.Rescan || len(b.Names) == 0 {
 		err = f.syncLocked()
 	} else {
 		err = f.syncNamesLocked(b.Names)
 	}
+	f.background = false
 	if err != nil {
-		f.log.Warn("folder sync failed", "err", err)
+		f.syncFailedLocked(err)
+	} else if f.retryDelay != 0 {
+		f.retryDelay = 0
+		f.retry.Stop()
 	}
 	// Another process handling the same change may rewrite dovecot-uidlist
 	// a moment later, and that file is not watched: look once more when
@@ -372,7 +415,7 @@ const uidlistRecheckDelay = 200 * time.Millisecond
 func (f *folder) recheckUIDList() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.gone || !f.loaded {
+	if !f.loaded || !f.currentLocked() {
 		return
 	}
 	if err := f.adoptUIDListLocked(); err != nil {

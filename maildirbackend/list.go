@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
+
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
@@ -85,33 +87,23 @@ type listMode struct {
 	extended bool // any LIST-EXTENDED selection or return option
 	ref      string
 	patterns []string
+	matchers []*listMatcher // compiled patterns; built by match
 }
 
-// match reports whether name matches one of the patterns under the
-// reference. INBOX matches case-insensitively (RFC 3501 section 5.1).
+// match reports whether name matches one of the patterns joined to the
+// reference (see [listMatcher]).
 func (m *listMode) match(name string) bool {
-	for _, p := range m.patterns {
-		ref, pat := inboxUpper(m.ref), p
-		if ref == "" || strings.HasPrefix(pat, string(Delim)) {
-			pat = inboxUpper(pat)
+	if m.matchers == nil {
+		for _, p := range m.patterns {
+			m.matchers = append(m.matchers, newListMatcher(m.ref, p))
 		}
-		if imapserver.MatchList(name, Delim, ref, pat) {
+	}
+	for _, lm := range m.matchers {
+		if lm.match(name) {
 			return true
 		}
 	}
 	return false
-}
-
-// inboxUpper spells a leading "inbox" of a name or pattern in upper case when
-// it is the whole first level.
-func inboxUpper(s string) string {
-	if len(s) < len(inboxName) || !strings.EqualFold(s[:len(inboxName)], inboxName) {
-		return s
-	}
-	if len(s) == len(inboxName) || s[len(inboxName)] == Delim {
-		return inboxName + s[len(inboxName):]
-	}
-	return s
 }
 
 // mailboxTree is a snapshot of the mailboxes of a Maildir root.
@@ -161,13 +153,11 @@ func (s *Session) folders() (map[string]string, error) {
 		if !ok || dirs[name] != "" {
 			continue
 		}
-		isDir := e.IsDir()
-		if e.Type()&fs.ModeSymlink != 0 {
-			fi, err := os.Stat(filepath.Join(s.acct.root, e.Name()))
-			isDir = err == nil && fi.IsDir()
-		}
-		if !isDir {
-			continue // Maildir++: a dot file that is not a directory is ignored
+		// Maildir++: a dot file that is not a directory is ignored, and a
+		// symbolic link is never a folder (it could lead into another
+		// user's mail).
+		if !e.IsDir() {
+			continue
 		}
 		dirs[name] = filepath.Join(s.acct.root, e.Name())
 	}
@@ -384,7 +374,7 @@ type specialUse struct {
 // readSpecialUseFile reads root/maildir-imapd-specialuse, skipping lines it
 // does not understand.
 func readSpecialUseFile(root string) ([]specialUse, error) {
-	b, err := os.ReadFile(filepath.Join(root, specialUseName))
+	b, err := safefile.ReadFile(filepath.Join(root, specialUseName), 1<<20)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func newListServer(t *testing.T, opts *Options) *listServer {
 		NewSession:   b.NewSession,
 		Caps:         b.Caps(),
 		InsecureAuth: true,
-		Logger:       slog.NewLogLogger(slog.NewTextHandler(io.Discard, nil), slog.LevelError),
+		Logger:       slog.NewLogLogger(slog.NewTextHandler(testLogWriter{t}, nil), slog.LevelError),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -218,7 +218,14 @@ func TestSession_listRaw(t *testing.T) {
 		}},
 		{"delimiter", `LIST "" ""`, []string{`* LIST (\Noselect) "." ""`}},
 		{"inbox any case", `LIST "" "inbox"`, []string{`* LIST (\HasNoChildren) "." INBOX`}},
-		{"reference", `LIST "Work" "%"`, []string{`* LIST (\HasNoChildren) "." "Work.Clients"`}},
+		// RFC 3501 section 6.3.8 and Dovecot (mailbox_list_join_refpattern):
+		// the reference and the pattern are concatenated.
+		{"reference", `LIST "Work" "%"`, []string{`* LIST (\HasChildren) "." "Work"`}},
+		{"reference with delimiter", `LIST "Work." "%"`, []string{`* LIST (\HasNoChildren) "." "Work.Clients"`}},
+		{"reference INBOX (curl)", `LIST "INBOX" "*"`, []string{`* LIST (\HasNoChildren) "." INBOX`}},
+		{"reference inbox any case", `LIST "inbox" "%"`, []string{`* LIST (\HasNoChildren) "." INBOX`}},
+		{"many wildcards", `LIST "" "` + strings.Repeat("*", 2000) + `Q"`, nil},
+		{"many wildcards, a match", `LIST "" "` + strings.Repeat("*%", 1000) + `k"`, []string{`* LIST (\HasChildren) "." "Work"`}},
 		{"subscribed", `LIST (SUBSCRIBED) "" "*"`, []string{
 			`* LIST (\Subscribed) "." INBOX`,
 			`* LIST (\Subscribed \NonExistent) "." "Old-Projects"`,
@@ -357,4 +364,13 @@ func TestSession_inboxPrefix(t *testing.T) {
 	if got := readFile(t, filepath.Join(s.maildir, "subscriptions")); got != "V\t2\n\nSent\n" {
 		t.Errorf("subscriptions = %q", got)
 	}
+}
+
+// testLogWriter sends the server's log of internal errors to the test log,
+// so that a NO [SERVERBUG] shows its cause.
+type testLogWriter struct{ t *testing.T }
+
+func (w testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

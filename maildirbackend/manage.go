@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
+
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
@@ -105,7 +107,7 @@ func (s *Session) folderPath(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+	if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
 		return path, nil
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", mapFSError(fmt.Errorf("stat folder: %w", err))
@@ -220,6 +222,7 @@ func (s *Session) Delete(name string) error {
 			return mapFSError(fmt.Errorf("trash folder: %w", err))
 		}
 	}
+	s.acct.retire(path, false)
 	if err := os.RemoveAll(trash); err != nil {
 		// The folder is already gone from the tree; the next delete
 		// removes the rest.
@@ -311,6 +314,7 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 			s.acct.log.Error("renaming child folder", "mailbox", oldName, "err", err)
 		}
 	}
+	s.acct.retire(oldPath, true)
 	s.renameSubscriptions(oldName, newName)
 	s.moveSpecialUse(oldName, newName)
 	s.acct.log.Info("mailbox renamed", "user", s.user, "mailbox", oldName, "to", newName)
@@ -525,7 +529,7 @@ func moveMessages(from, to string) error {
 // copyFileAtomic copies src to dst through a temporary file and a rename.
 // A missing src copies nothing.
 func copyFileAtomic(src, dst string) error {
-	b, err := os.ReadFile(src)
+	b, err := safefile.ReadFile(src, 16<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	} else if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -23,6 +24,11 @@ type Session struct {
 	user string
 	acct *account   // nil before login
 	sel  *selection // nil unless a mailbox is selected
+
+	failures    int         // failed logins on this connection
+	releaseUser func()      // gives back the user+IP slot; nil when not logged in
+	loginTimer  *time.Timer // see startLoginTimer; may be nil
+	authed      atomic.Bool // read by the login timer
 }
 
 var (
@@ -42,19 +48,12 @@ type selection struct {
 	counted    recentKey         // what toldRecent was counted from; guarded by f.mu
 }
 
-// Login authenticates the user and opens the user's Maildir.
+// Login authenticates the user and opens the user's Maildir. Failures are
+// slowed down and throttled: see authenticate.
 func (s *Session) Login(username, password string) error {
-	if s.b.opts.Authenticate == nil {
-		return imapserver.ErrAuthFailed
-	}
-	root, err := s.b.opts.Authenticate(username, password)
+	root, err := s.authenticate(username, password)
 	if err != nil {
-		if !errors.Is(err, imapserver.ErrAuthFailed) {
-			s.b.log.Error("authentication backend failed", "user", username, "err", err)
-			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Authentication is temporarily unavailable"}
-		}
-		s.b.log.Info("login failed", "user", username, "conn", s.remote())
-		return imapserver.ErrAuthFailed
+		return err
 	}
 	// Like Dovecot, create the Maildir of a user who never had mail, so
 	// that CREATE and APPEND work before the MTA's first delivery.
@@ -66,11 +65,16 @@ func (s *Session) Login(username, password string) error {
 		s.b.log.Error("cannot create maildir", "user", username, "err", err)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Mail store unavailable"}
 	}
+	if err := s.admitUser(username, root); err != nil {
+		return err
+	}
 	acct, err := s.b.openAccount(root)
 	if err != nil {
+		s.releaseLogin()
 		s.b.log.Error("cannot open maildir", "user", username, "err", err)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Mail store unavailable"}
 	}
+	s.stopLoginTimer()
 	s.user, s.acct = username, acct
 	acct.subMu.Lock()
 	if ok, err := courier.ConvertSubscriptions(acct.root); err != nil {
@@ -95,6 +99,8 @@ func (s *Session) remote() string {
 
 // Close ends the session: it unselects and releases the account.
 func (s *Session) Close() error {
+	s.stopLoginTimer()
+	s.releaseLogin()
 	s.unselect()
 	if s.acct != nil {
 		s.b.closeAccount(s.acct)
@@ -151,6 +157,7 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 			break
 		}
 	}
+	view.SetAnnouncedFlags(data.Flags)
 	f.mu.Unlock()
 	sel.toldRecent = data.NumRecent
 	s.sel = sel
@@ -177,12 +184,24 @@ func (s *Session) unselect() {
 	if s.sel == nil {
 		return
 	}
-	s.sel.view.Close()
-	s.sel.f.mu.Lock()
-	s.sel.f.dropRecentLocked(s.sel)
-	s.sel.f.mu.Unlock()
-	s.acct.release(s.sel.f)
+	sel, acct := s.sel, s.acct
 	s.sel = nil
+	sel.view.Close()
+	leave := func() {
+		sel.f.dropRecentLocked(sel)
+		sel.f.mu.Unlock()
+		acct.release(sel.f)
+	}
+	if sel.f.mu.TryLock() {
+		leave()
+		return
+	}
+	// The folder is busy (a wait for a foreign uidlist lock): the session
+	// moves on to its next mailbox at once and leaves this one later.
+	go func() {
+		sel.f.mu.Lock()
+		leave()
+	}()
 }
 
 // Poll writes the changes other sessions and programs made since the last

@@ -329,3 +329,50 @@ func TestSession_onlyRegularFilesAreMessages(t *testing.T) {
 		t.Fatalf("fetch: %+v", msgs)
 	}
 }
+
+// TestSession_searchAddressKeys checks that FROM, TO, CC and BCC match the
+// addresses as the ENVELOPE holds them, as Dovecot does
+// (lib-storage/index/index-search.c, SEARCH_HEADER_ADDRESS: the field is
+// parsed with message_address_parse and written back before matching):
+// comments removed, groups kept, encoded display names decoded.
+func TestSession_searchAddressKeys(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	maildirtest.Deliver(t, s.Maildir, "From: <user-from (comment)@ (comment) domain.org>\n"+
+		"To: friends: a@b.example, \"Quoted Name\" <q@d.example>;, (only a comment) c@e.example\n"+
+		"Cc: =?UTF-8?Q?J=C3=B6rg_M=C3=BCller?= <jm@x.example>\nSubject: addresses\n\nbody\n")
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("other"))
+	c := s.Dial(t, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	hdr := func(key, value string) imap.SearchCriteria {
+		return imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: key, Value: value}}}
+	}
+	tests := []struct {
+		name string
+		c    imap.SearchCriteria
+		want string
+	}{
+		{"comments inside addr-spec", hdr("From", "user-from@domain.org"), "1"},
+		{"comment is not the address", hdr("From", "comment"), ""},
+		{"group member", hdr("To", "a@b.example"), "1"},
+		{"group name", hdr("To", "friends:"), "1"},
+		{"quoted display name unquoted", hdr("To", "Quoted Name <q@d.example>"), "1"},
+		{"comment after addr-spec as name", hdr("To", "c@e.example"), "1"},
+		{"encoded display name decoded", hdr("Cc", "jörg müller <jm@x"), "1"},
+		{"raw encoded word is not matched", hdr("Cc", "=?UTF-8?Q?"), ""},
+		{"empty value: field exists", hdr("Cc", ""), "1"},
+		{"bcc absent", hdr("Bcc", "x"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := c.UIDSearch(&tt.c, &imap.SearchOptions{}).Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.All.String(); got != tt.want {
+				t.Errorf("got %q want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -43,7 +43,7 @@ func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 		rw := w.CreateMessage(seq)
 		rw.WriteUID(uid)
-		rw.WriteFlags(fl)
+		rw.WriteFlags(sel.view.ShowFlags(uid, fl))
 		if err := rw.Close(); err != nil {
 			return err
 		}
@@ -168,7 +168,7 @@ func (f *folder) keywordMaskLocked(names []string, add bool) (mask uint32, added
 	if len(missing) == 0 {
 		return mask, false, nil
 	}
-	lock, err := dovecot.LockUIDList(f.path, lockTimeout)
+	lock, err := dovecot.LockUIDList(f.path, f.lockWaitLocked())
 	if errors.Is(err, dovecot.ErrLockTimeout) {
 		return 0, false, errBusy
 	} else if err != nil {

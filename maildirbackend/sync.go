@@ -22,6 +22,21 @@ import (
 // process before a command fails with NO [INUSE].
 var lockTimeout = 30 * time.Second
 
+// backgroundLockWait bounds the wait of a sync that no command waits for
+// (a delivery the watcher reported): it holds the folder's mutex, which
+// the folder's sessions need, so it gives up soon and is retried with
+// backoff (retry.go) rather than block them for lockTimeout.
+var backgroundLockWait = 100 * time.Millisecond
+
+// lockWaitLocked is how long the running operation may wait for the
+// uidlist lock.
+func (f *folder) lockWaitLocked() time.Duration {
+	if f.background {
+		return backgroundLockWait
+	}
+	return lockTimeout
+}
+
 // maxSizedAssign is the largest batch of new files whose sizes are computed
 // (and stored in dovecot-uidlist) when they get their UIDs; bigger batches,
 // such as the first scan of a large Postfix Maildir, compute sizes lazily.
@@ -36,6 +51,9 @@ func (f *folder) syncLocked() error { return f.syncHintedLocked(nil) }
 // looked up again by name before it is called expunged, and a hinted file
 // the scans miss is still taken if it exists.
 func (f *folder) syncHintedLocked(hints map[string]entry) error {
+	if !f.currentLocked() {
+		return nil
+	}
 	if err := f.adoptUIDListLocked(); err != nil {
 		return err
 	}
@@ -143,6 +161,9 @@ func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error 
 // name and only falls back to a full sync when a message's current file is
 // gone (expunged, or renamed to a name the batch does not hold).
 func (f *folder) syncNamesLocked(names []string) error {
+	if !f.currentLocked() {
+		return nil
+	}
 	if err := f.adoptUIDListLocked(); err != nil {
 		return err
 	}
@@ -213,6 +234,9 @@ var errUIDGap = errors.New("uidlist has UIDs for files not yet seen")
 // caller must sync the whole folder instead.
 func (f *folder) assignAndAddLocked(cands []*message, complete bool) ([]imap.UID, error) {
 	if err := f.assignLocked(cands, complete); err != nil {
+		if !errors.Is(err, errUIDGap) && (!f.currentLocked() || errors.Is(err, fs.ErrNotExist)) {
+			return nil, errNoSuchMailbox // removed or renamed meanwhile
+		}
 		return nil, err
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].uid < cands[j].uid })
@@ -237,10 +261,17 @@ func (f *folder) assignAndAddLocked(cands []*message, complete bool) ([]imap.UID
 // highest UID that are neither known nor candidates. With complete, such
 // records are stale (their files are gone) and are skipped.
 func (f *folder) assignLocked(cands []*message, complete bool) error {
-	lock, err := dovecot.LockUIDList(f.path, lockTimeout)
+	if err := f.checkCurrentLocked(); err != nil {
+		return err
+	}
+	lock, err := dovecot.LockUIDList(f.path, f.lockWaitLocked())
 	if errors.Is(err, dovecot.ErrLockTimeout) {
 		return errBusy
 	} else if err != nil {
+		if missingDir(err) {
+			f.currentLocked()
+			return errNoSuchMailbox
+		}
 		return mapFSError(fmt.Errorf("lock uidlist: %w", err))
 	}
 	defer func() {
@@ -248,6 +279,10 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 			f.log.Warn("uidlist lock", "err", err)
 		}
 	}()
+	// The directory may have been replaced while we waited for the lock.
+	if err := f.checkCurrentLocked(); err != nil {
+		return err
+	}
 
 	listPath := filepath.Join(f.path, uidlistName)
 	list, err := dovecot.ReadUIDList(listPath)
@@ -266,11 +301,12 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 		created = true
 	}
 	if f.uidValidity != 0 && list.UIDValidity != f.uidValidity {
-		// Someone replaced the uidlist: our UIDs are no longer theirs.
-		// Keep serving ours and write ours back rather than renumber.
-		f.log.Error("dovecot-uidlist UIDVALIDITY changed under us; keeping ours", "ours", f.uidValidity, "theirs", list.UIDValidity)
-		list.UIDValidity = f.uidValidity
-		created = true
+		// Another program gave the folder a new UIDVALIDITY: every UID
+		// we hold is void. The disk is right; this state is retired, and
+		// the next open reads the folder afresh.
+		f.log.Warn("dovecot-uidlist has a new UIDVALIDITY; reopening the folder", "was", f.uidValidity, "now", list.UIDValidity)
+		f.goneLocked()
+		return errReplaced
 	}
 	f.uidValidity = list.UIDValidity
 
@@ -441,7 +477,7 @@ type fileStamp struct {
 }
 
 func stampOf(path string) fileStamp {
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	if err != nil {
 		return fileStamp{}
 	}

@@ -32,6 +32,12 @@ func (f *folder) adoptUIDListLocked() error {
 		return nil // unreadable: the next assignment rewrites it
 	}
 	f.listIno = st.ino
+	if f.uidValidity != 0 && list.UIDValidity != f.uidValidity {
+		// A new UIDVALIDITY voids every UID here (see assignLocked).
+		f.log.Warn("dovecot-uidlist has a new UIDVALIDITY; reopening the folder", "was", f.uidValidity, "now", list.UIDValidity)
+		f.goneLocked()
+		return nil
+	}
 	var moved []*message
 	for _, r := range list.Records {
 		if m := f.byKey[r.Key]; m != nil && imap.UID(r.UID) != m.uid {

@@ -104,7 +104,18 @@ type folderState struct {
 	polled    bool    // served by the poller (no, or lost, watches)
 	lost      bool    // the kernel dropped a watch (directory removed or moved): re-add when back
 	sig       [2]dirSig
-	eventSeen bool // an event was delivered since the last safety check
+	wid       [2]dirID // the directory each inotify watch follows
+	eventSeen bool     // an event was delivered since the last safety check
+}
+
+// dirID identifies a directory by device and inode: what an inotify watch
+// follows, whatever path leads to it now.
+type dirID struct{ dev, ino uint64 }
+
+// idOf returns the identity of the directory at path, or ok false.
+func idOf(path string) (id dirID, ok bool) {
+	sig, ok := statSig(path)
+	return dirID{sig.dev, sig.ino}, ok
 }
 
 // dirRef names one watched directory: subdirs[i] of f.
@@ -205,6 +216,15 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 		return nil, fmt.Errorf("watch: subscribe %s: not a directory", path)
 	}
 
+	if s, f, stale, err := w.join(path, notify); err != nil || s != nil {
+		if stale {
+			// The folder was removed and created again while subscribed:
+			// follow the new directories now, not at the next poll.
+			w.rewatch(f)
+		}
+		return s, err
+	}
+
 	w.regMu.Lock()
 	defer w.regMu.Unlock()
 
@@ -214,6 +234,8 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 		return nil, ErrClosed
 	}
 	if f := w.folders[path]; f != nil {
+		// Subscribed meanwhile; the check for replaced directories is
+		// the next subscriber's or the poller's.
 		s := newSubscription(w, f, notify)
 		f.subs = append(f.subs, s)
 		w.mu.Unlock()
@@ -266,10 +288,49 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 	return s, nil
 }
 
+// join adds a subscription to the folder at path if it is subscribed
+// already, and reports whether its watches must be replaced (see
+// staleLocked). It returns a nil Subscription if the folder is new.
+func (w *Watcher) join(path string, notify func()) (s *Subscription, f *folderState, stale bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, nil, false, ErrClosed
+	}
+	f = w.folders[path]
+	if f == nil {
+		return nil, nil, false, nil
+	}
+	s = newSubscription(w, f, notify)
+	f.subs = append(f.subs, s)
+	return s, f, w.staleLocked(f), nil
+}
+
+// staleLocked reports whether f's inotify watches no longer follow the
+// directories at its path (lost, or the directories were replaced).
+func (w *Watcher) staleLocked(f *folderState) bool {
+	if w.fsw == nil {
+		return false
+	}
+	if f.lost {
+		return true
+	}
+	for i, d := range subdirs {
+		if !f.watched[i] {
+			continue
+		}
+		if id, ok := idOf(filepath.Join(f.path, d)); ok && id != f.wid[i] {
+			return true
+		}
+	}
+	return false
+}
+
 // addWatches adds inotify watches on new/ and cur/ of f, all or none.
 func (w *Watcher) addWatches(f *folderState) error {
 	for i, d := range subdirs {
-		if err := w.fsw.Add(filepath.Join(f.path, d)); err != nil {
+		p := filepath.Join(f.path, d)
+		if err := w.fsw.Add(p); err != nil {
 			for j := range i {
 				w.removeWatch(filepath.Join(f.path, subdirs[j]))
 				f.watched[j] = false
@@ -277,6 +338,7 @@ func (w *Watcher) addWatches(f *folderState) error {
 			return err
 		}
 		f.watched[i] = true
+		f.wid[i], _ = idOf(p)
 	}
 	return nil
 }
@@ -446,8 +508,13 @@ func (w *Watcher) handleEvent(ev fsnotify.Event) {
 		// The watched directory itself: removed (IN_DELETE_SELF) or moved
 		// (IN_MOVE_SELF). The kernel dropped the watch; poll the folder so
 		// that a recreated directory is noticed.
+		// An event of a watch replaced meanwhile (the folder was created
+		// again and rewatched) comes under the same path: the directory
+		// there is still the one watched, so the watch is not lost.
 		if ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
-			w.lostWatchLocked(ref)
+			if id, ok := idOf(ev.Name); !ok || id != ref.f.wid[ref.i] {
+				w.lostWatchLocked(ref)
+			}
 		}
 		return
 	}

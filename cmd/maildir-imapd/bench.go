@@ -53,8 +53,9 @@ type benchConfig struct {
 
 // runBench is the `bench` subcommand: `bench push` or `bench setup`.
 func runBench(args []string) error {
+	const usage = "Usage: maildir-imapd bench push|setup [flags]; 'maildir-imapd bench push -h' for the flags.\n"
 	if len(args) == 0 {
-		return &usageError{err: errors.New("want a subcommand: push or setup")}
+		return &usageError{err: errors.New("want a subcommand: push or setup"), text: usage}
 	}
 	switch args[0] {
 	case "push":
@@ -62,8 +63,7 @@ func runBench(args []string) error {
 	case "setup":
 		return runBenchSetup(args[1:])
 	case "-h", "-help", "--help", "help":
-		fmt.Println("Usage: maildir-imapd bench push|setup [flags]; 'maildir-imapd bench push -h' for the flags.")
-		return nil
+		return &usageError{err: flag.ErrHelp, text: usage}
 	default:
 		return &usageError{err: fmt.Errorf("unknown bench subcommand %q (want push or setup)", args[0])}
 	}

@@ -51,7 +51,7 @@ func runBenchSetup(args []string) error {
 	}
 	fmt.Printf("created %d users with %d messages each in %s\n", c.Users, c.Messages, c.Dir)
 	fmt.Println("passwords are {PLAIN}: bcrypt (BLF-CRYPT) costs ~50-100 ms of CPU per LOGIN, so 10,000 logins would take minutes and measure the hash, not the push")
-	fmt.Printf("serve:\n  %s serve --listen %s --listen-tls %s --tls-cert %s --tls-key %s --users %s --mail-location '%s' --log-level warn\n",
+	fmt.Printf("serve:\n  %s serve --listen %s --listen-tls %s --tls-cert %s --tls-key %s --users %s --mail-location '%s' --log-level warn --max-connections-per-ip 0 --max-userip-connections 0\n",
 		self, c.Listen, c.ListenTLS, filepath.Join(c.Dir, "cert.pem"), filepath.Join(c.Dir, "key.pem"),
 		filepath.Join(c.Dir, "users"), filepath.Join(c.Dir, "%u", "Maildir"))
 	fmt.Printf("push:\n  %s bench push --addr %s --users-file %s --maildir-pattern '%s' --users %d --conns %d --pid <server pid>\n",

@@ -25,6 +25,12 @@ const (
 	defaultPollInterval = 5 * time.Second
 	defaultLogLevel     = "info"
 	defaultLogFormat    = "text"
+	// Connection and login protection; see Config.
+	defaultMaxConnectionsPerIP  = 50
+	defaultMaxUserIPConnections = 10 // Dovecot's mail_max_userip_connections
+	defaultLoginTimeout         = time.Minute
+	defaultTLSHandshakeTimeout  = 10 * time.Second
+	defaultAuthFailureDelay     = 2 * time.Second // Dovecot's auth_failure_delay
 )
 
 // Config is the configuration of `serve`, `check` and (partly) `demo`.
@@ -48,6 +54,15 @@ type Config struct {
 	LogLevel          string        `toml:"log_level"`           // debug, info, warn, error
 	LogFormat         string        `toml:"log_format"`          // text, json
 
+	// MaxConnections caps all connections; 0 means 3/4 of the open-file
+	// limit (RLIMIT_NOFILE), negative means no cap.
+	MaxConnections       int           `toml:"max_connections"`
+	MaxConnectionsPerIP  int           `toml:"max_connections_per_ip"` // per IPv4 address or IPv6 /64; 0: no cap
+	MaxUserIPConnections int           `toml:"max_userip_connections"` // logged-in sessions per user and address; 0: no cap
+	LoginTimeout         time.Duration `toml:"login_timeout"`          // time to log in before BYE
+	TLSHandshakeTimeout  time.Duration `toml:"tls_handshake_timeout"`  // implicit TLS handshake
+	AuthFailureDelay     time.Duration `toml:"auth_failure_delay"`     // a failed login is answered this long after it began; 0: at once
+
 	// requireTLS refuses plaintext authentication even on loopback
 	// listeners. Tests use it to exercise the policy of public listeners on
 	// 127.0.0.1.
@@ -63,6 +78,12 @@ func defaultConfig() Config {
 		PollInterval: defaultPollInterval,
 		LogLevel:     defaultLogLevel,
 		LogFormat:    defaultLogFormat,
+
+		MaxConnectionsPerIP:  defaultMaxConnectionsPerIP,
+		MaxUserIPConnections: defaultMaxUserIPConnections,
+		LoginTimeout:         defaultLoginTimeout,
+		TLSHandshakeTimeout:  defaultTLSHandshakeTimeout,
+		AuthFailureDelay:     defaultAuthFailureDelay,
 	}
 }
 
@@ -96,6 +117,12 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 	fs.BoolVar(&cfg.DebugWire, "debug-wire", cfg.DebugWire, "write the IMAP wire trace to stderr (it shows passwords)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: text or json")
+	fs.IntVar(&cfg.MaxConnections, "max-connections", cfg.MaxConnections, "cap on all connections; 0: 3/4 of the open-file limit, negative: none")
+	fs.IntVar(&cfg.MaxConnectionsPerIP, "max-connections-per-ip", cfg.MaxConnectionsPerIP, "cap on connections from one IPv4 address or IPv6 /64; 0: none")
+	fs.IntVar(&cfg.MaxUserIPConnections, "max-userip-connections", cfg.MaxUserIPConnections, "cap on logged-in sessions of one user from one address (Dovecot's mail_max_userip_connections); 0: none")
+	fs.DurationVar(&cfg.LoginTimeout, "login-timeout", cfg.LoginTimeout, "how long a connection may stay unauthenticated")
+	fs.DurationVar(&cfg.TLSHandshakeTimeout, "tls-handshake-timeout", cfg.TLSHandshakeTimeout, "how long an implicit-TLS client may take to finish the handshake")
+	fs.DurationVar(&cfg.AuthFailureDelay, "auth-failure-delay", cfg.AuthFailureDelay, "a failed login is answered this long after it began (Dovecot's auth_failure_delay); 0: at once")
 	return fs
 }
 
@@ -192,6 +219,15 @@ func (c *Config) validate() error {
 	}
 	if c.PollInterval <= 0 {
 		bad("poll-interval %v: must be positive", c.PollInterval)
+	}
+	if c.MaxConnectionsPerIP < 0 || c.MaxUserIPConnections < 0 {
+		bad("max-connections-per-ip and max-userip-connections must not be negative (0: no cap)")
+	}
+	if c.LoginTimeout <= 0 || c.TLSHandshakeTimeout <= 0 {
+		bad("login-timeout and tls-handshake-timeout must be positive")
+	}
+	if c.AuthFailureDelay < 0 {
+		bad("auth-failure-delay %v: must not be negative", c.AuthFailureDelay)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert and tls-key must be given together")

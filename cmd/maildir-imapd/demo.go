@@ -14,11 +14,11 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/maildir-imapd/maildir-imapd/cmd/maildir-imapd/internal/selfsigned"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/passwdfile"
 )
 
 const (
-	defaultDemoDir    = "maildir-imapd-demo"
 	defaultDemoListen = "127.0.0.1:1143"
 	demoUser          = "demo"
 )
@@ -36,7 +36,7 @@ func runDemo(args []string) error {
 // after the instructions are printed.
 func demoMain(ctx context.Context, args []string, out, logOut io.Writer, ready func(*daemon)) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	dirFlag := fs.String("dir", "", "demo `directory` (default ./"+defaultDemoDir+", or a temporary directory if that is not writable)")
+	dirFlag := fs.String("dir", "", "demo `directory` (default maildir-imapd/demo in the user cache directory, or a new temporary directory)")
 	listen := fs.String("listen", defaultDemoListen, "listen `address` (loopback: plaintext login is allowed there)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -65,31 +65,28 @@ func demoMain(ctx context.Context, args []string, out, logOut io.Writer, ready f
 	if err != nil {
 		return err
 	}
-	password := rand.Text()[:16]
-	hash, err := passwdfile.Hash(passwdfile.DefaultHashScheme, password)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	users := filepath.Join(dir, "users")
-	if err := writeFileAtomic(users, []byte(demoUser+":"+hash+"::::"+dir+"::\n"), 0o600); err != nil {
-		return fmt.Errorf("demo: users file: %w", err)
+	info := demoInfo{dir: dir, maildir: maildir, created: created, tail: tailCommand()}
+	if err := writeDemoFiles(&info); err != nil {
+		return err
 	}
 
 	cfg := defaultConfig()
 	cfg.Listen, cfg.ListenTLS = *listen, ""
-	cfg.Users = users
+	cfg.Users = info.users
+	cfg.TLSCert, cfg.TLSKey = info.cert, info.key
 	cfg.LogLevel = *logLevel
 	return run(ctx, &cfg, logger, func(d *daemon) {
-		addr, _ := d.Addrs()
-		printDemo(out, demoInfo{dir: dir, maildir: maildir, users: users, password: password, addr: addr, created: created})
+		info.addr, _ = d.Addrs()
+		printDemo(out, info)
 		if ready != nil {
 			ready(d)
 		}
 	})
 }
 
-// demoDir returns the absolute demo directory, creating it. With no --dir it
-// tries ./maildir-imapd-demo, then a new temporary directory.
+// demoDir returns the absolute demo directory, creating it. With no --dir
+// it is maildir-imapd/demo in the user's cache directory (outside any
+// checkout, reused by the next run), else a new temporary directory.
 func demoDir(flagDir string) (string, error) {
 	if flagDir != "" {
 		if err := os.MkdirAll(flagDir, 0o700); err != nil {
@@ -97,14 +94,55 @@ func demoDir(flagDir string) (string, error) {
 		}
 		return filepath.Abs(flagDir)
 	}
-	if err := os.MkdirAll(defaultDemoDir, 0o700); err == nil && isWritable(defaultDemoDir) {
-		return filepath.Abs(defaultDemoDir)
+	if cache, err := os.UserCacheDir(); err == nil && filepath.IsAbs(cache) {
+		dir := filepath.Join(cache, "maildir-imapd", "demo")
+		if err := os.MkdirAll(dir, 0o700); err == nil && isWritable(dir) {
+			return dir, nil
+		}
 	}
 	dir, err := os.MkdirTemp("", "maildir-imapd-demo-")
 	if err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
 	return dir, nil
+}
+
+// writeDemoFiles writes a new random password (in a password file for
+// `tail`), the users file with its hash, and a new self-signed certificate
+// for STARTTLS into info.dir, filling in their names.
+func writeDemoFiles(info *demoInfo) error {
+	info.password = rand.Text()[:16]
+	hash, err := passwdfile.Hash(passwdfile.DefaultHashScheme, info.password)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	info.passwordFile = filepath.Join(info.dir, "password")
+	if err := writeFileAtomic(info.passwordFile, []byte(info.password+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: password file: %w", err)
+	}
+	info.users = filepath.Join(info.dir, "users")
+	if err := writeFileAtomic(info.users, []byte(demoUser+":"+hash+"::::"+info.dir+"::\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: users file: %w", err)
+	}
+	info.cert, info.key = filepath.Join(info.dir, "cert.pem"), filepath.Join(info.dir, "key.pem")
+	if _, err := selfsigned.Write(info.cert, info.key, "maildir-imapd demo"); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return nil
+}
+
+// tailCommand is how the user runs this program's `tail`: the installed
+// binary, or `go run` for a binary `go run` built and deletes at exit.
+func tailCommand() string {
+	exe, err := os.Executable()
+	switch {
+	case err != nil:
+		return "maildir-imapd tail"
+	case strings.Contains(exe, string(filepath.Separator)+"go-build"):
+		return "go run ./cmd/maildir-imapd tail"
+	default:
+		return shellQuote(exe) + " tail"
+	}
 }
 
 func isWritable(dir string) bool {
@@ -146,8 +184,11 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 
 // demoInfo is what the demo prints.
 type demoInfo struct {
-	dir, maildir, users, password, addr string
-	created                             bool
+	dir, maildir, users, password, passwordFile string
+	cert, key                                   string // self-signed, for STARTTLS
+	addr                                        string
+	tail                                        string // the command that runs `tail`
+	created                                     bool
 }
 
 func printDemo(w io.Writer, i demoInfo) {
@@ -157,30 +198,56 @@ func printDemo(w io.Writer, i demoInfo) {
 	}
 	q := shellQuote
 	host, port := splitAddr(i.addr)
+	user := demoUser + ":" + i.password
 	fmt.Fprintf(w, `
 maildir-imapd demo: serving a Maildir on %[1]s
 
-  Maildir:   %[2]s (%[3]s; INBOX, Sent, Drafts, Trash, Archive, Work.Projects)
-  Users:     %[4]s
+  Directory: %[2]s
+  Maildir:   %[3]s (%[4]s; INBOX, Sent, Drafts, Trash, Archive, Work.Projects)
   User:      %[5]s
-  Password:  %[6]s   (new on every run)
+  Password:  %[6]s   (new on every run; also in %[7]s)
+  TLS:       STARTTLS with the self-signed certificate %[8]s (new on every run);
+             plaintext login works too, because the listener is on loopback
 
-Connect (plaintext IMAP is allowed because the listener is on loopback):
+Watch INBOX the way a push client sees it (IDLE): every change is printed as it
+arrives, with its delay after the change on disk:
 
-  curl -v --url imap://%[1]s/INBOX --user '%[5]s:%[6]s'
-  curl --url 'imap://%[1]s/INBOX;UID=1' --user '%[5]s:%[6]s'
-  mutt -f imap://%[5]s@%[1]s/INBOX
-  Thunderbird: IMAP server %[7]s, port %[8]s, connection security "None",
-               authentication "Normal password", user name %[5]s
+  %[9]s --addr %[1]s --user %[5]s --password-file %[10]s --starttls --ca-file %[11]s --maildir %[12]s
+
+Connect a client:
+
+  curl --url 'imap://%[1]s/' --user %[13]s             # the folders
+  curl --url 'imap://%[1]s/INBOX?ALL' --user %[13]s    # SEARCH ALL in INBOX
+  curl --url 'imap://%[1]s/INBOX;UID=1' --user %[13]s  # message UID 1
+  mutt -n -F /dev/null -e %[14]s -f imap://%[5]s@%[1]s/INBOX
+  Thunderbird: IMAP server %[15]s, port %[16]s, connection security "STARTTLS" (accept the
+               certificate exception), authentication "Normal password", user name %[5]s
 
 Deliver a message the way an MTA does (tmp/, then rename into new/) and watch it
-arrive in an IDLE client:
+arrive in the tail above:
 
-  printf 'From: Carol <carol@example.net>\nTo: %[5]s@localhost\nSubject: hello\n\nhi\n' > %[9]s/msg.$$ && mv %[9]s/msg.$$ %[10]s/$(date +%%s).$$.demo
+  printf 'From: Carol <carol@example.net>\nTo: %[5]s@localhost\nSubject: hello\n\nhi\n' > %[17]s/msg.$$ && mv %[17]s/msg.$$ %[18]s/$(date +%%s).$$.demo
 
 Ctrl-C stops the server.
-`, i.addr, i.maildir, state, i.users, demoUser, i.password, host, port,
+`, i.addr, i.dir, i.maildir, state, demoUser, i.password, i.passwordFile, i.cert,
+		i.tail, q(i.passwordFile), q(i.cert), q(i.maildir),
+		q(user), q(muttSettings(i.cert, i.password, i.addr)), host, port,
 		q(filepath.Join(i.maildir, "tmp")), q(filepath.Join(i.maildir, "new")))
+}
+
+// muttSettings is what mutt needs for the demo: trust the self-signed
+// certificate (mutt's default ssl_force_tls=yes makes it use STARTTLS and
+// ask about an unknown certificate), the password, the server as $folder
+// (else mutt offers to create ~/Mail), and IDLE with a short timeout so
+// that new mail shows within seconds.
+func muttSettings(cert, password, addr string) string {
+	return fmt.Sprintf("set certificate_file=%s imap_pass=%s folder=%s imap_idle=yes timeout=3 mail_check=2",
+		muttQuote(cert), muttQuote(password), muttQuote("imap://"+demoUser+"@"+addr+"/"))
+}
+
+// muttQuote quotes s as one muttrc word.
+func muttQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "`", "\\`", "$", `\$`).Replace(s) + `"`
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -65,7 +65,12 @@ func TestDemo_createsTreeAndServes(t *testing.T) {
 	password := m[1]
 	maildir := filepath.Join(dir, "Maildir")
 	for _, w := range []string{
-		"curl -v --url imap://" + addr + "/INBOX --user 'demo:" + password + "'",
+		"curl --url 'imap://" + addr + "/' --user 'demo:" + password + "'",
+		"curl --url 'imap://" + addr + "/INBOX;UID=1' --user 'demo:" + password + "'",
+		"tail --addr " + addr + " --user demo --password-file " + filepath.Join(dir, "password") +
+			" --starttls --ca-file " + filepath.Join(dir, "cert.pem") + " --maildir " + maildir,
+		`mutt -n -F /dev/null -e 'set certificate_file="` + filepath.Join(dir, "cert.pem") + `" imap_pass="` + password +
+			`" folder="imap://demo@` + addr + `/"`,
 		"> " + filepath.Join(maildir, "tmp") + "/msg.$$ && mv " + filepath.Join(maildir, "tmp") + "/msg.$$ " +
 			filepath.Join(maildir, "new") + "/$(date +%s).$$.demo",
 	} {

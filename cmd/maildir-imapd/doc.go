@@ -13,16 +13,26 @@
 // Commands:
 //
 //	serve    serve Maildirs over IMAP (stops on SIGINT/SIGTERM with "* BYE")
-//	demo     create a demo Maildir and serve it on 127.0.0.1:1143
+//	demo     create a demo Maildir and serve it on 127.0.0.1:1143 (STARTTLS, self-signed)
+//	tail     log in, IDLE on a folder and print every change as it arrives
 //	passwd   hash a password read from stdin for the users file (alias: hash)
 //	check    validate the configuration, the users file and every Maildir
 //	bench    measure push latency and throughput
 //	version  print the version
-//	help     list the commands
+//	help     list the commands; "help <command>" or "<command> -h" prints its flags
 //
 // Try it without any set-up:
 //
 //	maildir-imapd demo
+//
+// Watch a folder the way a push client sees it: every EXISTS, EXPUNGE and
+// FETCH (FLAGS) the server sends during IDLE, with the wall-clock time and,
+// given the Maildir on the same machine, the delay after the change on disk
+// (from the mtime of new/ or cur/, whose resolution is the kernel's clock
+// tick, a few milliseconds):
+//
+//	maildir-imapd tail --addr imap.example.org:143 --starttls --user me \
+//	    --password-file ~/.config/imap-pw --folder INBOX --maildir ~/Maildir
 //
 // Serve the users of a Dovecot passwd-file, with TLS:
 //

@@ -1,18 +1,18 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 )
 
 // usageError is a bad command line: main prints it, then the usage, and
-// exits 2.
+// exits 2. With err flag.ErrHelp it is a request for help instead: main
+// prints the usage to stdout and exits 0.
 type usageError struct {
-	fs  *flag.FlagSet
-	err error
+	fs   *flag.FlagSet // may be nil
+	err  error
+	text string // printed after the flags of fs, if any
 }
 
 func (e *usageError) Error() string { return e.err.Error() }
@@ -22,24 +22,19 @@ func (e *usageError) printUsage(w io.Writer) {
 	if e.fs != nil {
 		printFlags(w, e.fs)
 	}
+	fmt.Fprint(w, e.text)
 }
 
 // parseFlags parses args with fs, keeping the flag package quiet so that
-// main prints the error once. -h prints the usage to stdout and returns
-// flag.ErrHelp.
+// main prints the error once. -h returns a *usageError wrapping
+// flag.ErrHelp, for which main prints the flags to stdout.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, flag.ErrHelp):
-		printFlags(os.Stdout, fs)
-		return flag.ErrHelp
-	default:
+	if err := fs.Parse(args); err != nil { // flag.ErrHelp included
 		return &usageError{fs: fs, err: err}
 	}
+	return nil
 }
 
 func printFlags(w io.Writer, fs *flag.FlagSet) {

@@ -59,7 +59,7 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // writeFile writes a file in t's temporary directory tree.
-func writeFile(t *testing.T, path, content string) string {
+func writeFile(t testing.TB, path, content string) string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func writeFile(t *testing.T, path, content string) string {
 }
 
 // newMaildir creates a Maildir with one message in new/ under dir.
-func newMaildir(t *testing.T, dir string) string {
+func newMaildir(t testing.TB, dir string) string {
 	t.Helper()
 	for _, sub := range []string{"cur", "new", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
@@ -114,7 +114,7 @@ func testConfig(t *testing.T) *Config {
 
 // testCert writes a self-signed certificate for 127.0.0.1 and localhost and
 // returns the file names and a pool trusting it.
-func testCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+func testCert(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	dir := t.TempDir()
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 )
 
 // command is one subcommand: run gets the arguments after its name.
@@ -23,35 +24,45 @@ func init() {
 	commands = []command{
 		{name: "serve", summary: "serve Maildirs over IMAP", run: runServe},
 		{name: "demo", summary: "create a demo Maildir and serve it on 127.0.0.1:1143", run: runDemo},
+		{name: "tail", summary: "log in, IDLE on a folder and print every change as it arrives", run: runTail},
 		{name: "passwd", alias: "hash", summary: "hash a password from stdin for the users file", run: runPasswd},
 		{name: "check", summary: "validate the configuration, the users file and the Maildirs", run: runCheck},
 		{name: "bench", summary: "measure push latency and throughput", run: runBench},
 		{name: "version", summary: "print the version", run: runVersion},
-		{name: "help", summary: "show this help", run: runHelp},
+		{name: "help", summary: "show this help, or with a command its flags", run: runHelp},
 	}
 }
 
 func main() {
-	os.Exit(mainExit(os.Args[1:], os.Stderr))
+	os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // mainExit runs a command and returns the exit code: 0, 1 (error) or 2
-// (usage). The error is printed once, as "maildir-imapd: ...".
-func mainExit(args []string, stderr io.Writer) int {
+// (usage). Help asked for (help, -h, --help, <command> -h) goes to stdout
+// with status 0. An error is printed once, as "maildir-imapd: ...".
+func mainExit(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		printHelp(stderr)
+		fmt.Fprint(stderr, helpText())
 		return 2
 	}
-	cmd := lookupCommand(args[0])
+	name := args[0]
+	if name == "-h" || name == "-help" || name == "--help" {
+		name = "help"
+	}
+	cmd := lookupCommand(name)
 	if cmd == nil {
-		fmt.Fprintf(stderr, "maildir-imapd: unknown command %q\n\n", args[0])
-		printHelp(stderr)
+		fmt.Fprintf(stderr, "maildir-imapd: unknown command %q\n\n%s", name, helpText())
 		return 2
 	}
 	err := cmd.run(args[1:])
 	var ue *usageError
 	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		if errors.As(err, &ue) {
+			ue.printUsage(stdout)
+		}
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "maildir-imapd: %s: %v\n", cmd.name, ue.err)
@@ -81,19 +92,34 @@ func runVersion(args []string) error {
 	return nil
 }
 
+// runHelp is `help [command]`: it returns flag.ErrHelp carrying the text to
+// print (the command list, or the command's own -h output).
 func runHelp(args []string) error {
-	printHelp(os.Stdout)
-	return nil
+	if len(args) == 0 {
+		return &usageError{err: flag.ErrHelp, text: helpText()}
+	}
+	cmd := lookupCommand(args[0])
+	switch {
+	case cmd == nil:
+		return &usageError{err: fmt.Errorf("unknown command %q", args[0]), text: helpText()}
+	case cmd.name == "help":
+		return &usageError{err: flag.ErrHelp, text: helpText()}
+	default:
+		return cmd.run([]string{"-h"})
+	}
 }
 
-func printHelp(w io.Writer) {
-	fmt.Fprintln(w, "Usage: maildir-imapd <command> [flags]\n\nCommands:")
+// helpText is the usage line and the command table.
+func helpText() string {
+	var b strings.Builder
+	b.WriteString("Usage: maildir-imapd <command> [flags]\n\nCommands:\n")
 	for _, c := range commands {
 		name := c.name
 		if c.alias != "" {
 			name += ", " + c.alias
 		}
-		fmt.Fprintf(w, "  %-14s %s\n", name, c.summary)
+		fmt.Fprintf(&b, "  %-14s %s\n", name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'maildir-imapd <command> -h' for the flags of a command.")
+	b.WriteString("\nRun 'maildir-imapd <command> -h' for the flags of a command.\n")
+	return b.String()
 }

@@ -84,6 +84,7 @@ type daemon struct {
 	open      *imapserver.Server // InsecureAuth: loopback and --allow-insecure-auth listeners
 	secure    *imapserver.Server // LOGINDISABLED until STARTTLS; also serves implicit TLS
 	listeners []net.Listener
+	limits    *maildirbackend.ConnLimiter
 	plainAddr string // bound address of --listen, "" if none
 	tlsAddr   string // bound address of --listen-tls, "" if none
 	serveErr  chan error
@@ -135,6 +136,10 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		UTF8FolderNames: cfg.UTF8FolderNames,
 		AppendLimit:     cfg.AppendLimit,
 		Watcher:         d.watcher,
+
+		AuthFailureDelay: libDuration(cfg.AuthFailureDelay),
+		MaxUserIPConns:   cfg.MaxUserIPConnections,
+		LoginTimeout:     cfg.LoginTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start backend: %w", err)
@@ -147,6 +152,8 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	d.open = d.newServer(true, tlsConfig, debug)
 	d.secure = d.newServer(false, tlsConfig, debug)
 
+	limits := newConnLimiter(cfg, logger)
+	d.limits = limits
 	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
 	if cfg.Listen != "" {
 		ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
@@ -163,7 +170,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 			return nil, fmt.Errorf("listen %s: plaintext login is refused and there is no TLS certificate", cfg.Listen)
 		}
 		logger.Info("listening", "addr", d.plainAddr, "tls", tlsMode(tlsConfig, "starttls"), "auth", policy)
-		d.serve(srv, maildirbackend.NewListener(ln))
+		d.serve(srv, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{Limits: limits, Logger: logger}))
 	}
 	if cfg.ListenTLS != "" && tlsConfig != nil {
 		ln, err := lc.Listen(context.Background(), "tcp", cfg.ListenTLS)
@@ -173,9 +180,32 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		d.listeners = append(d.listeners, ln)
 		d.tlsAddr = ln.Addr().String()
 		logger.Info("listening", "addr", d.tlsAddr, "tls", "implicit")
-		d.serve(d.secure, tls.NewListener(maildirbackend.NewListener(ln), tlsConfig))
+		d.serve(d.secure, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{
+			Limits: limits, Logger: logger, TLSConfig: tlsConfig, HandshakeTimeout: cfg.TLSHandshakeTimeout,
+		}))
 	}
 	return d, nil
+}
+
+// newConnLimiter returns the connection caps of cfg, shared by both
+// listeners.
+func newConnLimiter(cfg *Config, logger *slog.Logger) *maildirbackend.ConnLimiter {
+	total := cfg.MaxConnections
+	if total == 0 {
+		total = defaultMaxConnections()
+	}
+	logger.Info("connection limits", "max_connections", total, "max_connections_per_ip", cfg.MaxConnectionsPerIP,
+		"max_userip_connections", cfg.MaxUserIPConnections)
+	return maildirbackend.NewConnLimiter(total, cfg.MaxConnectionsPerIP)
+}
+
+// libDuration maps a configured duration, where 0 means none, to the
+// backend's convention, where 0 means its default and negative none.
+func libDuration(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func tlsMode(c *tls.Config, mode string) string {

@@ -46,7 +46,8 @@ start_server() {
 	stop_server
 	"$BIN" serve --listen "127.0.0.1:$PORT" --listen-tls "127.0.0.1:$TLSPORT" \
 		--tls-cert "$DIR/cert.pem" --tls-key "$DIR/key.pem" \
-		--users "$DIR/users" --mail-location "$DIR/%u/Maildir" --log-level warn 2>>"$DIR/serve.log" &
+		--users "$DIR/users" --mail-location "$DIR/%u/Maildir" --log-level warn \
+		--max-connections-per-ip 0 --max-userip-connections 0 2>>"$DIR/serve.log" &
 	pid=$!
 	for _ in $(seq 100); do
 		# Read the greeting and LOGOUT: closing with unread data would reset

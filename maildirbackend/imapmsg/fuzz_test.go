@@ -44,6 +44,7 @@ func FuzzParse(f *testing.F) {
 			_, _ = imapmsg.Binary(bytes.NewReader(b), &imap.FetchItemBinarySection{Part: part})
 		}
 		_, _ = imapmsg.MatchText(bytes.NewReader(b), "zz")
+		imapmsg.ParseBytes(imapmsg.ConvertBinaryParts(b))
 		_, _ = imapmsg.MatchHeader(bytes.NewReader(b), "subject", "zz")
 	})
 }

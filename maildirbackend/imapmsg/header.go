@@ -9,6 +9,7 @@ import (
 // value and every continuation line, including the final line ending.
 type field struct {
 	name  string // as written, not case-folded
+	off   int    // offset of raw in the bytes given to parseHeader
 	raw   []byte
 	value []byte // after the colon, continuation lines still included
 }
@@ -26,6 +27,7 @@ func parseHeader(b []byte) (header, int) {
 		if start >= 0 {
 			h = append(h, field{
 				name:  strings.TrimRight(string(b[start:colon]), " \t"),
+				off:   start,
 				raw:   b[start:end],
 				value: b[colon+1 : end],
 			})

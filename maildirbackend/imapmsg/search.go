@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/cases"
 )
@@ -31,11 +32,52 @@ func MatchHeader(r io.Reader, key, value string) (bool, error) {
 		if !strings.EqualFold(f.name, key) {
 			continue
 		}
-		if needle == "" || strings.Contains(fold(decodeHeader(unfold(f.value))), needle) {
+		if needle == "" || strings.Contains(fold(headerSearchValue(f)), needle) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// headerSearchValue is the text of a header field that SEARCH matches: the
+// unfolded value with encoded words decoded, or for an address field, its
+// addresses as the ENVELOPE holds them (see [addressSearchText]).
+func headerSearchValue(f field) string {
+	switch strings.ToLower(f.name) {
+	case "from", "to", "cc", "bcc":
+		return addressSearchText(parseAddressList(unfold(f.value)))
+	}
+	return decodeHeader(unfold(f.value))
+}
+
+// addressSearchText writes addresses the way Dovecot matches SEARCH FROM,
+// TO, CC and BCC (lib-storage/index/index-search.c parses the field with
+// message_address_parse, writes it back with message_address_write and
+// decodes encoded words): "name <mailbox@host>" or "mailbox@host", groups
+// as "group: ...;", comments and quoting gone, display names decoded.
+func addressSearchText(addrs []imap.Address) string {
+	var sb strings.Builder
+	sep := ""
+	for _, a := range addrs {
+		switch {
+		case a.Mailbox != "" && a.Host == "": // group start
+			sb.WriteString(sep + a.Mailbox + ":")
+			sep = " "
+			continue
+		case a.Mailbox == "" && a.Host == "": // group end
+			sb.WriteString(";")
+			sep = ", "
+			continue
+		}
+		sb.WriteString(sep)
+		if a.Name != "" {
+			sb.WriteString(decodeHeader(a.Name) + " <" + a.Mailbox + "@" + a.Host + ">")
+		} else {
+			sb.WriteString(a.Mailbox + "@" + a.Host)
+		}
+		sep = ", "
+	}
+	return sb.String()
 }
 
 // MatchBody reports whether the body of the message read from r contains

@@ -33,6 +33,9 @@ func TestMatchHeader_cases(t *testing.T) {
 		{"body not header", latin1, "Subject", "Entwurf", false},
 		{"utf-8 b-encoded", fixtureMsg(t, "msg-Work-2.eml"), "Subject", "standup notes ✔", true},
 		{"folded", nestedMsg, "Subject", "nested folded", true},
+		{"address without comments", "From: <a (c)@ (c) b.org>\n\n", "from", "a@b.org", true},
+		{"address group", "Bcc: g: \"N\" <x@y>;\n\n", "bcc", "g: n <x@y>;", true},
+		{"not an address field", "Reply-To: <a (c)@ (c) b.org>\n\n", "reply-to", "a@b.org", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

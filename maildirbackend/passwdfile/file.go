@@ -181,6 +181,9 @@ func parseLine(line string, n int) (*User, error) {
 	if err := checkPassword(u.Password); err != nil {
 		return u, err
 	}
+	if acceptsEmpty(u.Password) {
+		return u, errEmptyPassword
+	}
 	var err error
 	if u.UID, err = parseID(fields[2], "uid", lookupUID); err != nil {
 		return u, err

@@ -93,6 +93,30 @@ func checkPassword(field string) error {
 	return nil
 }
 
+// errEmptyPassword marks a line whose hash is that of the empty password
+// (`user:{PLAIN}:...`): such a line would let anyone in without a password,
+// so it is a problem, and its user cannot log in.
+var errEmptyPassword = errors.New("the password is empty (such a user is refused; set a password or leave the field empty to disable the login)")
+
+// acceptsEmpty reports whether a password field matches the empty password.
+// Only schemes that are cheap to compute are tried (plaintext and bare
+// digests); the crypt schemes would cost a hash computation per line at
+// every load, and Verify refuses an empty password anyway.
+func acceptsEmpty(field string) bool {
+	if field == "" {
+		return false
+	}
+	name, _ := splitScheme(field)
+	switch strings.ToUpper(name) {
+	case "PLAIN", "CLEAR", "CLEARTEXT":
+	default:
+		if _, ok := lookupDigest(strings.ToUpper(name)); !ok {
+			return false
+		}
+	}
+	return verifyPassword(field, "") == nil
+}
+
 // verifyPassword compares password with a password field. It returns nil on
 // a match, errMismatch on a mismatch, and another error for a field that
 // checkPassword would reject.

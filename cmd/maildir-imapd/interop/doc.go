@@ -20,8 +20,11 @@
 //
 // contrib/postfix and contrib/MIGRATING.md describe the same configurations
 // and steps. The tests need dovecot-imapd, dovecot-core and postfix
-// installed (.ci/run installs them); a missing binary fails the test.
-// Running as root, Dovecot refuses mail access as uid 0, so the Maildirs
-// belong to "nobody" and maildir-imapd runs as that user, as a vmail setup
-// would.
+// installed, and the Postfix test needs root. A test whose program is
+// missing (or that needs root) is skipped, naming the package to install,
+// unless MAILDIR_IMAPD_E2E_REQUIRE=1, which .ci/run sets: then it fails.
+// Tests here call requireTool(t, name, pkg), requireFile and requireRoot(t)
+// for that. Running as root, Dovecot refuses mail access as uid 0, so the
+// Maildirs belong to "nobody" and maildir-imapd runs as that user, as a
+// vmail setup would; as another user, everything runs as that user.
 package interop

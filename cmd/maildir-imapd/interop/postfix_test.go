@@ -94,13 +94,10 @@ func (p *postfix) Log() string {
 // owner. It is stopped at cleanup.
 func startPostfix(t *testing.T, o mailOwner, dir string) *postfix {
 	t.Helper()
-	p := &postfix{bin: requireBinary(t, "postfix", "postfix"), dir: dir, confDir: filepath.Join(dir, "conf")}
-	if !o.root {
-		t.Fatal(errNotRoot)
-	}
-	if _, err := os.Stat("/usr/lib/postfix/sbin/virtual"); err != nil {
-		t.Fatalf("postfix's virtual(8) is missing (%v): run .ci/run, or apt-get install postfix", err)
-	}
+	p := &postfix{bin: requireTool(t, "postfix", "postfix"), dir: dir, confDir: filepath.Join(dir, "conf")}
+	requireFile(t, "/usr/lib/postfix/sbin/virtual", "postfix")
+	// postfix's master(8) must be started as root.
+	requireRoot(t)
 	p.Addr = freeAddr(t)
 	for _, d := range []string{"conf", "queue", "data", "vmail"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -100,11 +102,9 @@ service anvil {
 // stopped at cleanup, where its log is checked for uidlist corruption.
 func startDovecot(t *testing.T, a *account) *dovecot {
 	t.Helper()
-	bin := requireBinary(t, "dovecot", "dovecot-imapd dovecot-core")
-	requireBinary(t, "doveadm", "dovecot-core")
-	if _, err := os.Stat("/usr/lib/dovecot/imap"); err != nil {
-		t.Fatalf("Dovecot's imap binary is missing (%v): run .ci/run, or apt-get install dovecot-imapd", err)
-	}
+	bin := requireTool(t, "dovecot", "dovecot-imapd dovecot-core")
+	requireTool(t, "doveadm", "dovecot-core")
+	requireFile(t, "/usr/lib/dovecot/imap", "dovecot-imapd")
 	ddir := filepath.Join(a.dir, "dovecot")
 	for _, d := range []string{"base", "state"} {
 		if err := os.MkdirAll(filepath.Join(ddir, d), 0o755); err != nil {
@@ -116,13 +116,17 @@ func startDovecot(t *testing.T, a *account) *dovecot {
 	internal, internalGroup, login := a.owner.name, a.owner.name, a.owner.name
 	if a.owner.root {
 		internal, internalGroup = "root", "root"
+	} else {
+		// Not root: every Dovecot process runs as us, and the sockets that
+		// Debian gives to the group "dovecot" must get our own group.
+		g, err := user.LookupGroupId(strconv.Itoa(a.owner.gid))
+		if err != nil {
+			t.Fatalf("group %d: %v", a.owner.gid, err)
+		}
+		internalGroup = g.Name
 	}
 	conf := strings.NewReplacer("{{dir}}", a.dir, "{{users}}", a.users, "{{port}}", port,
 		"{{internal}}", internal, "{{internalgroup}}", internalGroup, "{{login}}", login).Replace(dovecotConf)
-	if !a.owner.root {
-		// default_internal_group must name a group; use the user's.
-		conf = strings.Replace(conf, "default_internal_group = "+internalGroup+"\n", "", 1)
-	}
 	confPath := filepath.Join(ddir, "dovecot.conf")
 	writeFile(t, confPath, conf)
 

@@ -2,7 +2,7 @@
 // control files the backend runs on, for a migration in place: stop
 // Courier-IMAP, start maildir-imapd on the same Maildir++ tree, and clients
 // keep their UIDs, keywords and subscriptions (see
-// shared/notes/maildir-formats.md sections 2.3 and 7).
+// docs/maildir-formats.md sections 2.3 and 7).
 //
 // Files read, never written, renamed or deleted:
 //

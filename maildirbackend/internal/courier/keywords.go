@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 )
 
 // KeywordsDirName is the directory of Courier-IMAP's keywords in a folder
@@ -167,7 +169,7 @@ func readKeywordsList(path string) (map[string][]string, error) {
 // readLines returns the lines of a file, keeping empty ones but not a
 // final empty one after the last newline; CR before LF is dropped.
 func readLines(path string) ([]string, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("courier: read keywords: %w", err)
 	}

@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 )
 
 // UIDDBName is the file name of Courier-IMAP's UID database in a folder
@@ -59,7 +60,7 @@ func (db *UIDDB) Next() uint32 {
 // a non-zero UID, a space and a name, gives an error wrapping [ErrCorrupt].
 // Empty lines are skipped.
 func ReadUIDDB(path string) (*UIDDB, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("courier: read uiddb: %w", err)
 	}

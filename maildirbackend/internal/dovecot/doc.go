@@ -1,5 +1,5 @@
 // Package dovecot owns every control file of a Dovecot-written Maildir++
-// tree that maildir-imapd reads or writes (see shared/notes/maildir-formats.md
+// tree that maildir-imapd reads or writes (see docs/maildir-formats.md
 // sections 4-6 and 8):
 //
 //   - dovecot-uidlist (per folder): [ReadUIDList], [AppendRecords],

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 )
 
 // ErrLockTimeout is returned (wrapped) when a dotlock could not be taken
@@ -252,8 +254,8 @@ func latest(ts ...time.Time) time.Time {
 
 // readLockOwner parses "<pid>:<host>" from the lock file.
 func readLockOwner(path string) (pid int, host string, ok bool) {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) > 1024 {
+	b, err := safefile.ReadFile(path, 1024)
+	if err != nil {
 		return 0, "", false
 	}
 	p, h, found := bytes.Cut(b, []byte{':'})

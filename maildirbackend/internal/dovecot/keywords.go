@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 )
 
 // KeywordsName is the file name of a folder's keyword table.
@@ -34,7 +36,7 @@ type Keywords struct {
 // replaces the earlier one.
 func ReadKeywords(dir string) (*Keywords, error) {
 	k := &Keywords{}
-	f, err := os.Open(filepath.Join(dir, KeywordsName))
+	f, err := safefile.Open(filepath.Join(dir, KeywordsName))
 	if errors.Is(err, os.ErrNotExist) {
 		return k, nil
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
+
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/mutf7"
 )
 
@@ -31,7 +33,7 @@ const (
 // valid modified UTF-7 is returned as stored. A missing file gives no names
 // and no error. Entries for folders that no longer exist are kept.
 func ReadSubscriptions(root string) ([]string, error) {
-	f, err := os.Open(filepath.Join(root, SubscriptionsName))
+	f, err := safefile.Open(filepath.Join(root, SubscriptionsName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -5,8 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 )
 
 // UIDListName is the file name of the uidlist in a folder's control directory.
@@ -99,7 +100,7 @@ func (e *CorruptError) Error() string {
 // NeedsRewrite. An unterminated last line (a torn append) is ignored and sets
 // NeedsRewrite. Readers need no lock.
 func ReadUIDList(path string) (*UIDList, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("dovecot: read uidlist: %w", err)
 	}

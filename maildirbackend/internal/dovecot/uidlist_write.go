@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 )
 
 // ErrNeedsRewrite is returned by [AppendRecords] when the uidlist does not
@@ -100,7 +102,7 @@ func AppendRecords(path string, recs []Record) error {
 			return fmt.Errorf("dovecot: append to %s: %w", path, err)
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := safefile.OpenAppend(path)
 	if err != nil {
 		return fmt.Errorf("dovecot: append to uidlist: %w", err)
 	}
@@ -123,7 +125,7 @@ func AppendRecords(path string, recs []Record) error {
 // checkTerminated returns ErrNeedsRewrite if the file at path is empty or
 // does not end with '\n'.
 func checkTerminated(path string) error {
-	r, err := os.Open(path)
+	r, err := safefile.Open(path)
 	if err != nil {
 		return fmt.Errorf("dovecot: append to uidlist: %w", err)
 	}

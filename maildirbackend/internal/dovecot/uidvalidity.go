@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 )
 
 // UIDValidityName is the file in the mail root holding the last UIDVALIDITY
@@ -62,7 +64,7 @@ func markerPath(root string, v uint32) string {
 
 // readUIDValidityFile parses the 8 hex digits of dovecot-uidvalidity.
 func readUIDValidityFile(root string) (uint32, bool) {
-	b, err := os.ReadFile(filepath.Join(root, UIDValidityName))
+	b, err := safefile.ReadFile(filepath.Join(root, UIDValidityName), 1024)
 	if err != nil {
 		return 0, false
 	}

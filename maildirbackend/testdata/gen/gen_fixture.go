@@ -1,15 +1,22 @@
 //go:build ignore
 
-// Gen_fixture packs a fixture tree from /work/shared/fixtures (a Maildir
-// written by a real IMAP server plus the expected.json that server's own
-// IMAP output was captured into) into one txtar archive under testdata/, so
-// that tests run from a plain clone.
+// Gen_fixture packs a fixture tree (a Maildir written by a real IMAP server
+// plus the expected.json that server's own IMAP output was captured into)
+// into one txtar archive under testdata/, so that tests run from a plain
+// clone. docs/fixtures/ describes each tree and how it was captured.
 //
-// Usage, from the module root:
+// The archive is the only copy of a tree in the repository: file names
+// with ':' cannot go into Go module zips. To change a tree, unpack the
+// archive, edit it and pack it again, from the module root:
 //
 //	go run ./maildirbackend/testdata/gen/gen_fixture.go \
-//	    -src /work/shared/fixtures/dovecot-2.3 \
-//	    -out maildirbackend/testdata/dovecot-2.3.txtar
+//	    -unpack /tmp/fx -out maildirbackend/testdata/dovecot-2.3.txtar
+//	# edit /tmp/fx/Maildir and /tmp/fx/expected.json
+//	go run ./maildirbackend/testdata/gen/gen_fixture.go \
+//	    -src /tmp/fx -name dovecot-2.3 -out maildirbackend/testdata/dovecot-2.3.txtar
+//
+// Without -src the archive named by -out is unpacked and packed again,
+// which must leave it byte for byte unchanged.
 //
 // Archive layout (read by maildirtest.LoadFixture):
 //
@@ -44,20 +51,67 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/tools/txtar"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
 )
 
 const b64Suffix = ".b64"
 
 func main() {
-	src := flag.String("src", "/work/shared/fixtures/dovecot-2.3", "fixture directory holding expected.json and Maildir/")
+	src := flag.String("src", "", "fixture directory holding expected.json and Maildir/; empty: unpack -out and pack it again")
 	out := flag.String("out", "maildirbackend/testdata/dovecot-2.3.txtar", "archive to write")
+	name := flag.String("name", "", "fixture name for the archive's comment (docs/fixtures/<name>.md); empty: from -out")
+	unpack := flag.String("unpack", "", "only unpack the archive -out into this directory")
 	flag.Parse()
-	if err := run(*src, *out); err != nil {
+	if *name == "" {
+		*name = strings.TrimSuffix(filepath.Base(*out), ".txtar")
+	}
+	var err error
+	switch {
+	case *unpack != "":
+		err = unpackTo(*out, *unpack)
+	case *src == "":
+		err = repack(*out, *name)
+	default:
+		err = run(*src, *out, *name)
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(src, out string) error {
+// repack unpacks the archive into a temporary directory and packs it again.
+func repack(archive, name string) error {
+	dir, err := os.MkdirTemp("", "gen_fixture")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := unpackTo(archive, dir); err != nil {
+		return err
+	}
+	return run(dir, archive, name)
+}
+
+// unpackTo writes the fixture tree of the archive into dir, as
+// maildirtest.LoadFixture does, plus dir/expected.json.
+func unpackTo(archive, dir string) error {
+	if _, _, err := maildirtest.LoadFixture(archive, dir); err != nil {
+		return fmt.Errorf("unpack %s: %w", archive, err)
+	}
+	ar, err := txtar.ParseFile(archive)
+	if err != nil {
+		return err
+	}
+	for _, f := range ar.Files {
+		if f.Name == "expected.json" {
+			return os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644)
+		}
+	}
+	return fmt.Errorf("%s: no expected.json", archive)
+}
+
+func run(src, out, name string) error {
 	expected, err := os.ReadFile(filepath.Join(src, "expected.json"))
 	if err != nil {
 		return err
@@ -65,7 +119,7 @@ func run(src, out string) error {
 	if err := check(src, expected); err != nil {
 		return err
 	}
-	ar := &txtar.Archive{Comment: []byte(comment(src))}
+	ar := &txtar.Archive{Comment: []byte(comment(name, expected))}
 	ar.Files = append(ar.Files, encode("expected.json", expected))
 
 	root := filepath.Join(src, "Maildir")
@@ -176,12 +230,22 @@ func check(src string, expected []byte) error {
 	return nil
 }
 
-func comment(src string) string {
-	return fmt.Sprintf(`Dovecot 2.3.19.1 Maildir++ fixture, packed from %s
-by testdata/gen/gen_fixture.go (see its doc comment; do not edit by hand).
-Unpack with maildirtest.Fixture / maildirtest.LoadFixture: files named *.b64
-are base64; empty directories, mtimes (disk.mtime) and hard links
-(disk.nlink) are restored from expected.json. See the fixture's README.md
-for what the tree exercises.
-`, filepath.Base(src))
+// comment is the archive's header: which server wrote the tree (the first
+// two words of expected.json's "server") and where it is described.
+func comment(name string, expected []byte) string {
+	var exp struct {
+		Server string `json:"server"`
+	}
+	server := "IMAP server"
+	if json.Unmarshal(expected, &exp) == nil {
+		if f := strings.Fields(strings.ReplaceAll(exp.Server, ",", "")); len(f) >= 2 {
+			server = f[0] + " " + f[1]
+		}
+	}
+	return fmt.Sprintf(`%s Maildir++ fixture %s, described in docs/fixtures/%s.md,
+packed by maildirbackend/testdata/gen/gen_fixture.go (see its doc comment;
+do not edit by hand). Unpack with maildirtest.Fixture / maildirtest.LoadFixture:
+files named *.b64 are base64; empty directories, mtimes (disk.mtime) and hard
+links (disk.nlink) are restored from expected.json.
+`, server, name, name)
 }

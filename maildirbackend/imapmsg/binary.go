@@ -1,0 +1,87 @@
+package imapmsg
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+)
+
+// base64LineLen is the length of the base64 lines [ConvertBinaryParts]
+// writes (RFC 2045 section 6.8: at most 76 characters).
+const base64LineLen = 76
+
+// ConvertBinaryParts returns the message b with the body of every leaf MIME
+// part whose Content-Transfer-Encoding is "binary" encoded in base64, and
+// that header field replaced by "Content-Transfer-Encoding: base64". Every
+// other byte is kept. It returns b itself when no part is converted.
+//
+// This is what Dovecot does to a message appended as an RFC 3516 literal8
+// (src/imap/cmd-append.c, src/lib-mail/istream-binary-converter.c): a
+// binary part cannot be stored in a Maildir file whose line ends every
+// reader converts, but its base64 form can, and FETCH BINARY decodes it
+// back to the exact bytes appended. Multipart and message/rfc822 parts are
+// not converted (RFC 2046 allows them only identity encodings); the parts
+// inside them are.
+func ConvertBinaryParts(b []byte) []byte {
+	var conv []*part
+	collectBinaryParts(parseMessage(b, 0, len(b), "text", "plain", 0), &conv)
+	if len(conv) == 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(b)/3+64)
+	last := 0
+	for _, p := range conv {
+		f := cteField(p)
+		eol := "\n"
+		if bytes.HasSuffix(f.raw, []byte("\r\n")) {
+			eol = "\r\n"
+		}
+		fieldStart := p.start + f.off
+		out = append(out, b[last:fieldStart]...)
+		out = append(out, "Content-Transfer-Encoding: base64"...)
+		out = append(out, eol...)
+		out = append(out, b[fieldStart+len(f.raw):p.bodyStart]...)
+		out = appendBase64Lines(out, b[p.bodyStart:p.end], eol)
+		last = p.end
+	}
+	return append(out, b[last:]...)
+}
+
+// collectBinaryParts appends to conv, in message order, the leaf parts
+// under p that ConvertBinaryParts encodes.
+func collectBinaryParts(p *part, conv *[]*part) {
+	switch {
+	case p.multipart:
+		for _, c := range p.children {
+			collectBinaryParts(c, conv)
+		}
+	case p.msg != nil:
+		collectBinaryParts(p.msg, conv)
+	case strings.EqualFold(p.encoding, "binary") && cteField(p) != nil && p.bodyStart <= p.end:
+		*conv = append(*conv, p)
+	}
+}
+
+// cteField returns p's first Content-Transfer-Encoding field: the one
+// p.encoding was read from.
+func cteField(p *part) *field {
+	for i := range p.header {
+		if strings.EqualFold(p.header[i].name, "Content-Transfer-Encoding") {
+			return &p.header[i]
+		}
+	}
+	return nil
+}
+
+// appendBase64Lines appends src in base64, in lines of base64LineLen
+// characters separated by eol (none after the last line).
+func appendBase64Lines(dst, src []byte, eol string) []byte {
+	const chunk = base64LineLen / 4 * 3
+	for i := 0; i < len(src); i += chunk {
+		if i > 0 {
+			dst = append(dst, eol...)
+		}
+		dst = base64.StdEncoding.AppendEncode(dst, src[i:min(i+chunk, len(src))])
+	}
+	return dst
+}
