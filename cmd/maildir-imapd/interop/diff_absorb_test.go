@@ -273,7 +273,7 @@ func dropNoselectParents(data []string) []string {
 	}
 	out := data[:0]
 	for _, l := range data {
-		if strings.HasPrefix(l, "LIST ") && strings.Contains(l, `\noselect`) {
+		if strings.HasPrefix(l, "LIST ") && (strings.Contains(l, `\noselect`) || strings.Contains(l, `\nonexistent`)) {
 			name := strings.TrimSuffix(l[strings.Index(l, `" "`)+3:], `"`)
 			child := false
 			for _, n := range names {

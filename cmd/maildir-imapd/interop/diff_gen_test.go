@@ -101,7 +101,12 @@ func (g *gen) next() step {
 	case p < 275:
 		s.Cmd = "DELETE " + g.name()
 	case p < 300:
-		s.Cmd = "RENAME " + g.name() + " " + g.name()
+		from := g.name()
+		if from == `"INBOX"` {
+			// differences.md: "RENAME INBOX" (not generated)
+			from = `"B"`
+		}
+		s.Cmd = "RENAME " + from + " " + g.name()
 	case p < 325:
 		s.Cmd = g.pick([]string{"SUBSCRIBE ", "UNSUBSCRIBE "}) + g.name()
 	case p < 355:
@@ -235,7 +240,11 @@ func (g *gen) fetch() string {
 		n := 1 + g.r.IntN(3)
 		var is []string
 		for i := 0; i < n; i++ {
-			is = append(is, g.pick(items))
+			it := g.pick(items)
+			if it == "BODY.PEEK[1.1]" && tolerate("fetch-missing-part") {
+				it = "BODY.PEEK[1]"
+			}
+			is = append(is, it)
 		}
 		sel = "(" + strings.Join(is, " ") + ")"
 	}

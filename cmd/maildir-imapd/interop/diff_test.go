@@ -47,19 +47,10 @@ func tolerate(name string) bool {
 	return false
 }
 
-// requireE2E skips the test unless MAILDIR_IMAPD_E2E_REQUIRE is set; set,
-// a missing Dovecot fails it (requireBinary).
-func requireE2E(t *testing.T) {
-	t.Helper()
-	if os.Getenv("MAILDIR_IMAPD_E2E_REQUIRE") == "" {
-		t.Skip("set MAILDIR_IMAPD_E2E_REQUIRE=1 to run the differential test against Dovecot (.ci/run does)")
-	}
-}
-
 // TestDifferential runs the seeded sequence against both servers. On a
 // difference it prints the seed and a shrunk sequence that still fails.
 func TestDifferential(t *testing.T) {
-	requireE2E(t)
+	requireTool(t, "dovecot", "dovecot-imapd dovecot-core")
 	seed := *diffSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
