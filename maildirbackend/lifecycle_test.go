@@ -36,12 +36,15 @@ func appendText(t *testing.T, c *imapclient.Client, mailbox, subject string) *im
 	return data
 }
 
-// uidsOf fetches the UIDs of the selected mailbox.
+// uidsOf fetches the UIDs of the selected mailbox (UID FETCH 1:*, which an
+// empty mailbox answers too).
 func uidsOf(t *testing.T, c *imapclient.Client) []imap.UID {
 	t.Helper()
-	msgs, err := c.Fetch(seqSetAll(), &imap.FetchOptions{UID: true}).Collect()
+	var all imap.UIDSet
+	all.AddRange(1, 0)
+	msgs, err := c.Fetch(all, &imap.FetchOptions{UID: true}).Collect()
 	if err != nil {
-		t.Fatalf("FETCH 1:* UID: %v", err)
+		t.Fatalf("UID FETCH 1:* UID: %v", err)
 	}
 	uids := make([]imap.UID, len(msgs))
 	for i, m := range msgs {
@@ -318,5 +321,29 @@ func TestExamine_noPermanentFlags(t *testing.T) {
 	}
 	if len(sd.PermanentFlags) == 0 {
 		t.Fatal("SELECT PERMANENTFLAGS is empty")
+	}
+}
+
+// A sequence set in an empty mailbox is BAD, "*" included, as Dovecot
+// answers ("Invalid messageset"); UID sets and SEARCH are fine.
+func TestEmptyMailbox_sequenceSetsAreBad(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	c := s.Dial(t, nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Fetch(seqSetAll(), &imap.FetchOptions{Flags: true}).Collect(); err == nil {
+		t.Error("FETCH 1:* in an empty mailbox succeeded")
+	}
+	var last imap.SeqSet
+	last.AddRange(2, 0)
+	if _, err := c.Store(last, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{"kw"}}, nil).Collect(); err == nil {
+		t.Error("STORE 2:* in an empty mailbox succeeded")
+	}
+	if uids := uidsOf(t, c); len(uids) != 0 {
+		t.Errorf("UID FETCH 1:* = %v", uids)
+	}
+	if _, err := c.Search(&imap.SearchCriteria{SeqNum: []imap.SeqSet{seqSetAll()}}, nil).Wait(); err != nil {
+		t.Errorf("SEARCH 1:*: %v", err)
 	}
 }

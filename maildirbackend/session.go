@@ -347,6 +347,11 @@ var errBadSeqNum = &imap.Error{
 func (sel *selection) resolveChecked(numSet imap.NumSet) ([]imap.UID, error) {
 	if set, ok := numSet.(imap.SeqSet); ok {
 		n := uint32(sel.view.Len())
+		if n == 0 && len(set) > 0 {
+			// No sequence number, "*" included, names a message of an
+			// empty mailbox (Dovecot: "Invalid messageset").
+			return nil, errBadSeqNum
+		}
 		for _, r := range set {
 			// A range with "*" always means something ("5:*" is "3:5"
 			// with 3 messages), even in an empty mailbox.
