@@ -76,6 +76,23 @@ var (
 		Code: imap.ResponseCodeNoPerm,
 		Text: "Mailbox directory is a symbolic link or not a directory; refused",
 	}
+	// Dovecot (src/lib-storage/mailbox-keywords.c, mailbox_keyword_is_valid)
+	// answers NO [CANNOT] with these texts for a keyword it will not create.
+	errKeywordTooLong = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCannot,
+		Text: "Keyword length too long",
+	}
+	errKeywordChars = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCannot,
+		Text: "Invalid characters in keyword",
+	}
+	errKeyword8bit = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCannot,
+		Text: "8bit characters in keyword",
+	}
 	errNotSelected = &imap.Error{
 		Type: imap.StatusResponseTypeBad,
 		Code: imap.ResponseCodeClientBug,
