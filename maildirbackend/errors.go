@@ -49,7 +49,7 @@ var (
 	errReadOnly = &imap.Error{
 		Type: imap.StatusResponseTypeNo,
 		Code: imap.ResponseCode("READ-ONLY"),
-		Text: "Mailbox is read-only (EXAMINE)",
+		Text: "Mailbox is read-only",
 	}
 	errNoSpace = &imap.Error{
 		Type: imap.StatusResponseTypeNo,
