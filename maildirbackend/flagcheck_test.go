@@ -124,3 +124,53 @@ func TestSession_keywordLimits(t *testing.T) {
 		t.Errorf("refused APPENDs stored messages: %d files", n)
 	}
 }
+
+// TestSession_clientMistakesAnswerCleanly sends client mistakes that reach
+// the backend (go-imap parses the command, the backend refuses it): each
+// gets a tagged NO or BAD with the connection kept, never NO [SERVERBUG].
+// The mistakes go-imap itself answers with SERVERBUG (invalid modified
+// UTF-7 mailbox names and LIST patterns, sequence sets with 0, invalid
+// dates) are not here: they never reach the backend.
+func TestSession_clientMistakesAnswerCleanly(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("one"))
+	long := strings.Repeat("x", 300)
+	tests := []struct{ cmd, want string }{
+		{`CREATE "&AAE-"`, "NO [CANNOT]"}, // U+0001 in modified UTF-7
+		{`CREATE "a/b"`, "NO [CANNOT]"},
+		{`CREATE "a..b"`, "NO [CANNOT]"},
+		{`CREATE "` + long + `"`, "NO [CANNOT]"},
+		{`DELETE "a/b"`, "NO"},
+		{`RENAME "a/b" "c"`, "NO"},
+		{`RENAME INBOX "a%b"`, "NO [CANNOT]"},
+		{`SUBSCRIBE "a*b"`, "NO [CANNOT]"},
+		{`STATUS "a/b" (MESSAGES)`, "NO"},
+		{`SELECT "` + long + `"`, "NO [CANNOT]"},
+		{`APPEND "a/b" {3+}` + "\r\nabc", "NO"},
+		{`APPEND Nope {3+}` + "\r\nabc", "NO [TRYCREATE]"},
+		{`SELECT INBOX`, "OK"},
+		{`FETCH 2 FLAGS`, "BAD"},
+		{`STORE 1 +FLAGS (\Recent)`, "BAD"},
+		{`COPY 1 "a/b"`, "NO"},
+		{`MOVE 1 Nope`, "NO [TRYCREATE]"},
+		{`SEARCH CHARSET X-UNKNOWN ALL`, "NO [BADCHARSET]"},
+		{`EXAMINE INBOX`, "OK"},
+		{`STORE 1 +FLAGS (\Seen)`, "NO [READ-ONLY]"},
+		{`UID EXPUNGE 1`, "NO [READ-ONLY]"},
+		// go-imap calls the same Expunge for CLOSE and EXPUNGE, so a
+		// read-only EXPUNGE can only do nothing and answer OK.
+		{`EXPUNGE`, "OK"},
+		{`NOOP`, "OK"},
+	}
+	cmds := []string{"LOGIN alice secret"}
+	for _, tc := range tests {
+		cmds = append(cmds, tc.cmd)
+	}
+	lines := rawSession(t, s.Addr, cmds...)
+	for i, tc := range tests {
+		got := tagged(t, lines, i+1)
+		if !strings.HasPrefix(got, tc.want) || strings.Contains(got, "SERVERBUG") {
+			t.Errorf("%.60s: got %q, want %s", tc.cmd, got, tc.want)
+		}
+	}
+}

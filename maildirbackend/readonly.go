@@ -13,7 +13,7 @@ import (
 // file system, a directory it may not write) is still served, as Dovecot
 // does: messages without a UID get one in memory, above every UID in
 // dovecot-uidlist, and every session of the folder is read-only
-// (PERMANENTFLAGS (), STORE and EXPUNGE answer NO [READ-ONLY]), so nothing
+// (PERMANENTFLAGS (), STORE and UID EXPUNGE answer NO [READ-ONLY]), so nothing
 // the client does needs a write. The folder stays so for the life of its
 // state in this process: the UIDs it gave in memory are never written, and
 // nothing else of it is either. A folder without dovecot-uidlist gets a
