@@ -23,6 +23,9 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	if r.Size() > int64(s.b.opts.AppendLimit) {
 		return nil, errTooBig
 	}
+	if err := checkClientFlags(options.Flags); err != nil {
+		return nil, err
+	}
 	f, err := s.acct.acquire(mailbox)
 	if errors.Is(err, errNoSuchMailbox) {
 		return nil, errTryCreate
@@ -43,7 +46,7 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 
 	std, kwNames := splitFlags(options.Flags)
 	f.mu.Lock()
-	kwMask, added, err := f.keywordMaskLocked(kwNames, true)
+	kwMask, added, err := f.clientKeywordMaskLocked(kwNames, true)
 	mboxFlags := f.mailboxFlagsLocked()
 	f.mu.Unlock()
 	if err != nil {

@@ -49,7 +49,7 @@ var (
 	errReadOnly = &imap.Error{
 		Type: imap.StatusResponseTypeNo,
 		Code: imap.ResponseCode("READ-ONLY"),
-		Text: "Mailbox is read-only (EXAMINE)",
+		Text: "Mailbox is read-only",
 	}
 	errNoSpace = &imap.Error{
 		Type: imap.StatusResponseTypeNo,
@@ -75,6 +75,23 @@ var (
 		Type: imap.StatusResponseTypeNo,
 		Code: imap.ResponseCodeNoPerm,
 		Text: "Mailbox directory is a symbolic link or not a directory; refused",
+	}
+	// Dovecot (src/lib-storage/mailbox-keywords.c, mailbox_keyword_is_valid)
+	// answers NO [CANNOT] with these texts for a keyword it will not create.
+	errKeywordTooLong = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCannot,
+		Text: "Keyword length too long",
+	}
+	errKeywordChars = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCannot,
+		Text: "Invalid characters in keyword",
+	}
+	errKeyword8bit = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCannot,
+		Text: "8bit characters in keyword",
 	}
 	errNotSelected = &imap.Error{
 		Type: imap.StatusResponseTypeBad,

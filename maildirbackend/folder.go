@@ -40,6 +40,7 @@ type folder struct {
 	mu          sync.Mutex
 	loaded      bool
 	gone        bool          // the folder directory disappeared or was replaced
+	readOnly    bool          // dovecot-uidlist cannot be written: UIDs in memory, sessions read-only (readonly.go)
 	dir         dirID         // the directory loaded: the folder's identity (identity.go)
 	tmpCleaned  time.Time     // when tmp/ was last cleaned (tmpclean.go)
 	background  bool          // a watcher-driven sync runs: short lock waits

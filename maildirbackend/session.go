@@ -133,6 +133,10 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	}
 	sel := &selection{f: f, readOnly: options != nil && options.ReadOnly}
 	f.mu.Lock()
+	// A folder this process cannot write is served read-only (readonly.go).
+	// go-imap still ends the SELECT with [READ-WRITE]; PERMANENTFLAGS ()
+	// tells the client that nothing can be stored.
+	sel.readOnly = sel.readOnly || f.readOnly
 	view := f.mbox.NewView()
 	sel.view = view
 	view.SetFlagsFilter(sel.withRecentFlag)
@@ -174,8 +178,12 @@ func (sel *selection) permanentFlagsLocked() []imap.Flag {
 }
 
 // permanentFlagsLocked lists the flags STORE keeps, with \* while keyword
-// letters are left.
+// letters are left; none for a folder this process cannot write, as
+// Dovecot does.
 func (f *folder) permanentFlagsLocked() []imap.Flag {
+	if f.readOnly {
+		return []imap.Flag{}
+	}
 	flags := f.mailboxFlagsLocked()
 	if len(f.keywords.Names()) < 26 {
 		flags = append(flags, imap.FlagWildcard)

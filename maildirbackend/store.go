@@ -21,6 +21,9 @@ func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err != nil {
 		return err
 	}
+	if err := checkClientFlags(flags.Flags); err != nil {
+		return err
+	}
 	if sel.readOnly {
 		return errReadOnly
 	}
@@ -52,7 +55,8 @@ func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 }
 
 // splitFlags separates system flags (as bits) from keywords. \Recent and
-// unknown system flags cannot be stored and are dropped.
+// unknown system flags cannot be stored and are dropped (STORE and APPEND
+// refuse them first: checkClientFlags).
 func splitFlags(flags []imap.Flag) (std uint8, keywords []string) {
 	for _, fl := range flags {
 		if bit := stdFlag(fl); bit != 0 {
@@ -75,7 +79,7 @@ func (f *folder) store(sel *selection, uids []imap.UID, sf *imap.StoreFlags) (ma
 	defer f.mu.Unlock()
 
 	var change idle.Change
-	kwMask, added, err := f.keywordMaskLocked(kwNames, sf.Op != imap.StoreFlagsDel)
+	kwMask, added, err := f.clientKeywordMaskLocked(kwNames, sf.Op != imap.StoreFlagsDel)
 	if err != nil {
 		return nil, err
 	}

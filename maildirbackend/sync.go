@@ -264,7 +264,7 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 	if err := f.checkCurrentLocked(); err != nil {
 		return err
 	}
-	lock, err := dovecot.LockUIDList(f.path, f.lockWaitLocked())
+	lock, err := f.lockUIDListLocked() // nil for a read-only folder (readonly.go)
 	if errors.Is(err, dovecot.ErrLockTimeout) {
 		return errBusy
 	} else if err != nil {
@@ -275,6 +275,9 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 		return mapFSError(fmt.Errorf("lock uidlist: %w", err))
 	}
 	defer func() {
+		if lock == nil {
+			return
+		}
 		if err := lock.Unlock(); err != nil {
 			f.log.Warn("uidlist lock", "err", err)
 		}
@@ -293,7 +296,7 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 		}
 		uv := f.uidValidity
 		if uv == 0 {
-			if uv, err = dovecot.NextUIDValidity(f.acct.root); err != nil {
+			if uv, err = f.newUIDValidityLocked(); err != nil {
 				return mapFSError(fmt.Errorf("new uidvalidity: %w", err))
 			}
 		}
@@ -371,11 +374,14 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 	}
 	rewrite := created || reappeared || list.Version != 3 || list.NeedsRewrite ||
 		dovecot.NeedsCompaction(live, list.Lines, len(newRecs))
+	if f.readOnly {
+		return nil // UIDs in memory only (readonly.go)
+	}
 	if !rewrite {
 		if len(newRecs) == 0 {
 			return nil
 		}
-		return mapFSError(dovecot.AppendRecords(listPath, newRecs))
+		return f.uidlistWrittenLocked(dovecot.AppendRecords(listPath, newRecs))
 	}
 	// The rewritten file holds every message we know, with the fields its
 	// old record had, plus any record another process added after our scan
@@ -412,7 +418,7 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 		list.GUID = dovecot.NewGUID()
 	}
 	if err := dovecot.WriteUIDList(f.path, list); err != nil {
-		return mapFSError(err)
+		return f.uidlistWrittenLocked(err)
 	}
 	f.listIno = stampOf(listPath).ino
 	return nil
