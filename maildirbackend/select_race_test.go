@@ -30,6 +30,9 @@ func TestSession_selectRacingDelete(t *testing.T) {
 		if err == nil {
 			return
 		}
+		if errors.As(err, &ie) && op == "FETCH" && ie.Type == imap.StatusResponseTypeBad && ie.Code == imap.ResponseCodeClientBug {
+			return // 1:* in a mailbox emptied meanwhile (as Dovecot: BAD)
+		}
 		if !errors.As(err, &ie) || ie.Type != imap.StatusResponseTypeNo || ie.Code == imap.ResponseCodeServerBug {
 			errs <- errors.New(op + ": " + err.Error())
 		}
