@@ -11,7 +11,8 @@ import (
 const base64LineLen = 76
 
 // ConvertBinaryParts returns the message b with the body of every leaf MIME
-// part whose Content-Transfer-Encoding is "binary" encoded in base64, and
+// part whose Content-Transfer-Encoding is "binary" and whose bytes would
+// not read back as sent (see storable) encoded in base64, and
 // that header field replaced by "Content-Transfer-Encoding: base64". Every
 // other byte is kept. It returns b itself when no part is converted.
 //
@@ -24,7 +25,7 @@ const base64LineLen = 76
 // inside them are.
 func ConvertBinaryParts(b []byte) []byte {
 	var conv []*part
-	collectBinaryParts(parseMessage(b, 0, len(b), "text", "plain", 0), &conv)
+	collectBinaryParts(b, parseMessage(b, 0, len(b), "text", "plain", 0), &conv)
 	if len(conv) == 0 {
 		return b
 	}
@@ -49,17 +50,41 @@ func ConvertBinaryParts(b []byte) []byte {
 
 // collectBinaryParts appends to conv, in message order, the leaf parts
 // under p that ConvertBinaryParts encodes.
-func collectBinaryParts(p *part, conv *[]*part) {
+func collectBinaryParts(b []byte, p *part, conv *[]*part) {
 	switch {
 	case p.multipart:
 		for _, c := range p.children {
-			collectBinaryParts(c, conv)
+			collectBinaryParts(b, c, conv)
 		}
 	case p.msg != nil:
-		collectBinaryParts(p.msg, conv)
-	case strings.EqualFold(p.encoding, "binary") && cteField(p) != nil && p.bodyStart <= p.end:
+		collectBinaryParts(b, p.msg, conv)
+	case strings.EqualFold(p.encoding, "binary") && cteField(p) != nil && p.bodyStart <= p.end &&
+		!storable(b[p.bodyStart:p.end]):
 		*conv = append(*conv, p)
 	}
+}
+
+// storable reports whether a part body reads back byte for byte from a
+// Maildir file: stored with CRLF turned into LF, and read with every LF
+// turned into CRLF. A bare LF would come back as CRLF, and a NUL cannot be
+// sent in an IMAP literal (RFC 3501's CHAR8 excludes it; Dovecot turns it
+// into 0x80). A binary part without either is stored as it is, as Dovecot
+// stores it; one with them is encoded, so that nothing is lost.
+func storable(body []byte) bool {
+	if bytes.IndexByte(body, 0) >= 0 {
+		return false
+	}
+	for i := bytes.IndexByte(body, '\n'); i >= 0; {
+		if i == 0 || body[i-1] != '\r' {
+			return false
+		}
+		j := bytes.IndexByte(body[i+1:], '\n')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return true
 }
 
 // cteField returns p's first Content-Transfer-Encoding field: the one

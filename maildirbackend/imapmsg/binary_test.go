@@ -19,6 +19,8 @@ func TestConvertBinaryParts_cases(t *testing.T) {
 		body     string
 	}{
 		{name: "no binary part", in: "Content-Type: text/plain\r\n\r\nhello\r\n"},
+		{name: "binary part that reads back is kept, as Dovecot keeps it",
+			in: "Content-Transfer-Encoding: binary\r\n\r\nraw\x01\x7f\xffbytes\rhere\r\nline two\r\n"},
 		{name: "multipart labelled binary is kept",
 			in: "Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: binary\n\n--b\n\nx\n--b--\n"},
 		{name: "root leaf",
