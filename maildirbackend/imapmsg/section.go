@@ -105,18 +105,21 @@ func appendFields(out []byte, h header, names []string, include bool) []byte {
 // returns nil if the part does not exist.
 func findPart(root *part, path []int) *part {
 	cur := root
+	top := true // cur is the top part of a message: its 1 is its body
 	for i, n := range path {
 		if i > 0 && cur.msg != nil {
-			cur = cur.msg
+			cur, top = cur.msg, true
 		}
 		switch {
 		case cur.multipart:
 			if n < 1 || n > len(cur.children) {
 				return nil
 			}
-			cur = cur.children[n-1]
-		case n != 1:
-			return nil
+			cur, top = cur.children[n-1], false
+		case n == 1 && top:
+			top = false
+		default:
+			return nil // 1.1 of a single-part message does not exist
 		}
 	}
 	return cur

@@ -63,6 +63,11 @@ func TestSection_singlePart(t *testing.T) {
 	if want := "line1\r\nline2\r\n"; string(got) != want {
 		t.Errorf("BODY[1] = %q, want %q", got, want)
 	}
+	// 1.1 of a single-part message does not exist: "" (as Dovecot).
+	got, err = imapmsg.Section(strings.NewReader(msg), &imap.FetchItemBodySection{Part: []int{1, 1}})
+	if err != nil || len(got) != 0 {
+		t.Errorf("BODY[1.1] = %q, %v; want \"\"", got, err)
+	}
 }
 
 func TestBinary_cases(t *testing.T) {

@@ -55,11 +55,14 @@ func messagePool(r *rand.Rand, n int) [][]byte {
 		case 4:
 			b.WriteString("MIME-Version: 1.0\nContent-Type: message/rfc822\n\nFrom: inner@example.org\nSubject: inner hello\n\ninner body\n")
 		default:
-			cte, nul := "binary", "\x00"
+			// A binary part; with a NUL (sent in a plain literal, a
+			// protocol violation the two servers store differently:
+			// docs/differences.md, append-binary) only when exploring.
+			nul := "\x00"
 			if tolerate("append-binary") {
-				cte, nul = "8bit", "\x01"
+				nul = "\x01"
 			}
-			b.WriteString("MIME-Version: 1.0\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: " + cte + "\n\nraw" + nul + "bytes\rhere\x7f\xff\n")
+			b.WriteString("MIME-Version: 1.0\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\nraw" + nul + "bytes\rhere\x7f\xff\n")
 		}
 		out[i] = []byte(b.String())
 	}
@@ -88,9 +91,9 @@ func multipart(r *rand.Rand) string {
 }
 
 // appendBody returns pool message m as APPENDed: CRLF line ends, except
-// for the binary one (NUL, bare CR, bare LF), which goes as it is.
+// for the binary one with a NUL (NUL, bare CR, bare LF), which goes as it is.
 func appendBody(msg []byte) []byte {
-	if strings.Contains(string(msg), "\nraw") {
+	if strings.Contains(string(msg), "\nraw\x00") {
 		return msg
 	}
 	return []byte(crlf(string(msg)))
