@@ -168,19 +168,66 @@ func BinarySize(r io.Reader, part []int) (int64, error) {
 }
 
 func binaryBytes(b []byte, path []int) ([]byte, error) {
-	if len(path) == 0 {
-		return appendCRLF(nil, b), nil
-	}
 	root := parseMessage(b, 0, len(b), "text", "plain", 0)
+	if len(path) == 0 {
+		return decodeParts(b, 0, len(b), root), nil
+	}
 	p := findPart(root, path)
 	if p == nil {
 		return []byte{}, nil
 	}
-	body := b[p.bodyStart:p.end]
-	if p.multipart || p.msg != nil {
-		return appendCRLF(nil, body), nil
+	if p.multipart {
+		return decodeParts(b, p.bodyStart, p.end, p), nil
 	}
-	return decodeCTE(p.encoding, body)
+	if p.msg != nil {
+		return decodeParts(b, p.bodyStart, p.end, p.msg), nil
+	}
+	return decodeCTE(p.encoding, b[p.bodyStart:p.end])
+}
+
+// decodeParts returns b[start:end], which holds part p, in CRLF form with
+// every base64 or quoted-printable leaf part under p decoded and labelled
+// "Content-Transfer-Encoding: binary", as Dovecot answers BINARY[] of a
+// whole message or of a multipart part (RFC 3516 section 4).
+func decodeParts(b []byte, start, end int, p *part) []byte {
+	var leaves []*part
+	collectEncodedParts(p, &leaves)
+	out := make([]byte, 0, end-start+end/8)
+	last := start
+	for _, l := range leaves {
+		f := cteField(l)
+		if f == nil || l.start+f.off < start || l.end > end {
+			continue
+		}
+		decoded, err := decodeCTE(l.encoding, b[l.bodyStart:l.end])
+		if err != nil {
+			continue
+		}
+		fieldStart := l.start + f.off
+		out = appendCRLF(out, b[last:fieldStart])
+		out = append(out, "Content-Transfer-Encoding: binary\r\n"...)
+		out = appendCRLF(out, b[fieldStart+len(f.raw):l.bodyStart])
+		out = append(out, decoded...)
+		last = l.end
+	}
+	return appendCRLF(out, b[last:end])
+}
+
+// collectEncodedParts appends, in message order, the leaf parts under p
+// whose Content-Transfer-Encoding is base64 or quoted-printable.
+func collectEncodedParts(p *part, leaves *[]*part) {
+	switch {
+	case p.multipart:
+		for _, c := range p.children {
+			collectEncodedParts(c, leaves)
+		}
+	case p.msg != nil:
+		collectEncodedParts(p.msg, leaves)
+	default:
+		if e := strings.ToLower(p.encoding); e == "base64" || e == "quoted-printable" {
+			*leaves = append(*leaves, p)
+		}
+	}
 }
 
 // decodeCTE undoes a Content-Transfer-Encoding. Identity encodings return
