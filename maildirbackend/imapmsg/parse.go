@@ -43,7 +43,7 @@ func (p *Parsed) SentDate() time.Time { return p.Envelope.Date }
 // It only fails on read errors: malformed content still yields an envelope
 // (NIL fields) and a text/plain body structure.
 func Parse(r io.Reader) (*Parsed, error) {
-	root, cps, err := parseStructure(r)
+	root, cps, err := parseStructure(r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +56,18 @@ func Parse(r io.Reader) (*Parsed, error) {
 		checkpoints:   cps,
 		nparts:        countParts(root),
 	}, nil
+}
+
+// ParseHeader reads the top-level header of a message from r, and
+// nothing after its empty line. The result serves the ENVELOPE and the
+// BODY[HEADER] and BODY[HEADER.FIELDS ...] sections (a client's header
+// listing) only: its BodyStructure is nil and Size is HeaderSize.
+func ParseHeader(r io.Reader) (*Parsed, error) {
+	root, _, err := parseStructure(r, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Parsed{Envelope: root.envelope, Size: root.endC, HeaderSize: root.bodyStartC, root: root, nparts: 1}, nil
 }
 
 // ParseBytes is [Parse] for a message already in memory. It does not keep

@@ -112,10 +112,10 @@ func (p *Parsed) writeSource(src io.ReaderAt, s source, partial *imap.SectionPar
 	if err == errWindowFull {
 		err = nil
 	}
-	if err != nil {
-		return err
+	if perr := wd.pad(); err == nil {
+		err = perr // a read error still completes the literal
 	}
-	return wd.pad()
+	return err
 }
 
 // seek returns where in the file to start reading region s to output its
@@ -250,6 +250,13 @@ func (p *Parsed) BinarySize(src io.ReaderAt, part []int) (int64, error) {
 	c := &counter{}
 	err = s.write(c)
 	return c.n, err
+}
+
+// CheckBinary returns [ErrUnknownCTE] when BINARY[part] cannot be
+// decoded, so that a server can answer NO before writing a response.
+func (p *Parsed) CheckBinary(part []int) error {
+	_, err := p.binarySource(nil, part)
+	return err
 }
 
 func (p *Parsed) binarySource(src io.ReaderAt, path []int) (source, error) {

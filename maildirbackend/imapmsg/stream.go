@@ -79,7 +79,9 @@ type structParser struct {
 // parseStructure reads a message and returns its part tree, with offsets
 // into the stream, and the CRLF checkpoints. It holds at most one header's
 // kept fields and a 64 KiB buffer.
-func parseStructure(r io.Reader) (*part, []checkpoint, error) {
+// With headerOnly, it stops after the top-level header: the tree is then
+// the root alone, ending where its body starts.
+func parseStructure(r io.Reader, headerOnly bool) (*part, []checkpoint, error) {
 	ps := &structParser{nextCheck: checkpointEvery}
 	root := &part{typ: "text", subtype: "plain"}
 	ps.stack = []*frame{{p: root, message: true, inHeader: true}}
@@ -97,6 +99,10 @@ func parseStructure(r io.Reader) (*part, []checkpoint, error) {
 				ps.afterLine = nil
 			}
 			atStart = complete
+		}
+		if headerOnly && !ps.stack[0].inHeader {
+			ps.stack = ps.stack[:1]
+			break
 		}
 		if err == io.EOF {
 			break

@@ -207,11 +207,20 @@ func base64Value(c byte) byte {
 // pieces.
 const maxQPLine = 64 << 10
 
-// qpWriter decodes quoted-printable line by line, as decodeQP does.
+// qpWriter decodes quoted-printable line by line, as decodeQP does. A line
+// longer than maxQPLine is decoded in pieces; white space at the end of a
+// piece, which only the rest of the line can tell trailing (dropped) or
+// not, is held as runs, so that a line of spaces costs no memory.
 type qpWriter struct {
 	w    io.Writer
 	line []byte
 	out  []byte
+	held []wsRun
+}
+
+type wsRun struct {
+	c byte
+	n int
 }
 
 func (d *qpWriter) Write(src []byte) (int, error) {
@@ -229,21 +238,36 @@ func (d *qpWriter) Write(src []byte) (int, error) {
 		}
 		d.line = append(d.line, src[:i+1]...)
 		src = src[i+1:]
-		if err := d.emit(decodeQP(d.out[:0], d.line)); err != nil {
+		if err := d.endLine(); err != nil {
 			return 0, err
 		}
-		d.line = d.line[:0]
 	}
 	return n, nil
 }
 
-// spill decodes most of an over-long line, keeping back its end (trailing
-// white space and a possibly cut "=XX"), which the rest of the line
-// decides.
+// endLine decodes the held line (ended by LF or by the end of the input).
+func (d *qpWriter) endLine() error {
+	if len(bytes.TrimRight(d.line, " \t\r\n")) > 0 {
+		if err := d.writeHeld(); err != nil {
+			return err
+		}
+	}
+	d.held = d.held[:0]
+	err := d.emit(decodeQP(d.out[:0], d.line))
+	d.line = d.line[:0]
+	return err
+}
+
+// spill decodes most of an over-long line, keeping back its end: trailing
+// white space (as runs) and a possibly cut "=XX" or soft break.
 func (d *qpWriter) spill() error {
-	cut := len(d.line) - 2
-	for cut > 0 {
-		if c := d.line[cut-1]; c == ' ' || c == '\t' || c == '\r' || c == '=' {
+	ws := len(d.line)
+	for ws > 0 && (d.line[ws-1] == ' ' || d.line[ws-1] == '\t') {
+		ws--
+	}
+	cut := ws
+	for cut > 0 && cut > ws-3 {
+		if d.line[cut-1] == '=' || d.line[cut-1] == '\r' {
 			cut--
 		} else if cut >= 2 && d.line[cut-2] == '=' {
 			cut -= 2
@@ -251,14 +275,42 @@ func (d *qpWriter) spill() error {
 			break
 		}
 	}
-	if cut <= 0 {
-		d.line = d.line[:0] // only white space: it would be trimmed
+	if cut > 0 {
+		if err := d.writeHeld(); err != nil {
+			return err
+		}
+		if err := d.emit(decodeQP(d.out[:0], d.line[:cut])); err != nil {
+			return err
+		}
+	}
+	if cut == ws {
+		for _, c := range d.line[ws:] {
+			if k := len(d.held); k > 0 && d.held[k-1].c == c {
+				d.held[k-1].n++
+			} else {
+				d.held = append(d.held, wsRun{c, 1})
+			}
+		}
+		d.line = d.line[:0]
 		return nil
 	}
-	if err := d.emit(decodeQP(d.out[:0], d.line[:cut])); err != nil {
-		return err
-	}
 	d.line = append(d.line[:0], d.line[cut:]...)
+	return nil
+}
+
+// writeHeld writes the held white space: what followed it was not the end
+// of the line.
+func (d *qpWriter) writeHeld() error {
+	for _, r := range d.held {
+		for r.n > 0 {
+			k := min(r.n, 4096)
+			if err := d.emit(append(d.out[:0], bytes.Repeat([]byte{r.c}, k)...)); err != nil {
+				return err
+			}
+			r.n -= k
+		}
+	}
+	d.held = d.held[:0]
 	return nil
 }
 
@@ -268,11 +320,7 @@ func (d *qpWriter) emit(out []byte) error {
 	return err
 }
 
-func (d *qpWriter) Flush() error {
-	err := d.emit(decodeQP(d.out[:0], d.line))
-	d.line = d.line[:0]
-	return err
-}
+func (d *qpWriter) Flush() error { return d.endLine() }
 
 // identityWriter is the decoder of the identity encodings: CRLF form.
 type identityWriter struct{ crlfWriter }
