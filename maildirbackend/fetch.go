@@ -173,6 +173,11 @@ func wantsSections(options *imap.FetchOptions) bool {
 	return len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
 }
 
+// maxCachedParsed bounds the parsed form a message keeps cached: a
+// message of thousands of MIME parts is parsed again when needed rather
+// than holding megabytes for as long as its folder is open.
+const maxCachedParsed = 256 << 10
+
 // fill computes what a FETCH needs and the cache lacks, and caches it.
 func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
 	needDate := (options.InternalDate) && sn.mtime == 0
@@ -222,7 +227,7 @@ func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
 		if m.vsize < 0 {
 			m.vsize = sn.vsize
 		}
-		if sn.parsed != nil {
+		if sn.parsed != nil && sn.parsed.MemSize() <= maxCachedParsed {
 			m.parsed = sn.parsed
 		}
 	}
