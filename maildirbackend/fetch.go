@@ -1,7 +1,6 @@
 package maildirbackend
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -154,16 +152,6 @@ func (f *folder) openMessage(sn *snapshot) (*os.File, error) {
 	return openMessageFile(sn.path())
 }
 
-// readMessage returns a message's content as stored.
-func (f *folder) readMessage(sn *snapshot) ([]byte, error) {
-	file, err := f.openMessage(sn)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
-	return io.ReadAll(file)
-}
-
 // headerSectionsOnly reports whether a FETCH asks only for sections of the
 // top-level header (BODY[HEADER], BODY[HEADER.FIELDS (...)], and .NOT),
 // which the header block alone answers.
@@ -179,45 +167,23 @@ func headerSectionsOnly(options *imap.FetchOptions) bool {
 	return true
 }
 
-// maxHeaderRead bounds what readHeader reads of a message without a blank
-// line.
-const maxHeaderRead = 1 << 20
-
-// headerReaders recycles readHeader's buffers: a SEARCH reads thousands.
-var headerReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8192) }}
-
-// readHeader returns a message's header block, blank line included.
-func (f *folder) readHeader(sn *snapshot) ([]byte, error) {
-	file, err := f.openMessage(sn)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
-	r := headerReaders.Get().(*bufio.Reader)
-	defer headerReaders.Put(r)
-	r.Reset(file)
-	var b []byte
-	for len(b) < maxHeaderRead {
-		line, err := r.ReadSlice('\n')
-		b = append(b, line...)
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err == io.EOF || len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
-			return b, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read message header: %w", err)
-		}
-	}
-	return b, nil
+// wantsSections reports whether a FETCH asks for a BODY[], BINARY[] or
+// BINARY.SIZE[] item.
+func wantsSections(options *imap.FetchOptions) bool {
+	return len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
 }
+
+// maxCachedParsed bounds the parsed form a message keeps cached: a
+// message of thousands of MIME parts is parsed again when needed rather
+// than holding megabytes for as long as its folder is open.
+const maxCachedParsed = 256 << 10
 
 // fill computes what a FETCH needs and the cache lacks, and caches it.
 func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
 	needDate := (options.InternalDate) && sn.mtime == 0
 	needSize := options.RFC822Size && sn.vsize < 0
-	needParse := (options.Envelope || options.BodyStructure != nil) && sn.parsed == nil
+	needParse := (options.Envelope || options.BodyStructure != nil ||
+		wantsSections(options) && !headerSectionsOnly(options)) && sn.parsed == nil
 	if !needDate && !needSize && !needParse {
 		return nil
 	}
@@ -261,7 +227,7 @@ func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
 		if m.vsize < 0 {
 			m.vsize = sn.vsize
 		}
-		if sn.parsed != nil {
+		if sn.parsed != nil && sn.parsed.MemSize() <= maxCachedParsed {
 			m.parsed = sn.parsed
 		}
 	}
@@ -297,17 +263,33 @@ func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, sn snapshot, op
 	} else if err != nil {
 		return err
 	}
-	var content []byte
-	if len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 {
-		read := f.readMessage
-		if headerSectionsOnly(options) {
-			read = f.readHeader // a client's header listing: skip the bodies
-		}
+	var (
+		file   *os.File
+		parsed = sn.parsed
+	)
+	if wantsSections(options) {
 		var err error
-		if content, err = read(&sn); errors.Is(err, fs.ErrNotExist) {
+		if file, err = f.openMessage(&sn); errors.Is(err, fs.ErrNotExist) {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("read message: %w", err)
+		}
+		defer file.Close()
+		if parsed == nil {
+			// A client's header listing: read the header block only.
+			if parsed, err = imapmsg.ParseHeader(file); err != nil {
+				return fmt.Errorf("read message header: %w", err)
+			}
+		}
+		for _, bs := range options.BinarySection {
+			if err := parsed.CheckBinary(bs.Part); err != nil {
+				return err
+			}
+		}
+		for _, bs := range options.BinarySectionSize {
+			if err := parsed.CheckBinary(bs.Part); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -328,51 +310,84 @@ func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, sn snapshot, op
 	if options.BodyStructure != nil {
 		rw.WriteBodyStructure(sn.parsed.BodyStructure)
 	}
-	for _, bs := range options.BodySection {
-		b := replaceNUL(imapmsg.SectionBytes(content, bs))
-		if err := writeLiteral(rw.WriteBodySection(bs, int64(len(b))), b); err != nil {
-			return err
-		}
-	}
-	for _, bs := range options.BinarySection {
-		b, err := imapmsg.Binary(bytes.NewReader(content), bs)
-		if err != nil {
-			return err
-		}
-		if err := writeLiteral(rw.WriteBinarySection(bs, int64(len(b))), b); err != nil {
-			return err
-		}
-	}
-	for _, bs := range options.BinarySectionSize {
-		n, err := imapmsg.BinarySize(bytes.NewReader(content), bs.Part)
-		if err != nil {
-			return err
-		}
-		rw.WriteBinarySectionSize(bs, uint32(n))
+	if err := writeSections(rw, file, parsed, options); err != nil {
+		rw.Close()
+		return err
 	}
 	return rw.Close()
 }
 
-// replaceNUL turns every NUL of a BODY[] section into 0x80, in place.
+// writeSections streams the BODY[], BINARY[] and BINARY.SIZE[] items from
+// the file: what one message holds in memory is a few 64 KiB buffers,
+// whatever its size, and a client that does not read blocks the writes.
+func writeSections(rw *imapserver.FetchResponseWriter, file *os.File, parsed *imapmsg.Parsed, options *imap.FetchOptions) error {
+	for _, bs := range options.BodySection {
+		var lit io.WriteCloser
+		err := parsed.WriteBodySection(file, bs, func(size int64) io.Writer {
+			lit = rw.WriteBodySection(bs, size)
+			return &nulWriter{w: lit}
+		})
+		if err := closeLiteral(lit, err, func() io.WriteCloser { return rw.WriteBodySection(bs, 0) }); err != nil {
+			return err
+		}
+	}
+	for _, bs := range options.BinarySection {
+		var lit io.WriteCloser
+		err := parsed.WriteBinarySection(file, bs, func(size int64) io.Writer {
+			lit = rw.WriteBinarySection(bs, size)
+			return lit
+		})
+		if err := closeLiteral(lit, err, func() io.WriteCloser { return rw.WriteBinarySection(bs, 0) }); err != nil {
+			return err
+		}
+	}
+	for _, bs := range options.BinarySectionSize {
+		n, err := parsed.BinarySize(file, bs.Part)
+		if err != nil {
+			return fmt.Errorf("read message: %w", err)
+		}
+		rw.WriteBinarySectionSize(bs, uint32(min(n, 1<<32-1)))
+	}
+	return nil
+}
+
+// closeLiteral closes a section's literal, first writing an empty one when
+// an error came before it was started, so that the response stays well
+// formed before the command's NO.
+func closeLiteral(lit io.WriteCloser, err error, empty func() io.WriteCloser) error {
+	if lit == nil {
+		lit = empty()
+	}
+	if cerr := lit.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("read message: %w", err)
+	}
+	return nil
+}
+
+// nulWriter writes a BODY[] section with every NUL turned into 0x80.
 // RFC 3501 section 4.3: a {n} literal cannot hold NUL, and go-imap writes
 // BODY[] only as {n}. Dovecot (src/lib-imap-storage/imap-msgpart.c) does
 // the same; BINARY[] (a literal8) keeps the NULs.
-func replaceNUL(b []byte) []byte {
-	if bytes.IndexByte(b, 0) < 0 {
-		return b
-	}
-	for i, c := range b {
-		if c == 0 {
-			b[i] = 0x80
-		}
-	}
-	return b
+type nulWriter struct {
+	w   io.Writer
+	buf []byte
 }
 
-func writeLiteral(wc io.WriteCloser, b []byte) error {
-	_, err := wc.Write(b)
-	if cerr := wc.Close(); err == nil {
-		err = cerr
+func (n *nulWriter) Write(b []byte) (int, error) {
+	if bytes.IndexByte(b, 0) < 0 {
+		return n.w.Write(b)
 	}
-	return err
+	n.buf = append(n.buf[:0], b...)
+	for i, c := range n.buf {
+		if c == 0 {
+			n.buf[i] = 0x80
+		}
+	}
+	if _, err := n.w.Write(n.buf); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

@@ -274,7 +274,23 @@ func newBatchConn(c net.Conn) *batchConn {
 	return bc
 }
 
+// Write queues p in pieces of at most maxPending bytes, so that a large
+// write (a literal go-imap's bufio passes through) holds at most
+// 2*maxPending bytes pending, not a copy of itself.
 func (c *batchConn) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		k, err := c.writePiece(p[:min(len(p), maxPending)])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (c *batchConn) writePiece(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var timer *time.Timer

@@ -1,9 +1,10 @@
 package maildirbackend
 
 import (
-	"bytes"
 	"errors"
+	"io"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -22,8 +23,10 @@ func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	if err != nil {
 		return nil, err
 	}
+	if keys, depth := searchSize(criteria); keys > maxSearchKeys || depth > maxSearchDepth {
+		return nil, errSearchLimit
+	}
 	q := sel.compile(criteria)
-	headerOnly := !needsBody(criteria)
 	uids := sel.view.UIDs()
 	flags, kwBits := sel.f.flagTable(uids, sel)
 	var (
@@ -33,8 +36,9 @@ func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		hits   []imap.UID
 	)
 	for i, uid := range uids {
-		c := &candidate{f: sel.f, uid: uid, seq: uint32(i + 1), flags: flags[i], kwBits: kwBits, headerOnly: headerOnly}
+		c := &candidate{f: sel.f, uid: uid, seq: uint32(i + 1), flags: flags[i], kwBits: kwBits}
 		ok, err := c.match(q)
+		c.close()
 		if err != nil {
 			return nil, err
 		}
@@ -103,22 +107,147 @@ func compactSeqSet(in imap.SeqSet) imap.SeqSet {
 	return out
 }
 
+// Limits of a SEARCH program. Dovecot refuses over-complex programs too;
+// beyond these a client gets NO [LIMIT] before anything is evaluated.
+const (
+	maxSearchKeys  = 1000
+	maxSearchDepth = 100
+)
+
+// errSearchLimit answers a SEARCH program over maxSearchKeys keys or
+// maxSearchDepth levels of NOT and OR.
+var errSearchLimit = &imap.Error{
+	Type: imap.StatusResponseTypeNo,
+	Code: imap.ResponseCodeLimit,
+	Text: "Search program too complex",
+}
+
+// searchSize returns the number of keys in c and its nesting depth.
+func searchSize(c *imap.SearchCriteria) (keys, depth int) {
+	keys = len(c.SeqNum) + len(c.UID) + len(c.Flag) + len(c.NotFlag) + len(c.Header) + len(c.Body) + len(c.Text)
+	for _, t := range []time.Time{c.Since, c.Before, c.SentSince, c.SentBefore} {
+		if !t.IsZero() {
+			keys++
+		}
+	}
+	if c.Larger != 0 {
+		keys++
+	}
+	if c.Smaller != 0 {
+		keys++
+	}
+	sub := func(x *imap.SearchCriteria) {
+		k, d := searchSize(x)
+		keys += k
+		depth = max(depth, d)
+	}
+	for i := range c.Not {
+		keys++
+		sub(&c.Not[i])
+	}
+	for i := range c.Or {
+		keys++
+		sub(&c.Or[i][0])
+		sub(&c.Or[i][1])
+	}
+	if len(c.Not) > 0 || len(c.Or) > 0 {
+		depth++
+	}
+	return keys, depth
+}
+
 // query is a search criteria with its sequence and UID sets resolved
-// against the view into sorted UID lists.
+// against the view into sorted, merged ranges: a set costs its number of
+// ranges, not of messages, and is evaluated in O(log ranges).
 type query struct {
 	c    *imap.SearchCriteria
-	sets [][]imap.UID
+	sets []numRanges
 	not  []*query
 	or   [][2]*query
+}
+
+// numRanges is a resolved sequence set (bySeq) or UID set: ascending,
+// disjoint closed ranges.
+type numRanges struct {
+	bySeq  bool
+	ranges [][2]uint32
+}
+
+func (n *numRanges) contains(seq uint32, uid imap.UID) bool {
+	v := uint32(uid)
+	if n.bySeq {
+		v = seq
+	}
+	i := sort.Search(len(n.ranges), func(i int) bool { return n.ranges[i][1] >= v })
+	return i < len(n.ranges) && n.ranges[i][0] <= v
+}
+
+// resolveRanges resolves "*" (and "$") of a set against the view.
+func (sel *selection) resolveRanges(set imap.NumSet) numRanges {
+	uids := sel.view.UIDs()
+	if imap.IsSearchRes(set) {
+		set = sel.searchRes
+	}
+	var out numRanges
+	switch set := set.(type) {
+	case imap.SeqSet:
+		out.bySeq = true
+		n := uint32(len(uids))
+		for _, r := range set {
+			out.add(r.Start, r.Stop, n)
+		}
+	case imap.UIDSet:
+		var last uint32
+		if len(uids) > 0 {
+			last = uint32(uids[len(uids)-1])
+		}
+		for _, r := range set {
+			out.add(uint32(r.Start), uint32(r.Stop), last)
+		}
+	}
+	out.merge()
+	return out
+}
+
+// add adds start:stop, 0 standing for star.
+func (n *numRanges) add(start, stop, star uint32) {
+	if start == 0 {
+		start = star
+	}
+	if stop == 0 {
+		stop = star
+	}
+	if start > stop {
+		start, stop = stop, start
+	}
+	if start == 0 {
+		start = 1
+	}
+	if stop >= start {
+		n.ranges = append(n.ranges, [2]uint32{start, stop})
+	}
+}
+
+func (n *numRanges) merge() {
+	sort.Slice(n.ranges, func(i, j int) bool { return n.ranges[i][0] < n.ranges[j][0] })
+	out := n.ranges[:0]
+	for _, r := range n.ranges {
+		if k := len(out); k > 0 && (r[0] <= out[k-1][1] || r[0] == out[k-1][1]+1) {
+			out[k-1][1] = max(out[k-1][1], r[1])
+			continue
+		}
+		out = append(out, r)
+	}
+	n.ranges = out
 }
 
 func (sel *selection) compile(c *imap.SearchCriteria) *query {
 	q := &query{c: c}
 	for _, set := range c.SeqNum {
-		q.sets = append(q.sets, sel.resolve(set))
+		q.sets = append(q.sets, sel.resolveRanges(set))
 	}
 	for _, set := range c.UID {
-		q.sets = append(q.sets, sel.resolve(set))
+		q.sets = append(q.sets, sel.resolveRanges(set))
 	}
 	for i := range c.Not {
 		q.not = append(q.not, sel.compile(&c.Not[i]))
@@ -137,11 +266,8 @@ type candidate struct {
 	sn      snapshot
 	snapped bool
 	filled  bool
-	content []byte
-	read    bool
+	file    *os.File // open while header, BODY or TEXT keys read it
 	gone    bool
-
-	headerOnly bool // the query reads headers only: content is the header
 
 	flags  *flagSet          // nil: expunged on disk
 	kwBits map[string]uint32 // lower-case keyword name to its bit
@@ -172,26 +298,6 @@ func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[str
 		}
 	}
 	return out, kw
-}
-
-// needsBody reports whether a search key anywhere in c reads past the
-// header (BODY, TEXT): otherwise only message headers are read, a small
-// part of a mailbox's bytes.
-func needsBody(c *imap.SearchCriteria) bool {
-	if len(c.Body) > 0 || len(c.Text) > 0 {
-		return true
-	}
-	for i := range c.Not {
-		if needsBody(&c.Not[i]) {
-			return true
-		}
-	}
-	for i := range c.Or {
-		if needsBody(&c.Or[i][0]) || needsBody(&c.Or[i][1]) {
-			return true
-		}
-	}
-	return false
 }
 
 // hasFlag reports whether the message has flag fl (\Recent as this
@@ -234,29 +340,32 @@ func (c *candidate) fill() error {
 	return err
 }
 
-func (c *candidate) body() ([]byte, error) {
+// open returns the message file, opened once per candidate; nil when the
+// message is gone.
+func (c *candidate) open() (*os.File, error) {
 	sn := c.snapshot()
-	if c.read || c.gone {
-		return c.content, nil
+	if c.file != nil || c.gone {
+		return c.file, nil
 	}
-	c.read = true
-	read := c.f.readMessage
-	if c.headerOnly {
-		read = c.f.readHeader
-	}
-	b, err := read(sn)
+	file, err := c.f.openMessage(sn)
 	if errors.Is(err, fs.ErrNotExist) {
 		c.gone = true
 		return nil, nil
 	}
-	c.content = b
-	return b, err
+	c.file = file
+	return file, err
+}
+
+func (c *candidate) close() {
+	if c.file != nil {
+		c.file.Close()
+		c.file = nil
+	}
 }
 
 func (c *candidate) match(q *query) (bool, error) {
-	for _, set := range q.sets {
-		i := sort.Search(len(set), func(i int) bool { return set[i] >= c.uid })
-		if i == len(set) || set[i] != c.uid {
+	for i := range q.sets {
+		if !q.sets[i].contains(c.seq, c.uid) {
 			return false, nil
 		}
 	}
@@ -315,34 +424,18 @@ func (c *candidate) match(q *query) (bool, error) {
 				continue
 			}
 		}
-		b, err := c.body()
+		file, err := c.open()
 		if err != nil || c.gone {
 			return false, err
 		}
-		ok, err := imapmsg.MatchHeader(bytes.NewReader(b), h.Key, h.Value)
+		ok, err := imapmsg.MatchHeader(io.NewSectionReader(file, 0, 1<<62), h.Key, h.Value)
 		if err != nil || !ok {
 			return false, err
 		}
 	}
 	if len(cr.Body) > 0 || len(cr.Text) > 0 {
-		b, err := c.body()
-		if err != nil {
+		if ok, err := c.matchContent(cr); err != nil || !ok {
 			return false, err
-		}
-		if c.gone {
-			return false, nil
-		}
-		for _, v := range cr.Body {
-			ok, err := imapmsg.MatchBody(bytes.NewReader(b), v)
-			if err != nil || !ok {
-				return false, err
-			}
-		}
-		for _, v := range cr.Text {
-			ok, err := imapmsg.MatchText(bytes.NewReader(b), v)
-			if err != nil || !ok {
-				return false, err
-			}
 		}
 	}
 	for _, n := range q.not {
@@ -360,6 +453,30 @@ func (c *candidate) match(q *query) (bool, error) {
 			if ok, err = c.match(or[1]); err != nil || !ok {
 				return false, err
 			}
+		}
+	}
+	return true, nil
+}
+
+// matchContent evaluates the BODY and TEXT keys of cr, streaming the file
+// through the cached MIME structure.
+func (c *candidate) matchContent(cr *imap.SearchCriteria) (bool, error) {
+	if err := c.fill(); err != nil || c.gone {
+		return false, err
+	}
+	file, err := c.open()
+	if err != nil || c.gone {
+		return false, err
+	}
+	p := c.snapshot().parsed
+	for _, v := range cr.Body {
+		if ok, err := p.MatchBody(file, v); err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, v := range cr.Text {
+		if ok, err := p.MatchText(file, v); err != nil || !ok {
+			return false, err
 		}
 	}
 	return true, nil

@@ -25,25 +25,29 @@ const base64LineLen = 76
 // inside them are.
 func ConvertBinaryParts(b []byte) []byte {
 	var conv []*part
-	collectBinaryParts(b, parseMessage(b, 0, len(b), "text", "plain", 0), &conv)
+	collectBinaryParts(b, ParseBytes(b).root, &conv)
 	if len(conv) == 0 {
 		return b
 	}
 	out := make([]byte, 0, len(b)+len(b)/3+64)
 	last := 0
 	for _, p := range conv {
-		f := cteField(p)
+		start, bodyStart, end := int(p.start), int(p.bodyStart), int(p.end)
+		f := cteField(b[start:bodyStart])
+		if f == nil {
+			continue
+		}
 		eol := "\n"
 		if bytes.HasSuffix(f.raw, []byte("\r\n")) {
 			eol = "\r\n"
 		}
-		fieldStart := p.start + f.off
+		fieldStart := start + f.off
 		out = append(out, b[last:fieldStart]...)
 		out = append(out, "Content-Transfer-Encoding: base64"...)
 		out = append(out, eol...)
-		out = append(out, b[fieldStart+len(f.raw):p.bodyStart]...)
-		out = appendBase64Lines(out, b[p.bodyStart:p.end], eol)
-		last = p.end
+		out = append(out, b[fieldStart+len(f.raw):bodyStart]...)
+		out = appendBase64Lines(out, b[bodyStart:end], eol)
+		last = end
 	}
 	return append(out, b[last:]...)
 }
@@ -58,7 +62,7 @@ func collectBinaryParts(b []byte, p *part, conv *[]*part) {
 		}
 	case p.msg != nil:
 		collectBinaryParts(b, p.msg, conv)
-	case strings.EqualFold(p.encoding, "binary") && cteField(p) != nil && p.bodyStart <= p.end &&
+	case strings.EqualFold(p.encoding, "binary") && p.bodyStart <= p.end &&
 		!storable(b[p.bodyStart:p.end]):
 		*conv = append(*conv, p)
 	}
@@ -87,12 +91,13 @@ func storable(body []byte) bool {
 	return true
 }
 
-// cteField returns p's first Content-Transfer-Encoding field: the one
-// p.encoding was read from.
-func cteField(p *part) *field {
-	for i := range p.header {
-		if strings.EqualFold(p.header[i].name, "Content-Transfer-Encoding") {
-			return &p.header[i]
+// cteField returns the first Content-Transfer-Encoding field of a part's
+// header block: the one the part's encoding was read from.
+func cteField(hdr []byte) *field {
+	h, _ := parseHeader(hdr)
+	for i := range h {
+		if strings.EqualFold(h[i].name, "Content-Transfer-Encoding") {
+			return &h[i]
 		}
 	}
 	return nil

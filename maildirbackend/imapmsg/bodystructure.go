@@ -1,7 +1,6 @@
 package imapmsg
 
 import (
-	"bytes"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -23,7 +22,7 @@ import (
 // Content-Description, Content-Disposition, Content-Language and
 // Content-Location, and an empty text/plain child for a multipart without
 // parts.
-func buildBodyStructure(b []byte, p *part) imap.BodyStructure {
+func buildBodyStructure(p *part) imap.BodyStructure {
 	if p.multipart {
 		mp := &imap.BodyStructureMultiPart{
 			Subtype: p.subtype,
@@ -31,9 +30,9 @@ func buildBodyStructure(b []byte, p *part) imap.BodyStructure {
 				Params: paramMap(p.params),
 			},
 		}
-		fillMultiExt(p, mp.Extended)
+		mp.Extended.Disposition, mp.Extended.Language, mp.Extended.Location = p.disposition, p.language, p.location
 		for _, c := range p.children {
-			mp.Children = append(mp.Children, buildBodyStructure(b, c))
+			mp.Children = append(mp.Children, buildBodyStructure(c))
 		}
 		if len(mp.Children) == 0 {
 			// Dovecot (imap-bodystructure.c EMPTY_BODYSTRUCTURE); go-imap
@@ -48,37 +47,31 @@ func buildBodyStructure(b []byte, p *part) imap.BodyStructure {
 		return mp
 	}
 
-	body := b[p.bodyStart:p.end]
 	sp := &imap.BodyStructureSinglePart{
 		Type:     p.typ,
 		Subtype:  p.subtype,
 		Params:   paramMap(p.params),
 		Encoding: p.encoding,
-		Size:     clampUint32(crlfLen(body)),
+		Size:     clampUint32(p.endC - p.bodyStartC),
 		Extended: &imap.BodyStructureSinglePartExt{},
 	}
 	if len(sp.Params) == 0 && strings.EqualFold(p.typ, "text") {
 		sp.Params = map[string]string{"charset": "us-ascii"}
 	}
-	sp.ID, _ = p.header.get("Content-ID")
-	sp.Description, _ = p.header.get("Content-Description")
-	lines := int64(bytes.Count(body, []byte{'\n'}))
+	sp.ID, sp.Description = p.id, p.description
+	lines := p.lines
 	switch {
 	case p.msg != nil:
 		sp.MessageRFC822 = &imap.BodyStructureMessageRFC822{
-			Envelope:      buildEnvelope(p.msg.header),
-			BodyStructure: buildBodyStructure(b, p.msg),
+			Envelope:      p.msg.envelope,
+			BodyStructure: buildBodyStructure(p.msg),
 			NumLines:      lines,
 		}
 	case strings.EqualFold(p.typ, "text"):
 		sp.Text = &imap.BodyStructureText{NumLines: lines}
 	}
-	sp.Extended.Disposition, sp.Extended.Language, sp.Extended.Location = extFields(p.header)
+	sp.Extended.Disposition, sp.Extended.Language, sp.Extended.Location = p.disposition, p.language, p.location
 	return sp
-}
-
-func fillMultiExt(p *part, ext *imap.BodyStructureMultiPartExt) {
-	ext.Disposition, ext.Language, ext.Location = extFields(p.header)
 }
 
 func extFields(h header) (*imap.BodyStructureDisposition, []string, string) {

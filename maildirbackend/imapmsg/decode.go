@@ -2,41 +2,7 @@ package imapmsg
 
 import "bytes"
 
-// decodeBase64 decodes base64 leniently: characters outside the alphabet
-// are skipped, decoding stops at '=' padding, and a trailing partial group
-// yields the bytes it completes, as mail readers do.
-func decodeBase64(src []byte) []byte {
-	out := make([]byte, 0, len(src)*3/4)
-	var acc uint32
-	n := 0
-	for _, c := range src {
-		var v byte
-		switch {
-		case c >= 'A' && c <= 'Z':
-			v = c - 'A'
-		case c >= 'a' && c <= 'z':
-			v = c - 'a' + 26
-		case c >= '0' && c <= '9':
-			v = c - '0' + 52
-		case c == '+':
-			v = 62
-		case c == '/':
-			v = 63
-		case c == '=':
-			return flushBase64(out, acc, n)
-		default:
-			continue
-		}
-		acc = acc<<6 | uint32(v)
-		n++
-		if n == 4 {
-			out = append(out, byte(acc>>16), byte(acc>>8), byte(acc))
-			acc, n = 0, 0
-		}
-	}
-	return flushBase64(out, acc, n)
-}
-
+// flushBase64 appends the bytes a trailing partial base64 group completes.
 func flushBase64(out []byte, acc uint32, n int) []byte {
 	switch n {
 	case 2:
@@ -47,12 +13,11 @@ func flushBase64(out []byte, acc uint32, n int) []byte {
 	return out
 }
 
-// decodeQP decodes quoted-printable (RFC 2045 section 6.7) leniently:
+// decodeQP appends to out the decoding of quoted-printable (RFC 2045 section 6.7) leniently:
 // trailing white space is dropped, "=" at the end of a line is a soft line
 // break, an "=" not followed by two hex digits is kept as is, and hard line
 // breaks become CRLF.
-func decodeQP(src []byte) []byte {
-	out := make([]byte, 0, len(src))
+func decodeQP(out, src []byte) []byte {
 	for len(src) > 0 {
 		line := src
 		eol := false

@@ -1,8 +1,9 @@
 package imapmsg
 
 import (
-	"bytes"
 	"strings"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // maxDepth bounds MIME nesting (multipart and message/rfc822 levels). Deeper
@@ -10,13 +11,15 @@ import (
 // stack.
 const maxDepth = 64
 
-// part is one node of the MIME tree of a message held in memory. Offsets
-// index the message bytes given to parseMessage.
+// part is one node of the MIME tree of a message. Offsets are file offsets
+// (raw) and offsets in the CRLF form (suffix C); the header itself is not
+// kept, only what the ENVELOPE and BODYSTRUCTURE need of it.
 type part struct {
-	header    header
-	start     int // first byte of the header
-	bodyStart int // first byte of the body (after the empty line)
-	end       int // one past the last byte of the body
+	start, startC         int64 // first byte of the header
+	bodyStart, bodyStartC int64 // first byte of the body (after the empty line)
+	bodyStartLFs          int64 // LF bytes before bodyStart (parse only)
+	end, endC             int64 // one past the last byte of the body
+	lines                 int64 // LF bytes in the body
 
 	typ, subtype string  // as written (case kept); defaulted when absent
 	params       []param // Content-Type parameters in header order
@@ -24,16 +27,27 @@ type part struct {
 	multipart    bool    // has children (possibly zero of them)
 	children     []*part // multipart children
 	msg          *part   // message/rfc822: the embedded message
+
+	id, description string                         // Content-ID, Content-Description
+	disposition     *imap.BodyStructureDisposition // Content-Disposition
+	language        []string                       // Content-Language
+	location        string                         // Content-Location
+	envelope        *imap.Envelope                 // the root and embedded messages only
 }
 
 type param struct{ key, value string }
 
-// parseMessage parses b[start:end] as a message or MIME part whose default
-// type is defType/defSub.
-func parseMessage(b []byte, start, end int, defType, defSub string, depth int) *part {
-	h, off := parseHeader(b[start:end])
-	p := &part{header: h, start: start, bodyStart: start + off, end: end}
-	p.typ, p.subtype, p.params = defType, defSub, nil
+func (p *part) setStart(at pos) { p.start, p.startC = at.raw, at.crlf }
+
+func (p *part) setBodyStart(at pos) {
+	p.bodyStart, p.bodyStartC, p.bodyStartLFs = at.raw, at.crlf, at.lfs
+}
+
+func (p *part) bodyStartPos() pos { return pos{p.bodyStart, p.bodyStartC, p.bodyStartLFs} }
+
+// setFields sets what p keeps of its header h; message says p is a
+// message (the root or an embedded one), which has an envelope.
+func (p *part) setFields(h header, message bool) {
 	if v, ok := h.get("Content-Type"); ok {
 		if t, s, params, ok := parseContentType(v); ok {
 			p.typ, p.subtype, p.params = t, s, params
@@ -42,75 +56,16 @@ func parseMessage(b []byte, start, end int, defType, defSub string, depth int) *
 	if v, ok := h.get("Content-Transfer-Encoding"); ok {
 		p.encoding = v
 	}
-	if depth >= maxDepth {
-		return p
+	p.id, _ = h.get("Content-ID")
+	p.description, _ = h.get("Content-Description")
+	p.disposition, p.language, p.location = extFields(h)
+	if message {
+		p.envelope = buildEnvelope(h)
 	}
-	switch {
-	case strings.EqualFold(p.typ, "multipart"):
-		boundary := paramValue(p.params, "boundary")
-		if boundary == "" {
-			// RFC 2046 section 5.1.1: the boundary is mandatory. Without
-			// one, Dovecot treats the body as a leaf.
-			return p
-		}
-		p.multipart = true
-		childType, childSub := "text", "plain"
-		if strings.EqualFold(p.subtype, "digest") {
-			childType, childSub = "message", "rfc822"
-		}
-		for _, r := range splitMultipart(b, p.bodyStart, p.end, boundary) {
-			p.children = append(p.children, parseMessage(b, r[0], r[1], childType, childSub, depth+1))
-		}
-	case strings.EqualFold(p.typ, "message") && strings.EqualFold(p.subtype, "rfc822"):
-		p.msg = parseMessage(b, p.bodyStart, p.end, "text", "plain", depth+1)
-	}
-	return p
 }
 
 // isText reports whether p is a text/* leaf.
 func (p *part) isText() bool { return !p.multipart && strings.EqualFold(p.typ, "text") }
-
-// splitMultipart returns the [start, end) ranges of the body parts of a
-// multipart body b[start:end]. RFC 2046 section 5.1.1: the line ending before
-// a delimiter line belongs to the delimiter. Parts after the close delimiter
-// (epilogue) and before the first delimiter (preamble) are not parts.
-func splitMultipart(b []byte, start, end int, boundary string) [][2]int {
-	var ranges [][2]int
-	partStart := -1
-	i := start
-	for i < end {
-		next := end
-		if n := bytes.IndexByte(b[i:end], '\n'); n >= 0 {
-			next = i + n + 1
-		}
-		if closing, ok := delimiterLine(b[i:next], boundary); ok {
-			if partStart >= 0 {
-				ranges = append(ranges, [2]int{partStart, trimLineEnd(b, partStart, i)})
-			}
-			if closing {
-				return ranges
-			}
-			partStart = next
-		}
-		i = next
-	}
-	if partStart >= 0 {
-		// Missing close delimiter: the last part runs to the end.
-		ranges = append(ranges, [2]int{partStart, end})
-	}
-	return ranges
-}
-
-// trimLineEnd drops the LF or CRLF just before pos (not before min).
-func trimLineEnd(b []byte, min, pos int) int {
-	if pos > min && b[pos-1] == '\n' {
-		pos--
-		if pos > min && b[pos-1] == '\r' {
-			pos--
-		}
-	}
-	return pos
-}
 
 // delimiterLine reports whether line is "--boundary" or "--boundary--",
 // followed only by white space and the line ending.

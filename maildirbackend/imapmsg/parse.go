@@ -1,16 +1,19 @@
 package imapmsg
 
 import (
+	"bytes"
 	"io"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
 
-// Parsed is what FETCH needs about one message without reading it again:
-// ENVELOPE, BODYSTRUCTURE (and BODY), RFC822.SIZE and the header size. It is
-// immutable once returned by [Parse] and safe to share between goroutines
-// and to cache; callers must not modify the values it points to.
+// Parsed is what FETCH needs about one message without parsing it again:
+// ENVELOPE, BODYSTRUCTURE (and BODY), RFC822.SIZE, the header size, and the
+// MIME part tree as offsets into the file, from which sections are read
+// and searched with bounded memory. It is immutable once returned by
+// [Parse] and safe to share between goroutines and to cache; callers must
+// not modify the values it points to.
 type Parsed struct {
 	// Envelope is the ENVELOPE, shaped to match Dovecot's output through
 	// go-imap's encoder (see buildEnvelope for the differences). Never nil.
@@ -23,6 +26,10 @@ type Parsed struct {
 	// HeaderSize is the CRLF size of the top-level header including the
 	// empty line that ends it (RFC822.HEADER / BODY[HEADER]).
 	HeaderSize int64
+
+	root        *part
+	checkpoints []checkpoint // ascending
+	nparts      int
 }
 
 // SentDate returns the parsed Date header field, for SEARCH SENTBEFORE,
@@ -30,25 +37,58 @@ type Parsed struct {
 // (the caller then falls back to INTERNALDATE, as Dovecot does).
 func (p *Parsed) SentDate() time.Time { return p.Envelope.Date }
 
-// Parse reads a whole message from r and returns its parsed form. It only
-// fails on read errors: malformed content still yields an envelope (NIL
-// fields) and a text/plain body structure.
+// Parse reads a whole message from r and returns its parsed form. It reads
+// in one streaming pass: its memory is bounded by the part tree and one
+// header's ENVELOPE and Content-* fields, never the size of the message.
+// It only fails on read errors: malformed content still yields an envelope
+// (NIL fields) and a text/plain body structure.
 func Parse(r io.Reader) (*Parsed, error) {
-	b, err := readAll(r)
+	root, cps, err := parseStructure(r, false)
 	if err != nil {
 		return nil, err
 	}
-	return ParseBytes(b), nil
+	return &Parsed{
+		Envelope:      root.envelope,
+		BodyStructure: buildBodyStructure(root),
+		Size:          root.endC,
+		HeaderSize:    root.bodyStartC,
+		root:          root,
+		checkpoints:   cps,
+		nparts:        countParts(root),
+	}, nil
+}
+
+// ParseHeader reads the top-level header of a message from r, and
+// nothing after its empty line. The result serves the ENVELOPE and the
+// BODY[HEADER] and BODY[HEADER.FIELDS ...] sections (a client's header
+// listing) only: its BodyStructure is nil and Size is HeaderSize.
+func ParseHeader(r io.Reader) (*Parsed, error) {
+	root, _, err := parseStructure(r, true)
+	if err != nil {
+		return nil, err
+	}
+	return &Parsed{Envelope: root.envelope, Size: root.endC, HeaderSize: root.bodyStartC, root: root, nparts: 1}, nil
 }
 
 // ParseBytes is [Parse] for a message already in memory. It does not keep
 // b.
 func ParseBytes(b []byte) *Parsed {
-	root := parseMessage(b, 0, len(b), "text", "plain", 0)
-	return &Parsed{
-		Envelope:      buildEnvelope(root.header),
-		BodyStructure: buildBodyStructure(b, root),
-		Size:          crlfLen(b),
-		HeaderSize:    crlfLen(b[:root.bodyStart]),
+	p, _ := Parse(bytes.NewReader(b)) // a bytes.Reader does not fail
+	return p
+}
+
+// MemSize estimates the memory a Parsed holds, for a cache to bound.
+func (p *Parsed) MemSize() int64 {
+	return 512 + int64(p.nparts)*512 + int64(len(p.checkpoints))*16
+}
+
+func countParts(p *part) int {
+	n := 1
+	for _, c := range p.children {
+		n += countParts(c)
 	}
+	if p.msg != nil {
+		n += countParts(p.msg)
+	}
+	return n
 }

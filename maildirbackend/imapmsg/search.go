@@ -1,7 +1,9 @@
 package imapmsg
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/cases"
+	"golang.org/x/text/transform"
 )
 
 // wordDecoder decodes RFC 2047 encoded words with go-message's charset
@@ -17,26 +20,66 @@ import (
 // safe for concurrent use.
 var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 
+// maxSearchField bounds what SEARCH matches of one header field: the
+// first 2 MiB of its value. A header block may be of any size: its fields
+// are read one at a time.
+const maxSearchField = 2 << 20
+
 // MatchHeader reports whether the top-level header of the message read from
 // r has a field named key (case-insensitive) whose value, unfolded and with
 // encoded words decoded, contains value (Unicode case-insensitive). RFC 3501
-// section 6.4.4: an empty value matches any message that has the field.
+// section 6.4.4: an empty value matches any message that has the field. It
+// reads the header a line at a time and holds one field of that name
+// (at most maxSearchField bytes of it), whatever the header's size.
 func MatchHeader(r io.Reader, key, value string) (bool, error) {
-	b, err := readAll(r)
-	if err != nil {
-		return false, err
-	}
-	h, _ := parseHeader(b)
 	needle := fold(value)
-	for _, f := range h {
-		if !strings.EqualFold(f.name, key) {
-			continue
+	return eachField(r, func(name string) bool { return strings.EqualFold(name, key) }, func(f field) bool {
+		return needle == "" || strings.Contains(fold(headerSearchValue(f)), needle)
+	})
+}
+
+// eachField reads a header block from r and calls fn with each field whose
+// name want accepts, until fn returns true (then eachField does).
+func eachField(r io.Reader, want func(name string) bool, fn func(field) bool) (bool, error) {
+	br := getReader(r)
+	defer putReader(br)
+	var cur []byte
+	colon := -1
+	found := false
+	flush := func() {
+		if colon >= 0 && !found {
+			found = fn(field{name: strings.TrimRight(string(cur[:colon]), " \t"), raw: cur, value: cur[colon+1:]})
 		}
-		if needle == "" || strings.Contains(fold(headerSearchValue(f)), needle) {
-			return true, nil
+		cur, colon = cur[:0], -1
+	}
+	atStart := true
+	for !found {
+		frag, err := br.ReadSlice('\n')
+		if len(frag) > 0 {
+			complete := frag[len(frag)-1] == '\n'
+			if atStart && complete && isBlankLine(frag) {
+				break
+			}
+			if atStart && frag[0] != ' ' && frag[0] != '\t' {
+				flush()
+				if c := bytes.IndexByte(frag, ':'); c > 0 && want(strings.TrimRight(string(frag[:c]), " \t")) {
+					colon = c
+				}
+			}
+			if colon >= 0 && len(cur)+len(frag) <= maxSearchField+colon+1 {
+				cur = append(cur, frag...)
+			}
+			atStart = complete
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return false, fmt.Errorf("imapmsg: reading message: %w", err)
 		}
 	}
-	return false, nil
+	flush()
+	return found, nil
 }
 
 // headerSearchValue is the text of a header field that SEARCH matches: the
@@ -80,78 +123,136 @@ func addressSearchText(addrs []imap.Address) string {
 	return sb.String()
 }
 
-// MatchBody reports whether the body of the message read from r contains
-// value (SEARCH BODY): text/* parts are decoded (transfer encoding, then
-// charset to UTF-8) and compared Unicode case-insensitively; the bodies of
-// message/rfc822 parts are searched too. Non-text parts are not searched.
-func MatchBody(r io.Reader, value string) (bool, error) {
-	return match(r, value, false)
+// MatchBody reports whether the body of the message read from src (the
+// file p was parsed from) contains value (SEARCH BODY): text/* parts are
+// decoded (transfer encoding, then charset to UTF-8) and compared Unicode
+// case-insensitively; the bodies of message/rfc822 parts are searched too.
+// Non-text parts are not searched. It streams: a 64 KiB window slides over
+// the decoded text.
+func (p *Parsed) MatchBody(src io.ReaderAt, value string) (bool, error) {
+	return p.match(src, value, false)
 }
 
-// MatchText reports whether the header or body of the message read from r
-// contains value (SEARCH TEXT): like [MatchBody], plus the decoded headers
-// of the message and of embedded message/rfc822 parts.
-func MatchText(r io.Reader, value string) (bool, error) {
-	return match(r, value, true)
+// MatchText reports whether the header or body of the message read from
+// src contains value (SEARCH TEXT): like [Parsed.MatchBody], plus the
+// decoded headers of the message and of embedded message/rfc822 parts.
+func (p *Parsed) MatchText(src io.ReaderAt, value string) (bool, error) {
+	return p.match(src, value, true)
 }
 
-func match(r io.Reader, value string, headers bool) (bool, error) {
-	b, err := readAll(r)
-	if err != nil {
-		return false, err
-	}
+func (p *Parsed) match(src io.ReaderAt, value string, headers bool) (bool, error) {
 	needle := fold(value)
 	if needle == "" {
 		return true, nil
 	}
-	root := parseMessage(b, 0, len(b), "text", "plain", 0)
-	return matchPart(b, root, needle, headers, true), nil
+	return matchPart(src, p.root, needle, headers, true)
 }
 
-func matchPart(b []byte, p *part, needle string, headers, isMessage bool) bool {
+func matchPart(src io.ReaderAt, p *part, needle string, headers, isMessage bool) (bool, error) {
 	if headers && isMessage {
-		for _, f := range p.header {
-			if strings.Contains(fold(f.name+": "+decodeHeader(unfold(f.value))), needle) {
-				return true
-			}
+		hdr := io.NewSectionReader(src, p.start, p.bodyStart-p.start)
+		all := func(string) bool { return true }
+		ok, err := eachField(hdr, all, func(f field) bool {
+			return strings.Contains(fold(f.name+": "+decodeHeader(unfold(f.value))), needle)
+		})
+		if ok || err != nil {
+			return ok, err
 		}
 	}
 	switch {
 	case p.multipart:
 		for _, c := range p.children {
-			if matchPart(b, c, needle, headers, false) {
-				return true
+			if ok, err := matchPart(src, c, needle, headers, false); ok || err != nil {
+				return ok, err
 			}
 		}
 	case p.msg != nil:
-		return matchPart(b, p.msg, needle, headers, true)
+		return matchPart(src, p.msg, needle, headers, true)
 	case p.isText():
-		return strings.Contains(fold(textContent(b[p.bodyStart:p.end], p)), needle)
+		return containsFolded(textReader(src, p), needle)
 	}
-	return false
+	return false, nil
 }
 
-// textContent decodes a text part to UTF-8. An unknown encoding or charset
-// leaves the bytes as they are.
-func textContent(body []byte, p *part) string {
-	decoded, err := decodeCTE(p.encoding, body)
-	if err != nil {
-		decoded = body
+// textReader returns the text of a text part decoded to UTF-8, streaming.
+// An unknown encoding or charset leaves the bytes as they are.
+func textReader(src io.ReaderAt, p *part) io.Reader {
+	var r io.Reader = io.NewSectionReader(src, p.bodyStart, p.end-p.bodyStart)
+	if strings.EqualFold(p.encoding, "base64") || strings.EqualFold(p.encoding, "quoted-printable") {
+		pr := &pushReader{src: r}
+		pr.dec = newDecoder(p.encoding, &pr.buf)
+		r = pr
 	}
 	cs := strings.ToLower(paramValue(p.params, "charset"))
 	switch cs {
 	case "", "us-ascii", "utf-8", "utf8":
-		return string(decoded)
+		return r
 	}
-	rd, err := charset.Reader(cs, bytes.NewReader(decoded))
-	if err != nil {
-		return string(decoded)
+	if rd, err := charset.Reader(cs, r); err == nil {
+		return rd
 	}
-	out, err := io.ReadAll(rd)
-	if err != nil {
-		return string(decoded)
+	return r
+}
+
+// containsFolded reports whether the case-folded text read from r
+// contains needle (already folded). It holds a 64 KiB window plus the
+// needle's length.
+func containsFolded(r io.Reader, needle string) (bool, error) {
+	fr := transform.NewReader(r, cases.Fold())
+	bp := chunks.Get().(*[]byte)
+	defer chunks.Put(bp)
+	keep := len(needle) - 1
+	win := make([]byte, 0, keep+len(*bp))
+	for {
+		n, err := fr.Read(*bp)
+		if n > 0 {
+			win = append(win, (*bp)[:n]...)
+			if bytes.Contains(win, []byte(needle)) {
+				return true, nil
+			}
+			if len(win) > keep {
+				win = append(win[:0], win[len(win)-keep:]...)
+			}
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("imapmsg: reading message: %w", err)
+		}
 	}
-	return string(out)
+}
+
+// pushReader reads src through a streaming decoder that writes to buf.
+type pushReader struct {
+	src io.Reader
+	dec flusher
+	buf bytes.Buffer
+	eof bool
+}
+
+func (pr *pushReader) Read(p []byte) (int, error) {
+	if pr.buf.Len() == 0 && !pr.eof {
+		bp := chunks.Get().(*[]byte)
+		defer chunks.Put(bp)
+		for pr.buf.Len() == 0 && !pr.eof {
+			n, err := pr.src.Read(*bp)
+			if n > 0 {
+				if _, werr := pr.dec.Write((*bp)[:n]); werr != nil {
+					return 0, werr
+				}
+			}
+			if err == io.EOF {
+				pr.eof = true
+				if ferr := pr.dec.Flush(); ferr != nil {
+					return 0, ferr
+				}
+			} else if err != nil {
+				return 0, err
+			}
+		}
+	}
+	return pr.buf.Read(p)
 }
 
 // MatchSubject answers SEARCH SUBJECT from a parsed message without reading

@@ -1,7 +1,11 @@
 package imapmsg
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -16,87 +20,187 @@ var ErrUnknownCTE = &imap.Error{
 	Text: "Unknown Content-Transfer-Encoding",
 }
 
-// Section reads a message from r and returns the bytes of a BODY[...]
-// section in CRLF form, with item.Partial applied. It supports [], HEADER,
-// TEXT, HEADER.FIELDS, HEADER.FIELDS.NOT, part numbers, MIME, and
-// HEADER/TEXT of message/rfc822 parts. A section that does not exist is
-// empty, not an error: Dovecot (src/lib-imap-storage/imap-msgpart.c, "MIME
-// part not found. return an empty part.") does the same.
-func Section(r io.Reader, item *imap.FetchItemBodySection) ([]byte, error) {
-	b, err := readAll(r)
-	if err != nil {
-		return nil, err
-	}
-	return SectionBytes(b, item), nil
+// source is a section's content: a region of the file in CRLF form, or
+// what write produces.
+type source struct {
+	from, to, fromC, toC int64                 // the region, when write is nil
+	write                func(io.Writer) error // nil: the region
 }
 
-// SectionBytes is [Section] for a message already in memory. The result
-// never aliases b.
-func SectionBytes(b []byte, item *imap.FetchItemBodySection) []byte {
-	root := parseMessage(b, 0, len(b), "text", "plain", 0)
-	var out []byte
-	p := root
+var emptySource = source{}
+
+func region(from, to, fromC, toC int64) source {
+	return source{from: from, to: to, fromC: fromC, toC: toC}
+}
+
+// WriteBodySection writes a BODY[...] section of the message read from src
+// (the file p was parsed from) in CRLF form, with item.Partial applied:
+// it calls open with the section's size and writes exactly that many bytes
+// to the writer open returns. It reads the file in 64 KiB blocks, only the
+// parts the section needs, and a partial section from the checkpoint
+// before its offset; HEADER.FIELDS sections are read twice (size, then
+// content). It supports [], HEADER, TEXT, HEADER.FIELDS,
+// HEADER.FIELDS.NOT, part numbers, MIME, and HEADER/TEXT of
+// message/rfc822 parts. A section that does not exist is empty, not an
+// error: Dovecot (src/lib-imap-storage/imap-msgpart.c, "MIME part not
+// found. return an empty part.") does the same.
+func (p *Parsed) WriteBodySection(src io.ReaderAt, item *imap.FetchItemBodySection, open func(size int64) io.Writer) error {
+	return p.writeSource(src, p.bodySection(src, item), item.Partial, open)
+}
+
+func (p *Parsed) bodySection(src io.ReaderAt, item *imap.FetchItemBodySection) source {
+	root := p.root
+	pt := root
 	if len(item.Part) > 0 {
-		p = findPart(root, item.Part)
+		pt = findPart(root, item.Part)
 	}
-	if p == nil {
-		return applyPartial([]byte{}, item.Partial)
+	if pt == nil {
+		return emptySource
 	}
 	switch item.Specifier {
 	case imap.PartSpecifierMIME:
 		if len(item.Part) > 0 {
-			out = appendCRLF(out, b[p.start:p.bodyStart])
+			return region(pt.start, pt.bodyStart, pt.startC, pt.bodyStartC)
 		}
+		return emptySource
 	case imap.PartSpecifierHeader, imap.PartSpecifierText:
-		m := p
+		m := pt
 		if len(item.Part) > 0 {
-			m = p.msg
-		}
-		if m == nil {
-			break
+			m = pt.msg
 		}
 		switch {
+		case m == nil:
+			return emptySource
 		case item.Specifier == imap.PartSpecifierText:
-			out = appendCRLF(out, b[m.bodyStart:m.end])
+			return region(m.bodyStart, m.end, m.bodyStartC, m.endC)
 		case len(item.HeaderFields) > 0:
-			out = appendFields(out, m.header, item.HeaderFields, true)
+			return fieldsSource(src, m, item.HeaderFields, true)
 		case len(item.HeaderFieldsNot) > 0:
-			out = appendFields(out, m.header, item.HeaderFieldsNot, false)
-		default:
-			out = appendCRLF(out, b[m.start:m.bodyStart])
+			return fieldsSource(src, m, item.HeaderFieldsNot, false)
 		}
-	default:
-		if len(item.Part) == 0 {
-			out = appendCRLF(out, b)
-		} else {
-			out = appendCRLF(out, b[p.bodyStart:p.end])
-		}
+		return region(m.start, m.bodyStart, m.startC, m.bodyStartC)
 	}
-	if out == nil {
-		out = []byte{}
+	if len(item.Part) == 0 {
+		return region(0, root.end, 0, root.endC)
 	}
-	return applyPartial(out, item.Partial)
+	return region(pt.bodyStart, pt.end, pt.bodyStartC, pt.endC)
 }
 
-// appendFields appends the fields of h whose names are (include) or are not
-// (!include) in names, in message order, followed by the empty line.
-func appendFields(out []byte, h header, names []string, include bool) []byte {
-	for _, f := range h {
-		match := false
-		for _, n := range names {
-			if strings.EqualFold(f.name, n) {
-				match = true
-				break
-			}
+// writeSource writes s with partial applied to the writer open returns.
+func (p *Parsed) writeSource(src io.ReaderAt, s source, partial *imap.SectionPartial, open func(int64) io.Writer) error {
+	size := s.toC - s.fromC
+	if s.write != nil {
+		c := &counter{}
+		if err := s.write(c); err != nil {
+			return err
 		}
-		if match == include {
-			out = appendCRLF(out, f.raw)
-			if n := len(f.raw); n == 0 || f.raw[n-1] != '\n' {
-				out = append(out, '\r', '\n')
-			}
+		size = c.n
+	}
+	off, n := partialRange(size, partial)
+	w := open(n)
+	if n == 0 {
+		return nil
+	}
+	wd := &window{w: w, skip: off, left: n}
+	var err error
+	if s.write != nil {
+		err = s.write(wd)
+	} else {
+		from, skip := p.seek(s, off)
+		wd.skip = skip
+		err = copyRegion(&crlfWriter{w: wd}, src, from, s.to)
+	}
+	if err == errWindowFull {
+		err = nil
+	}
+	if perr := wd.pad(); err == nil {
+		err = perr // a read error still completes the literal
+	}
+	return err
+}
+
+// seek returns where in the file to start reading region s to output its
+// CRLF bytes from off on, and how many output bytes to skip from there.
+func (p *Parsed) seek(s source, off int64) (from, skip int64) {
+	target := s.fromC + off
+	i := sort.Search(len(p.checkpoints), func(i int) bool { return p.checkpoints[i].crlf > target })
+	if i > 0 {
+		if cp := p.checkpoints[i-1]; cp.raw > s.from && cp.raw <= s.to {
+			return cp.raw, target - cp.crlf
 		}
 	}
-	return append(out, '\r', '\n')
+	return s.from, off
+}
+
+// partialRange applies a <offset.size> to a section of size bytes.
+func partialRange(size int64, partial *imap.SectionPartial) (off, n int64) {
+	if partial == nil {
+		return 0, size
+	}
+	if partial.Offset >= size || partial.Offset < 0 {
+		return 0, 0
+	}
+	n = size - partial.Offset
+	if partial.Size >= 0 && partial.Size < n {
+		n = partial.Size
+	}
+	return partial.Offset, n
+}
+
+// fieldsSource is HEADER.FIELDS (include) or HEADER.FIELDS.NOT of message
+// m: its fields whose names are (or are not) in names, in message order,
+// then the empty line. Lines without a colon (and their continuations)
+// are dropped, as parseHeader does.
+func fieldsSource(src io.ReaderAt, m *part, names []string, include bool) source {
+	return source{write: func(w io.Writer) error {
+		cw := &crlfWriter{w: w}
+		br := getReader(io.NewSectionReader(src, m.start, m.bodyStart-m.start))
+		defer putReader(br)
+		atStart, emit, ended := true, false, true
+		for {
+			frag, err := br.ReadSlice('\n')
+			if len(frag) > 0 {
+				complete := frag[len(frag)-1] == '\n'
+				if atStart && complete && isBlankLine(frag) {
+					break
+				}
+				if atStart && frag[0] != ' ' && frag[0] != '\t' {
+					emit = false
+					if c := bytes.IndexByte(frag, ':'); c > 0 {
+						emit = nameIn(string(bytes.TrimRight(frag[:c], " \t")), names) == include
+					}
+				}
+				if emit {
+					if _, err := cw.Write(frag); err != nil {
+						return err
+					}
+					ended = complete
+				}
+				atStart = complete
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil && err != bufio.ErrBufferFull {
+				return err
+			}
+		}
+		tail := "\r\n"
+		if !ended {
+			tail = "\r\n\r\n"
+		}
+		_, err := io.WriteString(w, tail)
+		return err
+	}}
+}
+
+func nameIn(name string, names []string) bool {
+	for _, n := range names {
+		if strings.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // findPart resolves an IMAP part number (RFC 3501 section 6.4.5). Part 1 of
@@ -125,92 +229,119 @@ func findPart(root *part, path []int) *part {
 	return cur
 }
 
-func applyPartial(b []byte, partial *imap.SectionPartial) []byte {
-	if partial == nil {
-		return b
+// WriteBinarySection writes a BINARY[...] section (RFC 3516) of the
+// message read from src, as [Parsed.WriteBodySection] does: the body of
+// the part with its Content-Transfer-Encoding (base64, quoted-printable)
+// undone, streaming, with item.Partial applied. 7bit, 8bit and binary
+// parts, the whole message and multipart or message/rfc822 parts are in
+// CRLF form. An unknown encoding yields [ErrUnknownCTE] before open is
+// called; a part that does not exist is empty.
+func (p *Parsed) WriteBinarySection(src io.ReaderAt, item *imap.FetchItemBinarySection, open func(size int64) io.Writer) error {
+	s, err := p.binarySource(src, item.Part)
+	if err != nil {
+		return err
 	}
-	if partial.Offset >= int64(len(b)) || partial.Offset < 0 {
-		return b[:0]
-	}
-	b = b[partial.Offset:]
-	if partial.Size >= 0 && partial.Size < int64(len(b)) {
-		b = b[:partial.Size]
-	}
-	return b
+	return p.writeSource(src, s, item.Partial, open)
 }
 
-// Binary reads a message from r and returns a BINARY[...] section (RFC
-// 3516): the body of the part with its Content-Transfer-Encoding (base64,
-// quoted-printable) undone, with item.Partial applied. 7bit, 8bit and binary
-// parts, the whole message and multipart or message/rfc822 parts are
-// returned in CRLF form. An unknown encoding yields [ErrUnknownCTE]; a part
-// that does not exist yields an empty result.
-func Binary(r io.Reader, item *imap.FetchItemBinarySection) ([]byte, error) {
-	b, err := readAll(r)
-	if err != nil {
-		return nil, err
+// BinarySize returns the size of BINARY[part] (FETCH BINARY.SIZE), reading
+// the part once when its encoding is not an identity.
+func (p *Parsed) BinarySize(src io.ReaderAt, part []int) (int64, error) {
+	s, err := p.binarySource(src, part)
+	if err != nil || s.write == nil {
+		return s.toC - s.fromC, err
 	}
-	out, err := binaryBytes(b, item.Part)
-	if err != nil {
-		return nil, err
-	}
-	return applyPartial(out, item.Partial), nil
+	c := &counter{}
+	err = s.write(c)
+	return c.n, err
 }
 
-// BinarySize returns the size of BINARY[part] (FETCH BINARY.SIZE).
-func BinarySize(r io.Reader, part []int) (int64, error) {
-	b, err := readAll(r)
-	if err != nil {
-		return 0, err
-	}
-	out, err := binaryBytes(b, part)
-	return int64(len(out)), err
+// CheckBinary returns [ErrUnknownCTE] when BINARY[part] cannot be
+// decoded, so that a server can answer NO before writing a response.
+func (p *Parsed) CheckBinary(part []int) error {
+	_, err := p.binarySource(nil, part)
+	return err
 }
 
-func binaryBytes(b []byte, path []int) ([]byte, error) {
-	root := parseMessage(b, 0, len(b), "text", "plain", 0)
+func (p *Parsed) binarySource(src io.ReaderAt, path []int) (source, error) {
 	if len(path) == 0 {
-		return decodeParts(b, 0, len(b), root), nil
+		return decodedPartsSource(src, p.root, region(0, p.root.end, 0, p.root.endC)), nil
 	}
-	p := findPart(root, path)
-	if p == nil {
-		return []byte{}, nil
+	pt := findPart(p.root, path)
+	if pt == nil {
+		return emptySource, nil
 	}
-	if p.multipart {
-		return decodeParts(b, p.bodyStart, p.end, p), nil
+	body := region(pt.bodyStart, pt.end, pt.bodyStartC, pt.endC)
+	if pt.multipart {
+		return decodedPartsSource(src, pt, body), nil
 	}
-	if p.msg != nil {
-		return decodeParts(b, p.bodyStart, p.end, p.msg), nil
+	if pt.msg != nil {
+		return decodedPartsSource(src, pt.msg, body), nil
 	}
-	return decodeCTE(p.encoding, b[p.bodyStart:p.end])
+	if d := newDecoder(pt.encoding, io.Discard); d == nil {
+		return emptySource, ErrUnknownCTE
+	} else if _, identity := d.(*identityWriter); identity {
+		return body, nil
+	}
+	return source{write: func(w io.Writer) error {
+		d := newDecoder(pt.encoding, w)
+		if err := copyRegion(d, src, pt.bodyStart, pt.end); err != nil {
+			return err
+		}
+		return d.Flush()
+	}}, nil
 }
 
-// decodeParts returns b[start:end], which holds part p, in CRLF form with
-// every base64 or quoted-printable leaf part under p decoded and labelled
-// "Content-Transfer-Encoding: binary", as Dovecot answers BINARY[] of a
-// whole message or of a multipart part (RFC 3516 section 4).
-func decodeParts(b []byte, start, end int, p *part) []byte {
+// maxDecodedHeader bounds the header block of a part that BINARY[] of a
+// whole message reads to relabel it; a larger one is left encoded.
+const maxDecodedHeader = 1 << 20
+
+// decodedPartsSource is BINARY[] of a message or of a multipart part (RFC
+// 3516 section 4), as Dovecot answers it: the region r, which holds part
+// p, in CRLF form with every base64 or quoted-printable leaf part under p
+// decoded and labelled "Content-Transfer-Encoding: binary". A region with
+// no such part is r itself.
+func decodedPartsSource(src io.ReaderAt, p *part, r source) source {
 	var leaves []*part
 	collectEncodedParts(p, &leaves)
-	out := make([]byte, 0, end-start+end/8)
-	last := start
-	for _, l := range leaves {
-		f := cteField(l)
-		if f == nil || l.start+f.off < start || l.end > end {
-			continue
-		}
-		decoded, err := decodeCTE(l.encoding, b[l.bodyStart:l.end])
-		if err != nil {
-			continue
-		}
-		fieldStart := l.start + f.off
-		out = appendCRLF(out, b[last:fieldStart])
-		out = append(out, "Content-Transfer-Encoding: binary\r\n"...)
-		out = appendCRLF(out, b[fieldStart+len(f.raw):l.bodyStart])
-		out = append(out, decoded...)
-		last = l.end
+	if len(leaves) == 0 {
+		return r
 	}
-	return appendCRLF(out, b[last:end])
+	return source{write: func(w io.Writer) error {
+		last := r.from
+		for _, l := range leaves {
+			if l.bodyStart-l.start > maxDecodedHeader || l.start < r.from || l.end > r.to {
+				continue
+			}
+			hdr := make([]byte, l.bodyStart-l.start)
+			if _, err := src.ReadAt(hdr, l.start); err != nil {
+				return fmt.Errorf("imapmsg: reading message: %w", err)
+			}
+			f := cteField(hdr)
+			if f == nil {
+				continue
+			}
+			fieldStart := l.start + int64(f.off)
+			if err := copyRegion(&crlfWriter{w: w}, src, last, fieldStart); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(w, "Content-Transfer-Encoding: binary\r\n"); err != nil {
+				return err
+			}
+			if err := copyRegion(&crlfWriter{w: w}, src, fieldStart+int64(len(f.raw)), l.bodyStart); err != nil {
+				return err
+			}
+			d := newDecoder(l.encoding, w)
+			if err := copyRegion(d, src, l.bodyStart, l.end); err != nil {
+				return err
+			}
+			if err := d.Flush(); err != nil {
+				return err
+			}
+			last = l.end
+		}
+		return copyRegion(&crlfWriter{w: w}, src, last, r.to)
+	}}
 }
 
 // collectEncodedParts appends, in message order, the leaf parts under p
@@ -224,23 +355,8 @@ func collectEncodedParts(p *part, leaves *[]*part) {
 	case p.msg != nil:
 		collectEncodedParts(p.msg, leaves)
 	default:
-		if e := strings.ToLower(p.encoding); e == "base64" || e == "quoted-printable" {
+		if e := lowerASCII(p.encoding); e == "base64" || e == "quoted-printable" {
 			*leaves = append(*leaves, p)
 		}
-	}
-}
-
-// decodeCTE undoes a Content-Transfer-Encoding. Identity encodings return
-// the CRLF form.
-func decodeCTE(encoding string, body []byte) ([]byte, error) {
-	switch strings.ToLower(encoding) {
-	case "", "7bit", "8bit", "binary":
-		return appendCRLF(make([]byte, 0, len(body)), body), nil
-	case "base64":
-		return decodeBase64(body), nil
-	case "quoted-printable":
-		return decodeQP(body), nil
-	default:
-		return nil, ErrUnknownCTE
 	}
 }

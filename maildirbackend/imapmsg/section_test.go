@@ -102,3 +102,27 @@ func TestBinary_cases(t *testing.T) {
 		})
 	}
 }
+
+// BINARY[] of a whole message, and of a multipart part, decodes every
+// base64 and quoted-printable leaf and labels it binary, as Dovecot does.
+func TestBinary_wholeMessageDecodesParts(t *testing.T) {
+	msg := "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhello\n" +
+		"--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\nX-After: 1\n\nAAH/\n--b--\n"
+	want := "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n" +
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\nX-After: 1\r\n\r\n\x00\x01\xff\r\n--b--\r\n"
+	got, err := imapmsg.Binary(strings.NewReader(msg), &imap.FetchItemBinarySection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("BINARY[] =\n%q\nwant\n%q", got, want)
+	}
+	size, err := imapmsg.BinarySize(strings.NewReader(msg), nil)
+	if err != nil || size != int64(len(want)) {
+		t.Errorf("BINARY.SIZE[] = %d, %v; want %d", size, err, len(want))
+	}
+	plain := "Subject: y\n\nbody\n"
+	if got, _ := imapmsg.Binary(strings.NewReader(plain), &imap.FetchItemBinarySection{}); string(got) != "Subject: y\r\n\r\nbody\r\n" {
+		t.Errorf("BINARY[] of a plain message = %q", got)
+	}
+}
