@@ -347,3 +347,27 @@ func TestEmptyMailbox_sequenceSetsAreBad(t *testing.T) {
 		t.Errorf("SEARCH 1:*: %v", err)
 	}
 }
+
+// SENTBEFORE/SENTSINCE of a message without a Date: header compare its
+// INTERNALDATE, as Dovecot does (found by the differential test).
+func TestSearch_sentDateFallsBackToInternalDate(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	c := s.Dial(t, nil)
+	msg := "From: a@example.org\r\nSubject: no date\r\n\r\nbody\r\n"
+	cmd := c.Append("INBOX", int64(len(msg)), &imap.AppendOptions{Time: time.Date(2023, 5, 1, 12, 0, 0, 0, time.UTC)})
+	cmd.Write([]byte(msg))
+	cmd.Close()
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := c.Search(&imap.SearchCriteria{SentBefore: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}, nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := data.AllSeqNums(); len(got) != 1 {
+		t.Fatalf("SEARCH SENTBEFORE 1-Jan-2024 = %v, want [1]", got)
+	}
+}

@@ -408,7 +408,12 @@ func (c *candidate) match(q *query) (bool, error) {
 			if sn.parsed != nil && sn.parsed.Envelope != nil {
 				sent = sn.parsed.Envelope.Date
 			}
-			if sent.IsZero() || !matchDate(sent, cr.SentSince, cr.SentBefore) {
+			if sent.IsZero() {
+				// No Date: (or one that does not parse): the
+				// INTERNALDATE stands in, as in Dovecot.
+				sent = time.Unix(sn.mtime, 0).UTC()
+			}
+			if !matchDate(sent, cr.SentSince, cr.SentBefore) {
 				return false, nil
 			}
 		}
