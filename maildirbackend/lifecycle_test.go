@@ -348,13 +348,14 @@ func TestEmptyMailbox_sequenceSetsAreBad(t *testing.T) {
 	}
 }
 
-// SENTBEFORE/SENTSINCE of a message without a Date: header compare its
-// INTERNALDATE, as Dovecot does (found by the differential test).
-func TestSearch_sentDateFallsBackToInternalDate(t *testing.T) {
+// SENTBEFORE/SENTSINCE/SENTON take a message without a Date: header as
+// sent on 1-Jan-1970, as Dovecot 2.3 answers (found by the differential
+// test), whatever its INTERNALDATE.
+func TestSearch_missingDateIsTheEpoch(t *testing.T) {
 	s := maildirtest.NewServer(t, nil)
 	c := s.Dial(t, nil)
 	msg := "From: a@example.org\r\nSubject: no date\r\n\r\nbody\r\n"
-	cmd := c.Append("INBOX", int64(len(msg)), &imap.AppendOptions{Time: time.Date(2023, 5, 1, 12, 0, 0, 0, time.UTC)})
+	cmd := c.Append("INBOX", int64(len(msg)), &imap.AppendOptions{Time: time.Date(2025, 5, 1, 12, 0, 0, 0, time.UTC)})
 	cmd.Write([]byte(msg))
 	cmd.Close()
 	if _, err := cmd.Wait(); err != nil {
@@ -369,5 +370,12 @@ func TestSearch_sentDateFallsBackToInternalDate(t *testing.T) {
 	}
 	if got := data.AllSeqNums(); len(got) != 1 {
 		t.Fatalf("SEARCH SENTBEFORE 1-Jan-2024 = %v, want [1]", got)
+	}
+	data, err = c.Search(&imap.SearchCriteria{SentSince: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}, nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := data.AllSeqNums(); len(got) != 0 {
+		t.Fatalf("SEARCH SENTSINCE 1-Jan-2024 = %v, want none", got)
 	}
 }

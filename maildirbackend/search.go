@@ -409,9 +409,9 @@ func (c *candidate) match(q *query) (bool, error) {
 				sent = sn.parsed.Envelope.Date
 			}
 			if sent.IsZero() {
-				// No Date: (or one that does not parse): the
-				// INTERNALDATE stands in, as in Dovecot.
-				sent = time.Unix(sn.mtime, 0).UTC()
+				// No Date: (or one that does not parse) is the
+				// epoch, 1-Jan-1970, as in Dovecot.
+				sent = time.Unix(0, 0).UTC()
 			}
 			if !matchDate(sent, cr.SentSince, cr.SentBefore) {
 				return false, nil
