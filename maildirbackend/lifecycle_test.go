@@ -379,3 +379,22 @@ func TestSearch_missingDateIsTheEpoch(t *testing.T) {
 		t.Fatalf("SEARCH SENTSINCE 1-Jan-2024 = %v, want none", got)
 	}
 }
+
+// RENAME of a mailbox that does not exist but has children renames the
+// children, as Dovecot does (found by the differential test).
+func TestRename_parentWithoutFolder(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	c := s.Dial(t, nil)
+	if err := c.Create("P.child", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rename("P", "Q", nil).Wait(); err != nil {
+		t.Fatalf("RENAME P Q: %v", err)
+	}
+	if names := listNames(t, c); !strings.Contains(names, " Q.child ") || strings.Contains(names, "P.child") {
+		t.Fatalf("LIST after RENAME = %s", names)
+	}
+	if err := c.Rename("Nothing", "Else", nil).Wait(); err == nil {
+		t.Fatal("RENAME of a mailbox without folder or children succeeded")
+	}
+}

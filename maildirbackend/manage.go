@@ -266,14 +266,20 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 	if strings.HasPrefix(newName, oldName+string(Delim)) {
 		return errRenameIntoSelf
 	}
+	// A mailbox that does not exist but has children (a \Noselect parent)
+	// is renamed by renaming its children, as Dovecot does.
 	oldPath, err := s.folderPath(oldName)
-	if err != nil {
+	parentOnly := errors.Is(err, errNoSuchMailbox)
+	if err != nil && !parentOnly {
 		return err
 	}
 	// Plan every move first, so that a bad or taken target name changes
 	// nothing.
 	type move struct{ from, to string }
-	moves := []move{{oldPath, newPath}}
+	var moves []move
+	if !parentOnly {
+		moves = append(moves, move{oldPath, newPath})
+	}
 	if _, err := os.Lstat(newPath); err == nil {
 		return errMailboxExists
 	}
@@ -297,6 +303,12 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 			return errMailboxExists
 		}
 		moves = append(moves, move{from, to})
+	}
+	if len(moves) == 0 {
+		return errNoSuchMailbox
+	}
+	if parentOnly {
+		oldPath, _ = s.acct.names.path(oldName) // for retire: its children moved
 	}
 	for i, mv := range moves {
 		if err := os.Rename(mv.from, mv.to); err != nil {
