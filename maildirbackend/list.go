@@ -38,7 +38,9 @@ func (s *Session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		})
 	}
 	mode := listMode{opts: options, lsub: isLSub(w), patterns: patterns, ref: ref}
-	mode.extended = !mode.lsub && *options != imap.ListOptions{}
+	// RFC 5258 section 3: options or several patterns make a LIST
+	// extended.
+	mode.extended = !mode.lsub && (*options != imap.ListOptions{} || len(patterns) > 1)
 	tree, err := s.loadTree(options.SelectSubscribed || options.ReturnSubscribed)
 	if err != nil {
 		return err

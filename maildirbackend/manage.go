@@ -280,14 +280,14 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 	if !parentOnly {
 		moves = append(moves, move{oldPath, newPath})
 	}
-	if _, err := os.Lstat(newPath); err == nil {
+	if _, err := os.Lstat(newPath); err == nil && !parentOnly {
 		return errMailboxExists
 	}
 	dirs, err := s.folders()
 	if err != nil {
 		return err
 	}
-	if dirs[newName] != "" {
+	if dirs[newName] != "" && !parentOnly {
 		return errMailboxExists // under another spelling on disk
 	}
 	for n, from := range dirs {

@@ -217,7 +217,7 @@ func (c *diffCase) step(ws [2]*world, s step) string {
 		}
 	}
 	if subs != nil && res[0][len(res[0])-1] == "OK" && res[1][len(res[1])-1] == "OK" {
-		if err := alignRename(ws[0], s, subs); err != nil {
+		if err := alignRename(ws, s, subs); err != nil {
 			return err.Error()
 		}
 	}
@@ -254,7 +254,8 @@ func (w *world) subscribed(i int) ([]string, error) {
 // alignRename moves the subscriptions of a renamed mailbox and its
 // children on Dovecot as maildir-imapd does (known bug
 // "rename-subscriptions" in docs/differences.md).
-func alignRename(w *world, s step, subs []string) error {
+func alignRename(ws [2]*world, s step, subs []string) error {
+	w := ws[0]
 	args, err := (&parser{b: strings.TrimPrefix(s.Cmd, "RENAME ")}).vals()
 	if err != nil || len(args) != 2 {
 		return fmt.Errorf("RENAME arguments of %q: %v", s.Cmd, err)
@@ -268,8 +269,18 @@ func alignRename(w *world, s step, subs []string) error {
 		if !ok || rest != "" && !strings.HasPrefix(rest, ".") {
 			continue
 		}
-		for _, cmd := range []string{"UNSUBSCRIBE " + quote(n), "SUBSCRIBE " + quote(to+rest)} {
-			if _, err := w.sess[s.Sess].w.cmd(cmd); err != nil {
+		if _, err := w.sess[s.Sess].w.cmd("UNSUBSCRIBE " + quote(n)); err != nil {
+			return err
+		}
+		rs, err := w.sess[s.Sess].w.cmd("SUBSCRIBE " + quote(to+rest))
+		if err != nil {
+			return err
+		}
+		if out := w.absorb(w.sess[s.Sess], "SUBSCRIBE", rs); out[len(out)-1] != "OK" {
+			// Dovecot refuses a name without folder (a renamed
+			// \Noselect parent): "subscribe-nonexistent", so drop it
+			// on the other side too.
+			if _, err := ws[1].sess[s.Sess].w.cmd("UNSUBSCRIBE " + quote(to+rest)); err != nil {
 				return err
 			}
 		}
