@@ -361,9 +361,9 @@ func (sel *selection) resolveChecked(numSet imap.NumSet) ([]imap.UID, error) {
 			return nil, errBadSeqNum
 		}
 		for _, r := range set {
-			// A range with "*" always means something ("5:*" is "3:5"
-			// with 3 messages), even in an empty mailbox.
-			if r.Start != 0 && r.Stop != 0 && (r.Start > n || r.Stop > n) {
+			// Every number must name a message; "*" is the last one,
+			// so "5:*" with 3 messages is BAD too, as in Dovecot.
+			if r.Start > n || r.Stop > n {
 				return nil, errBadSeqNum
 			}
 		}

@@ -251,7 +251,9 @@ func TestSession_badSequenceNumbers(t *testing.T) {
 	maildirtest.Deliver(t, s.Maildir, maildirtest.Message("only"))
 	lines := rawSession(t, s.Addr, "LOGIN alice secret", "SELECT INBOX",
 		"FETCH 2 FLAGS", "STORE 1:3 +FLAGS (\\Seen)", "FETCH 1:* FLAGS", "UID FETCH 99 FLAGS", "FETCH 5:* UID")
-	for _, prefix := range []string{"t2 BAD", "t3 BAD", "t4 OK", "t5 OK", "t6 OK"} {
+	// 5:* with one message is BAD, as Dovecot answers ("Invalid
+	// messageset").
+	for _, prefix := range []string{"t2 BAD", "t3 BAD", "t4 OK", "t5 OK", "t6 BAD"} {
 		found := false
 		for _, l := range lines {
 			found = found || strings.HasPrefix(l, prefix)

@@ -207,23 +207,28 @@ func nameIn(name string, names []string) bool {
 // a non-multipart message or message/rfc822 body is that body itself; the
 // parts of a message/rfc822 part are those of the embedded message. It
 // returns nil if the part does not exist.
+//
+// Dovecot 2.3's answers are the reference for paths that go on below a
+// leaf: a leaf part has one part 1, itself, and no deeper one. BODY[1] of
+// a single-part message is its body and BODY[1.1] is empty; BODY[1.1] of
+// a message whose part 1 is text/plain is that text, BODY[1.1.1] empty.
 func findPart(root *part, path []int) *part {
 	cur := root
-	top := true // cur is the top part of a message: its 1 is its body
+	self := false // cur is a leaf whose part 1 (itself) was taken
 	for i, n := range path {
 		if i > 0 && cur.msg != nil {
-			cur, top = cur.msg, true
+			cur, self = cur.msg, false
 		}
 		switch {
 		case cur.multipart:
 			if n < 1 || n > len(cur.children) {
 				return nil
 			}
-			cur, top = cur.children[n-1], false
-		case n == 1 && top:
-			top = false
+			cur = cur.children[n-1]
+		case n != 1 || self:
+			return nil
 		default:
-			return nil // 1.1 of a single-part message does not exist
+			self = true
 		}
 	}
 	return cur

@@ -63,7 +63,7 @@ func TestSection_singlePart(t *testing.T) {
 	if want := "line1\r\nline2\r\n"; string(got) != want {
 		t.Errorf("BODY[1] = %q, want %q", got, want)
 	}
-	// 1.1 of a single-part message does not exist: "" (as Dovecot).
+	// 1.1 of a single-part message does not exist: "" (as Dovecot 2.3).
 	got, err = imapmsg.Section(strings.NewReader(msg), &imap.FetchItemBodySection{Part: []int{1, 1}})
 	if err != nil || len(got) != 0 {
 		t.Errorf("BODY[1.1] = %q, %v; want \"\"", got, err)
@@ -124,5 +124,29 @@ func TestBinary_wholeMessageDecodesParts(t *testing.T) {
 	plain := "Subject: y\n\nbody\n"
 	if got, _ := imapmsg.Binary(strings.NewReader(plain), &imap.FetchItemBinarySection{}); string(got) != "Subject: y\r\n\r\nbody\r\n" {
 		t.Errorf("BINARY[] of a plain message = %q", got)
+	}
+}
+
+// Part numbers below a leaf, as Dovecot 2.3 answers them: a leaf has one
+// part 1, itself.
+func TestSection_partsBelowALeaf(t *testing.T) {
+	msg := "Subject: y\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\npart one\n" +
+		"--b\nContent-Type: message/rfc822\n\nSubject: in\n\ninner\n--b--\n"
+	for _, tt := range []struct {
+		part []int
+		want string
+	}{
+		{[]int{1}, "part one"},
+		{[]int{1, 1}, "part one"},
+		{[]int{1, 1, 1}, ""},
+		{[]int{2, 1}, "inner"},
+		{[]int{2, 1, 1}, ""},
+		{[]int{2, 2}, ""},
+		{[]int{3}, ""},
+	} {
+		got, err := imapmsg.Section(strings.NewReader(msg), &imap.FetchItemBodySection{Part: tt.part})
+		if err != nil || string(got) != tt.want {
+			t.Errorf("BODY%v = %q, %v; want %q", tt.part, got, err, tt.want)
+		}
 	}
 }
