@@ -127,7 +127,12 @@ func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([
 	}
 	var change idle.Change
 	if len(cands) > 0 {
+		// COPY and MOVE number the copies in the order of their sources
+		// (RFC 4315's COPYUID pairs them), as Dovecot does, not in the
+		// order of their file names.
+		f.inOrder = true
 		added, err := f.assignAndAddLocked(cands, false)
+		f.inOrder = false
 		if errors.Is(err, errUIDGap) {
 			// Another process numbered files we have not seen yet: a
 			// full sync takes them and ours in order.

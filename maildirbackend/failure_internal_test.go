@@ -392,3 +392,49 @@ func TestLockWait_doesNotStallAccount(t *testing.T) {
 		t.Fatalf("APPEND after the lock was released: %v", err)
 	}
 }
+
+// COPY numbers the copies in the order of their sources, as Dovecot does,
+// even when their file names sort the other way (found by the differential
+// test).
+func TestCopy_keepsSourceOrder(t *testing.T) {
+	s := newListServer(t, nil)
+	c := s.dial(t)
+	if err := c.Create("X", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	writeMessage(t, s.maildir, "zzz-first")
+	if _, err := c.Status("INBOX", &imap.StatusOptions{UIDNext: true}).Wait(); err != nil {
+		t.Fatal(err) // numbers zzz-first: UID 1
+	}
+	writeMessage(t, s.maildir, "aaa-second")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *st.NumMessages == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second delivery never appeared")
+		}
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	var all imap.SeqSet
+	all.AddRange(1, 2)
+	if _, err := c.Copy(all, "X").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("X", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(all, &imap.FetchOptions{Envelope: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 2 || msgs[0].Envelope.Subject != "zzz-first" || msgs[1].Envelope.Subject != "aaa-second" {
+		t.Fatalf("X in UID order: %v, %v; want zzz-first, aaa-second", msgs[0].Envelope.Subject, msgs[1].Envelope.Subject)
+	}
+}

@@ -45,6 +45,7 @@ type folder struct {
 	tmpCleaned  time.Time     // when tmp/ was last cleaned (tmpclean.go)
 	background  bool          // a watcher-driven sync runs: short lock waits
 	stopped     bool          // no longer watched: no retry either
+	inOrder     bool          // addFiles runs: new UIDs in the caller's order
 	retry       *time.Timer   // retries a failed background sync; may be nil
 	retryDelay  time.Duration // the next retry's delay (backoff)
 	uidValidity uint32

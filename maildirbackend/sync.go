@@ -347,7 +347,9 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 			fresh = append(fresh, m)
 		}
 	}
-	sort.Slice(fresh, func(i, j int) bool { return compareKeys(fresh[i].key, fresh[j].key) < 0 })
+	if !f.inOrder {
+		sort.Slice(fresh, func(i, j int) bool { return compareKeys(fresh[i].key, fresh[j].key) < 0 })
+	}
 	next := imap.UID(list.Next())
 	if f.uidNext > next {
 		next = f.uidNext

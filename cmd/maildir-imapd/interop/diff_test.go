@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -308,6 +309,16 @@ func alignSubscribe(ws [2]*world, s step, res [2][]string) error {
 		return nil
 	}
 	name := strings.TrimPrefix(s.Cmd, "SUBSCRIBE ")
+	// A name Dovecot still has subscribed (its folder went later) stays
+	// subscribed on both sides.
+	subs, err := ws[0].subscribed(s.Sess)
+	if err != nil {
+		return err
+	}
+	if args, err := (&parser{b: name}).vals(); err == nil && len(args) == 1 && slices.Contains(subs, args[0].str()) {
+		res[1][0] = "NO"
+		return nil
+	}
 	rs, err := ws[1].sess[s.Sess].w.cmd("UNSUBSCRIBE " + name)
 	if err != nil {
 		return err
