@@ -150,3 +150,23 @@ func TestSection_partsBelowALeaf(t *testing.T) {
 		}
 	}
 }
+
+// A multipart part whose close delimiter is followed at once by the outer
+// delimiter ends after its close delimiter line, as Dovecot 2.3 parses it;
+// with an epilogue, before the line ending that precedes the outer
+// delimiter (checked against Dovecot).
+func TestSection_nestedMultipartEnd(t *testing.T) {
+	for _, tt := range []struct{ msg, want string }{
+		{"Content-Type: multipart/mixed; boundary=outer\n\n--outer\nContent-Type: multipart/alternative; boundary=inner\n\n" +
+			"--inner\nContent-Type: text/plain\n\nalt\n--inner--\n--outer--\n",
+			"--inner\r\nContent-Type: text/plain\r\n\r\nalt\r\n--inner--\r\n"},
+		{"Content-Type: multipart/mixed; boundary=outer\n\n--outer\nContent-Type: multipart/alternative; boundary=inner\n\n" +
+			"--inner\nContent-Type: text/plain\n\nalt\n--inner--\nepi-inner\n--outer--\n",
+			"--inner\r\nContent-Type: text/plain\r\n\r\nalt\r\n--inner--\r\nepi-inner"},
+	} {
+		got, err := imapmsg.Section(strings.NewReader(tt.msg), &imap.FetchItemBodySection{Part: []int{1}})
+		if err != nil || string(got) != tt.want {
+			t.Errorf("BODY[1] = %q, %v; want %q", got, err, tt.want)
+		}
+	}
+}

@@ -61,6 +61,7 @@ type frame struct {
 	boundary string // a multipart in its body: its boundary
 	child    bool   // a child part is open (a delimiter was seen)
 	closed   bool   // its close delimiter was seen: the rest is epilogue
+	closedAt int64  // LFs before its close delimiter line
 }
 
 // structParser builds the part tree of a message in one streaming pass.
@@ -180,8 +181,13 @@ func (ps *structParser) delimiter(line []byte) bool {
 		if f.child {
 			// RFC 2046 section 5.1.1: the line ending before a
 			// delimiter line belongs to the delimiter.
+			// Except, as Dovecot parses it, after the close
+			// delimiter of a multipart child with no epilogue: that
+			// line ending is the close delimiter line's own.
 			end := ps.at
-			if first := ps.stack[k+1].p.start; end.raw > first {
+			c := ps.stack[k+1]
+			afterClose := c.closed && c.boundary != "" && c.closedAt+1 == ps.at.lfs
+			if first := c.p.start; end.raw > first && !afterClose {
 				end.raw -= int64(ps.eol)
 				end.crlf -= 2
 				end.lfs--
@@ -192,7 +198,7 @@ func (ps *structParser) delimiter(line []byte) bool {
 			f.child = false
 		}
 		if closing || ps.parts >= maxParts {
-			f.closed = true
+			f.closed, f.closedAt = true, ps.at.lfs
 			return true
 		}
 		ps.afterLine = func() { ps.startChild(f) }
