@@ -77,8 +77,19 @@ func newFolder(a *account, name, path string) *folder {
 	}
 }
 
-// open loads the folder if needed and starts following the disk.
+// open loads the folder if needed and starts following the disk. A folder
+// already open first applies the changes the watcher reported and no sync
+// has taken yet, so that SELECT, EXAMINE and STATUS answer from the disk
+// as it is, as Dovecot's sync on SELECT does.
 func (f *folder) open() error {
+	f.watchMu.Lock()
+	sub := f.sub
+	f.watchMu.Unlock()
+	if sub != nil && sub.Pending() {
+		if b := sub.Drain(); !b.Empty() {
+			f.syncBatch(b)
+		}
+	}
 	f.mu.Lock()
 	if !f.loaded {
 		if err := f.loadLocked(); err != nil {
