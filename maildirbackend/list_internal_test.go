@@ -27,7 +27,14 @@ type listServer struct {
 	parent  string // the directory holding maildir
 }
 
-func newListServer(t *testing.T, opts *Options) *listServer {
+func newListServer(t testing.TB, opts *Options) *listServer {
+	t.Helper()
+	return newListServerLog(t, opts, testLogWriter{t})
+}
+
+// newListServerLog is newListServer with go-imap's log of internal errors
+// (and recovered panics) written to serverLog.
+func newListServerLog(t testing.TB, opts *Options, serverLog io.Writer) *listServer {
 	t.Helper()
 	parent := t.TempDir()
 	maildir := filepath.Join(parent, "Maildir")
@@ -55,7 +62,7 @@ func newListServer(t *testing.T, opts *Options) *listServer {
 		NewSession:   b.NewSession,
 		Caps:         b.Caps(),
 		InsecureAuth: true,
-		Logger:       slog.NewLogLogger(slog.NewTextHandler(testLogWriter{t}, nil), slog.LevelError),
+		Logger:       slog.NewLogLogger(slog.NewTextHandler(serverLog, nil), slog.LevelError),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -75,7 +82,7 @@ func newListServer(t *testing.T, opts *Options) *listServer {
 }
 
 // dial returns a logged-in imapclient.
-func (s *listServer) dial(t *testing.T) *imapclient.Client {
+func (s *listServer) dial(t testing.TB) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialInsecure(s.addr, nil)
 	if err != nil {
@@ -368,7 +375,7 @@ func TestSession_inboxPrefix(t *testing.T) {
 
 // testLogWriter sends the server's log of internal errors to the test log,
 // so that a NO [SERVERBUG] shows its cause.
-type testLogWriter struct{ t *testing.T }
+type testLogWriter struct{ t testing.TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +24,10 @@ type Session struct {
 
 	user string
 	acct *account   // nil before login
-	sel  *selection // nil unless a mailbox is selected
+	sel  *selection // nil unless a mailbox is selected; written under selMu
+	// selMu orders the writes of sel with the read of go-imap's IDLE
+	// goroutine, which may still start while Close runs.
+	selMu sync.Mutex
 
 	failures    int         // failed logins on this connection
 	releaseUser func()      // gives back the user+IP slot; nil when not logged in
@@ -164,7 +168,9 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	view.SetAnnouncedFlags(data.Flags)
 	f.mu.Unlock()
 	sel.toldRecent = data.NumRecent
+	s.selMu.Lock()
 	s.sel = sel
+	s.selMu.Unlock()
 	return data, nil
 }
 
@@ -202,7 +208,6 @@ func (s *Session) unselect() {
 		return
 	}
 	sel, acct := s.sel, s.acct
-	s.sel = nil
 	sel.view.Close()
 	leave := func() {
 		sel.f.dropRecentLocked(sel)
@@ -211,14 +216,18 @@ func (s *Session) unselect() {
 	}
 	if sel.f.mu.TryLock() {
 		leave()
-		return
+	} else {
+		// The folder is busy (a wait for a foreign uidlist lock): the
+		// session moves on to its next mailbox at once and leaves this
+		// one later.
+		go func() {
+			sel.f.mu.Lock()
+			leave()
+		}()
 	}
-	// The folder is busy (a wait for a foreign uidlist lock): the session
-	// moves on to its next mailbox at once and leaves this one later.
-	go func() {
-		sel.f.mu.Lock()
-		leave()
-	}()
+	s.selMu.Lock()
+	s.sel = nil
+	s.selMu.Unlock()
 }
 
 // Poll writes the changes other sessions and programs made since the last
@@ -288,10 +297,13 @@ type recentKey struct {
 // any change made since the last command, and sends "* OK Still here"
 // every Options.KeepaliveInterval.
 func (s *Session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	if s.sel == nil {
+	s.selMu.Lock()
+	sel := s.sel
+	s.selMu.Unlock()
+	if sel == nil {
 		return s.keepaliveUntil(stop)
 	}
-	return s.sel.view.IdleWithKeepalive(w, stop, s.b.opts.KeepaliveInterval, s.keepalive)
+	return sel.view.IdleWithKeepalive(w, stop, s.b.opts.KeepaliveInterval, s.keepalive)
 }
 
 // keepaliveUntil idles in the authenticated state: nothing to report but
