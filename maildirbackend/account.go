@@ -53,23 +53,7 @@ func (a *account) acquire(name string) (*folder, error) {
 		a.retire(path, false)
 		return nil, errNoSuchMailbox
 	}
-	a.mu.Lock()
-	f := a.folders[path]
-	if f != nil && !f.serves(id, exists) {
-		a.retireLocked(f)
-		f = nil
-	}
-	if f == nil {
-		f = newFolder(a, name, path)
-		a.folders[path] = f
-	}
-	f.refs++
-	if f.linger != nil {
-		f.linger.Stop()
-		f.linger = nil
-	}
-	a.mu.Unlock()
-
+	f := a.pin(name, path, id, exists)
 	if err := f.open(); err != nil {
 		a.release(f)
 		if errors.Is(err, fs.ErrNotExist) && !isInbox {
@@ -78,6 +62,39 @@ func (a *account) acquire(name string) (*folder, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// pin returns the open state of the folder at path with a reference
+// taken: the state that serves the directory id, or a new one. The check
+// takes the folder's mutex, never under the account's (a folder waiting
+// for a foreign uidlist lock must not stall the account).
+func (a *account) pin(name, path string, id dirID, exists bool) *folder {
+	for {
+		a.mu.Lock()
+		f := a.folders[path]
+		fresh := f == nil
+		if fresh {
+			f = newFolder(a, name, path)
+			a.folders[path] = f
+		}
+		f.refs++
+		if f.linger != nil {
+			f.linger.Stop()
+			f.linger = nil
+		}
+		a.mu.Unlock()
+		if fresh || f.serves(id, exists) {
+			return f
+		}
+		// Another directory is at the path now: retire this state and
+		// look again.
+		a.mu.Lock()
+		f.refs--
+		if a.folders[path] == f {
+			a.retireLocked(f)
+		}
+		a.mu.Unlock()
+	}
 }
 
 // serves reports whether f is the state of the directory id (exists false:
@@ -153,7 +170,7 @@ func (a *account) release(f *folder) {
 	f.linger = time.AfterFunc(linger, func() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if f.refs == 0 && a.folders[f.path] == f {
+		if f.refs == 0 { // current or retired meanwhile: closes either way
 			a.closeFolderLocked(f)
 		}
 	})

@@ -372,6 +372,15 @@ func TestLockWait_doesNotStallAccount(t *testing.T) {
 		appendDone <- err
 	}()
 	time.Sleep(300 * time.Millisecond) // let the APPEND reach the lock wait
+	// A third session asks for INBOX too: it waits for INBOX, and must
+	// not make anyone else wait.
+	third := s.dial(t)
+	thirdDone := make(chan error, 1)
+	go func() {
+		_, err := third.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+		thirdDone <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
 	other := s.dial(t)
 	if _, err := other.Status("Other", &imap.StatusOptions{NumMessages: true}).Wait(); err != nil {
 		t.Fatal(err)
@@ -390,6 +399,9 @@ func TestLockWait_doesNotStallAccount(t *testing.T) {
 	release()
 	if err := <-appendDone; err != nil {
 		t.Fatalf("APPEND after the lock was released: %v", err)
+	}
+	if err := <-thirdDone; err != nil {
+		t.Fatalf("STATUS INBOX after the lock was released: %v", err)
 	}
 }
 
