@@ -419,11 +419,16 @@ func (s *Session) editSpecialUse(edit func([]specialUse) []specialUse) error {
 // moveSpecialUse renames the stored special-use attributes of a renamed
 // mailbox and of its children, or with newName "" drops those of a deleted
 // mailbox (its children stay: Maildir++ folders are separate directories).
-// Failures are logged: the folder operation itself succeeded.
-func (s *Session) moveSpecialUse(oldName, newName string) {
+// The children in stayed kept their folder's name and keep their
+// attributes. Failures are logged: the folder operation itself succeeded.
+func (s *Session) moveSpecialUse(oldName, newName string, stayed map[string]bool) {
 	oldRel := s.relName(oldName)
+	stayedRel := make(map[string]bool, len(stayed))
+	for n := range stayed {
+		stayedRel[s.relName(n)] = true
+	}
 	affected := func(rel string) bool {
-		return rel == oldRel || (newName != "" && strings.HasPrefix(rel, oldRel+string(Delim)))
+		return rel == oldRel || (newName != "" && strings.HasPrefix(rel, oldRel+string(Delim)) && !stayedRel[rel])
 	}
 	entries, err := readSpecialUseFile(s.acct.root)
 	if errors.Is(err, fs.ErrNotExist) {

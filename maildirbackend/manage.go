@@ -228,7 +228,7 @@ func (s *Session) Delete(name string) error {
 		// removes the rest.
 		s.acct.log.Warn("removing trashed folder", "mailbox", name, "err", err)
 	}
-	s.moveSpecialUse(name, "")
+	s.moveSpecialUse(name, "", nil)
 	s.acct.log.Info("mailbox deleted", "user", s.user, "mailbox", name)
 	return nil
 }
@@ -239,117 +239,6 @@ func isDirNotEmpty(err error) bool {
 		return false
 	}
 	return errors.Is(le.Err, fs.ErrExist) || errors.Is(le.Err, syscall.ENOTEMPTY)
-}
-
-// Rename renames a folder and every folder below it (".A" to ".B", ".A.x"
-// to ".B.x"), and the subscriptions along, as Dovecot does. RENAME INBOX
-// moves INBOX's messages into a new folder (RFC 3501 section 6.3.5).
-func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) error {
-	oldName, err := s.acct.names.canonical(oldName)
-	if err != nil {
-		return err
-	}
-	newName, err = s.acct.names.canonical(strings.TrimSuffix(newName, string(Delim)))
-	if err != nil {
-		return err
-	}
-	newPath, err := s.acct.names.path(newName)
-	if err != nil {
-		return err
-	}
-	if newName == inboxName || newName == oldName {
-		return errMailboxExists
-	}
-	if oldName == inboxName {
-		return s.renameInbox(newName, newPath)
-	}
-	if strings.HasPrefix(newName, oldName+string(Delim)) {
-		return errRenameIntoSelf
-	}
-	// A mailbox that does not exist but has children (a \Noselect parent)
-	// is renamed by renaming its children, as Dovecot does.
-	oldPath, err := s.folderPath(oldName)
-	parentOnly := errors.Is(err, errNoSuchMailbox)
-	if err != nil && !parentOnly {
-		return err
-	}
-	// Plan every move first, so that a bad or taken target name changes
-	// nothing.
-	type move struct{ from, to string }
-	var moves []move
-	if !parentOnly {
-		moves = append(moves, move{oldPath, newPath})
-	}
-	if _, err := os.Lstat(newPath); err == nil && !parentOnly {
-		return errMailboxExists
-	}
-	dirs, err := s.folders()
-	if err != nil {
-		return err
-	}
-	if dirs[newName] != "" && !parentOnly {
-		return errMailboxExists // under another spelling on disk
-	}
-	for n, from := range dirs {
-		rest, ok := strings.CutPrefix(n, oldName+string(Delim))
-		if !ok {
-			continue
-		}
-		to, err := s.acct.names.path(newName + string(Delim) + rest)
-		if err != nil {
-			return err
-		}
-		if _, err := os.Lstat(to); err == nil {
-			return errMailboxExists
-		}
-		moves = append(moves, move{from, to})
-	}
-	if len(moves) == 0 {
-		return errNoSuchMailbox
-	}
-	if parentOnly {
-		oldPath, _ = s.acct.names.path(oldName) // for retire: its children moved
-	}
-	for i, mv := range moves {
-		if err := os.Rename(mv.from, mv.to); err != nil {
-			if i == 0 {
-				if errors.Is(err, fs.ErrNotExist) {
-					return errNoSuchMailbox
-				}
-				if isDirNotEmpty(err) {
-					return errMailboxExists
-				}
-				return mapFSError(fmt.Errorf("rename folder: %w", err))
-			}
-			// The mailbox itself moved; a child that fails stays
-			// under its old name, with all its messages.
-			s.acct.log.Error("renaming child folder", "mailbox", oldName, "err", err)
-		}
-	}
-	s.acct.retire(oldPath, true)
-	s.renameSubscriptions(oldName, newName)
-	s.moveSpecialUse(oldName, newName)
-	s.acct.log.Info("mailbox renamed", "user", s.user, "mailbox", oldName, "to", newName)
-	return nil
-}
-
-// renameSubscriptions renames the subscriptions of a renamed mailbox and of
-// its children. Failures are logged: the rename itself succeeded.
-func (s *Session) renameSubscriptions(oldName, newName string) {
-	err := s.editSubscriptions(func(subs []string) ([]string, bool) {
-		changed := false
-		for i, n := range subs {
-			if n == oldName {
-				subs[i], changed = newName, true
-			} else if rest, ok := strings.CutPrefix(n, oldName+string(Delim)); ok {
-				subs[i], changed = newName+string(Delim)+rest, true
-			}
-		}
-		return subs, changed
-	})
-	if err != nil {
-		s.acct.log.Warn("renaming subscriptions", "err", err)
-	}
 }
 
 // editSubscriptions reads, changes and writes the subscriptions under the

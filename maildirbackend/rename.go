@@ -1,0 +1,157 @@
+package maildirbackend
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Rename renames a folder and every folder below it (".A" to ".B", ".A.x"
+// to ".B.x"), and the subscriptions along, as Dovecot does. RENAME INBOX
+// moves INBOX's messages into a new folder (RFC 3501 section 6.3.5).
+//
+// Like Dovecot, each child is renamed on its own: a child whose new name
+// is taken stays where it is, with its messages and subscription, and the
+// command still succeeds. A mailbox without folder of its own but with
+// children (a \Noselect parent) is renamed by renaming its children.
+func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) error {
+	oldName, err := s.acct.names.canonical(oldName)
+	if err != nil {
+		return err
+	}
+	newName, err = s.acct.names.canonical(strings.TrimSuffix(newName, string(Delim)))
+	if err != nil {
+		return err
+	}
+	newPath, err := s.acct.names.path(newName)
+	if err != nil {
+		return err
+	}
+	if newName == inboxName || newName == oldName {
+		return errMailboxExists
+	}
+	if oldName == inboxName {
+		return s.renameInbox(newName, newPath)
+	}
+	if strings.HasPrefix(newName, oldName+string(Delim)) {
+		return errRenameIntoSelf
+	}
+	oldPath, err := s.folderPath(oldName)
+	parentOnly := errors.Is(err, errNoSuchMailbox)
+	if err != nil && !parentOnly {
+		return err
+	}
+	dirs, err := s.folders()
+	if err != nil {
+		return err
+	}
+	children, err := s.childMoves(dirs, oldName, newName)
+	if err != nil {
+		return err
+	}
+	if parentOnly {
+		if len(children) == 0 {
+			return errNoSuchMailbox
+		}
+		oldPath, _ = s.acct.names.path(oldName) // for retire: its children move
+	} else if err := renameOwnFolder(oldPath, newPath, dirs[newName] != ""); err != nil {
+		return err
+	}
+	stayed := map[string]bool{}
+	for _, c := range children {
+		if err := s.moveChild(dirs, c); err != nil {
+			s.acct.log.Warn("child folder not renamed", "mailbox", c.name, "to", c.newName, "err", err)
+			stayed[c.name] = true
+		}
+	}
+	s.acct.retire(oldPath, true)
+	s.renameSubscriptions(oldName, newName, stayed)
+	s.moveSpecialUse(oldName, newName, stayed)
+	s.acct.log.Info("mailbox renamed", "user", s.user, "mailbox", oldName, "to", newName)
+	return nil
+}
+
+// childMove is the planned rename of one child folder.
+type childMove struct {
+	name, newName string // mailbox names
+	from, to      string // directories
+}
+
+// childMoves plans the renames of the folders below oldName. A bad new name
+// (one Maildir++ cannot spell) fails the whole command before anything
+// moves.
+func (s *Session) childMoves(dirs map[string]string, oldName, newName string) ([]childMove, error) {
+	var moves []childMove
+	for n, from := range dirs {
+		rest, ok := strings.CutPrefix(n, oldName+string(Delim))
+		if !ok {
+			continue
+		}
+		to := newName + string(Delim) + rest
+		toPath, err := s.acct.names.path(to)
+		if err != nil {
+			return nil, err
+		}
+		moves = append(moves, childMove{name: n, newName: to, from: from, to: toPath})
+	}
+	slices.SortFunc(moves, func(a, b childMove) int { return strings.Compare(a.name, b.name) })
+	return moves, nil
+}
+
+// renameOwnFolder renames the folder of the mailbox itself; a taken new
+// name (also under another spelling on disk, taken) gives errMailboxExists.
+func renameOwnFolder(oldPath, newPath string, taken bool) error {
+	if _, err := os.Lstat(newPath); err == nil || taken {
+		return errMailboxExists
+	}
+	if err := os.Rename(oldPath, newPath); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return errNoSuchMailbox
+		}
+		if isDirNotEmpty(err) {
+			return errMailboxExists
+		}
+		return mapFSError(fmt.Errorf("rename folder: %w", err))
+	}
+	return nil
+}
+
+// moveChild renames one child folder unless its new name is taken (on
+// disk under any spelling): then it stays, never merged or overwritten.
+func (s *Session) moveChild(dirs map[string]string, c childMove) error {
+	if _, err := os.Lstat(c.to); err == nil || dirs[c.newName] != "" {
+		return errMailboxExists
+	}
+	if err := os.Rename(c.from, c.to); err != nil {
+		if isDirNotEmpty(err) {
+			return errMailboxExists
+		}
+		return fmt.Errorf("rename child folder: %w", err)
+	}
+	return nil
+}
+
+// renameSubscriptions renames the subscriptions of a renamed mailbox and of
+// its children, except those of the children in stayed (their folder kept
+// its name). Failures are logged: the rename itself succeeded.
+func (s *Session) renameSubscriptions(oldName, newName string, stayed map[string]bool) {
+	err := s.editSubscriptions(func(subs []string) ([]string, bool) {
+		changed := false
+		for i, n := range subs {
+			if n == oldName {
+				subs[i], changed = newName, true
+			} else if rest, ok := strings.CutPrefix(n, oldName+string(Delim)); ok && !stayed[n] {
+				subs[i], changed = newName+string(Delim)+rest, true
+			}
+		}
+		return subs, changed
+	})
+	if err != nil {
+		s.acct.log.Warn("renaming subscriptions", "err", err)
+	}
+}
