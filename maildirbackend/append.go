@@ -119,6 +119,9 @@ func (f *folder) writeNew(keys *keyGen, content []byte, vsize int64, nf flagSet,
 func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([]imap.UID, uint32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.takeDeliveriesLocked(ms); err != nil {
+		return nil, 0, err
+	}
 	var cands []*message
 	for _, m := range ms {
 		if f.byKey[m.key] == nil {
@@ -156,4 +159,44 @@ func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([
 		}
 	}
 	return uids, f.uidValidity, nil
+}
+
+// takeDeliveriesLocked numbers the files other programs delivered into new/
+// that the folder has not taken yet, ms (the caller's own files) excepted,
+// so that a delivery finished before an APPEND, COPY or MOVE gets a lower
+// UID than its messages (RFC 3501 2.3.1.1), whether or not the watcher has
+// read its event yet. Dovecot's sync on the STATUS or SELECT a client sends
+// first does the same.
+func (f *folder) takeDeliveriesLocked(ms []*message) error {
+	if !f.loaded || !f.currentLocked() {
+		return nil
+	}
+	if err := f.adoptUIDListLocked(); err != nil {
+		return err
+	}
+	names, err := readDirNames(filepath.Join(f.path, "new"))
+	if err != nil {
+		if missingDir(err) {
+			return nil // removed meanwhile: assigning reports it
+		}
+		return mapFSError(err)
+	}
+	own := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		own[m.key] = true
+	}
+	entries := make(map[string]entry)
+	for _, name := range names {
+		if !validMessageName(name) {
+			continue
+		}
+		key, info := splitName(name)
+		if f.byKey[key] == nil && !own[key] {
+			entries[key] = entry{inNew: true, info: info}
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return f.reconcileLocked(entries, false)
 }
