@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -133,20 +134,24 @@ func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([
 		// COPY and MOVE number the copies in the order of their sources
 		// (RFC 4315's COPYUID pairs them), as Dovecot does, not in the
 		// order of their file names.
-		f.inOrder = true
-		added, err := f.assignAndAddLocked(cands, false)
-		f.inOrder = false
+		added, err := f.assignInOrderLocked(cands, false)
 		if errors.Is(err, errUIDGap) {
 			// Another process numbered files we have not seen yet: a
-			// full sync takes them and ours in order.
-			if err := f.syncLocked(); err != nil {
+			// full sync takes them (it leaves the files being placed),
+			// then ours follow in order.
+			if err = f.syncLocked(); err != nil {
 				return nil, 0, err
 			}
-		} else if err != nil {
-			return nil, 0, err
-		} else {
-			change.Added = added
+			cands = slices.DeleteFunc(cands, func(m *message) bool { return f.byKey[m.key] != nil })
+			added = nil
+			if len(cands) > 0 {
+				added, err = f.assignInOrderLocked(cands, true)
+			}
 		}
+		if err != nil {
+			return nil, 0, err
+		}
+		change.Added = added
 	}
 	if kwAdded {
 		change.MailboxFlags = mboxFlags
@@ -159,6 +164,14 @@ func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([
 		}
 	}
 	return uids, f.uidValidity, nil
+}
+
+// assignInOrderLocked is assignAndAddLocked for addFiles: new UIDs in the
+// order of cands.
+func (f *folder) assignInOrderLocked(cands []*message, complete bool) ([]imap.UID, error) {
+	f.inOrder = true
+	defer func() { f.inOrder = false }()
+	return f.assignAndAddLocked(cands, complete)
 }
 
 // takeDeliveriesLocked numbers the files other programs delivered into new/
@@ -199,4 +212,21 @@ func (f *folder) takeDeliveriesLocked(ms []*message) error {
 		return nil
 	}
 	return f.reconcileLocked(entries, false)
+}
+
+// setPlacing marks (on) or unmarks the key of a file COPY or MOVE is
+// placing in the folder. Syncs leave marked files to addFiles, which
+// numbers a COPY's files in the order of their sources, as Dovecot does; a
+// sync numbers the files it finds in file-name order.
+func (f *folder) setPlacing(key string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !on {
+		delete(f.placing, key)
+		return
+	}
+	if f.placing == nil {
+		f.placing = make(map[string]bool)
+	}
+	f.placing[key] = true
 }
