@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -119,6 +120,9 @@ func (f *folder) writeNew(keys *keyGen, content []byte, vsize int64, nf flagSet,
 func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([]imap.UID, uint32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.takeDeliveriesLocked(ms); err != nil {
+		return nil, 0, err
+	}
 	var cands []*message
 	for _, m := range ms {
 		if f.byKey[m.key] == nil {
@@ -130,20 +134,24 @@ func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([
 		// COPY and MOVE number the copies in the order of their sources
 		// (RFC 4315's COPYUID pairs them), as Dovecot does, not in the
 		// order of their file names.
-		f.inOrder = true
-		added, err := f.assignAndAddLocked(cands, false)
-		f.inOrder = false
+		added, err := f.assignInOrderLocked(cands, false)
 		if errors.Is(err, errUIDGap) {
 			// Another process numbered files we have not seen yet: a
-			// full sync takes them and ours in order.
-			if err := f.syncLocked(); err != nil {
+			// full sync takes them (it leaves the files being placed),
+			// then ours follow in order.
+			if err = f.syncLocked(); err != nil {
 				return nil, 0, err
 			}
-		} else if err != nil {
-			return nil, 0, err
-		} else {
-			change.Added = added
+			cands = slices.DeleteFunc(cands, func(m *message) bool { return f.byKey[m.key] != nil })
+			added = nil
+			if len(cands) > 0 {
+				added, err = f.assignInOrderLocked(cands, true)
+			}
 		}
+		if err != nil {
+			return nil, 0, err
+		}
+		change.Added = added
 	}
 	if kwAdded {
 		change.MailboxFlags = mboxFlags
@@ -156,4 +164,69 @@ func (f *folder) addFiles(ms []*message, kwAdded bool, mboxFlags []imap.Flag) ([
 		}
 	}
 	return uids, f.uidValidity, nil
+}
+
+// assignInOrderLocked is assignAndAddLocked for addFiles: new UIDs in the
+// order of cands.
+func (f *folder) assignInOrderLocked(cands []*message, complete bool) ([]imap.UID, error) {
+	f.inOrder = true
+	defer func() { f.inOrder = false }()
+	return f.assignAndAddLocked(cands, complete)
+}
+
+// takeDeliveriesLocked numbers the files other programs delivered into new/
+// that the folder has not taken yet, ms (the caller's own files) excepted,
+// so that a delivery finished before an APPEND, COPY or MOVE gets a lower
+// UID than its messages (RFC 3501 2.3.1.1), whether or not the watcher has
+// read its event yet. Dovecot's sync on the STATUS or SELECT a client sends
+// first does the same.
+func (f *folder) takeDeliveriesLocked(ms []*message) error {
+	if !f.loaded || !f.currentLocked() {
+		return nil
+	}
+	if err := f.adoptUIDListLocked(); err != nil {
+		return err
+	}
+	names, err := readDirNames(filepath.Join(f.path, "new"))
+	if err != nil {
+		if missingDir(err) {
+			return nil // removed meanwhile: assigning reports it
+		}
+		return mapFSError(err)
+	}
+	own := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		own[m.key] = true
+	}
+	entries := make(map[string]entry)
+	for _, name := range names {
+		if !validMessageName(name) {
+			continue
+		}
+		key, info := splitName(name)
+		if f.byKey[key] == nil && !own[key] {
+			entries[key] = entry{inNew: true, info: info}
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return f.reconcileLocked(entries, false)
+}
+
+// setPlacing marks (on) or unmarks the key of a file COPY or MOVE is
+// placing in the folder. Syncs leave marked files to addFiles, which
+// numbers a COPY's files in the order of their sources, as Dovecot does; a
+// sync numbers the files it finds in file-name order.
+func (f *folder) setPlacing(key string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !on {
+		delete(f.placing, key)
+		return
+	}
+	if f.placing == nil {
+		f.placing = make(map[string]bool)
+	}
+	f.placing[key] = true
 }

@@ -90,6 +90,11 @@ func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string, move bool
 		done    []placement
 		kwAdded bool
 	)
+	defer func() {
+		for _, p := range done {
+			d.setPlacing(p.m.key, false)
+		}
+	}()
 	for _, uid := range uids {
 		sn, ok := sel.f.snap(uid)
 		if !ok {
@@ -183,6 +188,7 @@ func (d *folder) place(keys *keyGen, src *folder, sn *snapshot, move bool) (plac
 			m.info, m.flags = nf.info(), nf
 		}
 		from, target := sn.path(), filepath.Join(d.path, m.rel())
+		d.setPlacing(key, true)
 		if move {
 			err = renameNoReplace(from, target)
 		} else {
@@ -192,12 +198,14 @@ func (d *folder) place(keys *keyGen, src *folder, sn *snapshot, move bool) (plac
 		case err == nil:
 			return placement{m: m, srcUID: sn.uid, srcPath: from, renamed: move}, added, nil
 		case errors.Is(err, fs.ErrExist):
+			d.setPlacing(key, false)
 			key = keys.next(sn.fsize, sn.vsize)
 			continue
 		case errors.Is(err, fs.ErrNotExist):
 			// The destination went, or the source was renamed (a flag
 			// change by another program: find it), or it went (expunged,
 			// or moved by another session: openMessage says so).
+			d.setPlacing(key, false)
 			d.mu.Lock()
 			gone := d.checkCurrentLocked() != nil
 			d.mu.Unlock()
@@ -214,6 +222,7 @@ func (d *folder) place(keys *keyGen, src *folder, sn *snapshot, move bool) (plac
 		// EXDEV, EPERM, EMLINK...: copy the bytes, keep INTERNALDATE; a
 		// MOVE removes the source once the copy is registered.
 		if err := copyFile(from, d.path, m, keys); err != nil {
+			d.setPlacing(key, false)
 			return placement{}, false, err
 		}
 		return placement{m: m, srcUID: sn.uid, srcPath: from}, added, nil

@@ -39,15 +39,16 @@ type folder struct {
 
 	mu          sync.Mutex
 	loaded      bool
-	gone        bool          // the folder directory disappeared or was replaced
-	readOnly    bool          // dovecot-uidlist cannot be written: UIDs in memory, sessions read-only (readonly.go)
-	dir         dirID         // the directory loaded: the folder's identity (identity.go)
-	tmpCleaned  time.Time     // when tmp/ was last cleaned (tmpclean.go)
-	background  bool          // a watcher-driven sync runs: short lock waits
-	stopped     bool          // no longer watched: no retry either
-	inOrder     bool          // addFiles runs: new UIDs in the caller's order
-	retry       *time.Timer   // retries a failed background sync; may be nil
-	retryDelay  time.Duration // the next retry's delay (backoff)
+	gone        bool            // the folder directory disappeared or was replaced
+	readOnly    bool            // dovecot-uidlist cannot be written: UIDs in memory, sessions read-only (readonly.go)
+	dir         dirID           // the directory loaded: the folder's identity (identity.go)
+	tmpCleaned  time.Time       // when tmp/ was last cleaned (tmpclean.go)
+	background  bool            // a watcher-driven sync runs: short lock waits
+	stopped     bool            // no longer watched: no retry either
+	inOrder     bool            // addFiles runs: new UIDs in the caller's order
+	placing     map[string]bool // keys of the files COPY/MOVE is placing: addFiles numbers them, syncs leave them
+	retry       *time.Timer     // retries a failed background sync; may be nil
+	retryDelay  time.Duration   // the next retry's delay (backoff)
 	uidValidity uint32
 	uidNext     imap.UID
 	msgs        []*message   // ascending UID

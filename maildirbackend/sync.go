@@ -134,11 +134,13 @@ func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error 
 	if len(gone) > 0 {
 		f.removeLocked(gone)
 	}
-	if len(entries) > 0 {
-		cands := make([]*message, 0, len(entries))
-		for key, e := range entries {
+	cands := make([]*message, 0, len(entries))
+	for key, e := range entries {
+		if !f.placing[key] { // addFiles numbers it
 			cands = append(cands, newMessage(key, e.inNew, e.info))
 		}
+	}
+	if len(cands) > 0 {
 		added, err := f.assignAndAddLocked(cands, complete)
 		if errors.Is(err, errUIDGap) {
 			// Another process numbered files this batch does not name:
