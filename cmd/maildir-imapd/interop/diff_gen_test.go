@@ -106,7 +106,12 @@ func (g *gen) next() step {
 			// differences.md: "RENAME INBOX" (not generated)
 			from = `"B"`
 		}
-		s.Cmd = "RENAME " + from + " " + g.name()
+		to := g.name()
+		if to == `"INBOX"` {
+			// differences.md: "RENAME to INBOX" (not generated)
+			to = `"A.y"`
+		}
+		s.Cmd = "RENAME " + from + " " + to
 	case p < 325:
 		s.Cmd = g.pick([]string{"SUBSCRIBE ", "UNSUBSCRIBE "}) + g.name()
 	case p < 355:

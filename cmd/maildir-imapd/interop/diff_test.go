@@ -415,6 +415,15 @@ func (c *diffCase) exec(w *world, s step) ([]string, error) {
 	if s.Out != nil {
 		r, err := s.Out.apply(w, c.pool)
 		w.log.add(fmt.Sprintf("outside: %s: %s", s.Out, r))
+		if err == nil && s.Out.Action == "deliver" && r == "delivered" {
+			// differences.md: "a delivery removed at once": both
+			// servers number it now, as a client's STATUS would.
+			rs, err := w.sess[0].w.cmd("STATUS " + quote(s.Out.Folder) + " (UIDNEXT)")
+			if err != nil {
+				return nil, fmt.Errorf("STATUS after a delivery: %w", err)
+			}
+			w.absorb(w.sess[0], "STATUS", rs) // updates it carried for s0
+		}
 		return []string{r}, err
 	}
 	sess := w.sess[s.Sess]
