@@ -12,13 +12,15 @@ import (
 )
 
 // Rename renames a folder and every folder below it (".A" to ".B", ".A.x"
-// to ".B.x"), and the subscriptions along, as Dovecot does. RENAME INBOX
-// moves INBOX's messages into a new folder (RFC 3501 section 6.3.5).
+// to ".B.x"), as Dovecot does. RENAME INBOX moves INBOX's messages into a
+// new folder (RFC 3501 section 6.3.5). Subscriptions are left as they are,
+// as Dovecot 2.3 leaves them (RFC 3501 is silent): clients such as
+// Thunderbird move their own.
 //
 // Like Dovecot, each child is renamed on its own: a child whose new name
-// is taken stays where it is, with its messages and subscription, and the
-// command still succeeds. A mailbox without folder of its own but with
-// children (a \Noselect parent) is renamed by renaming its children.
+// is taken stays where it is, with its messages, and the command still
+// succeeds. A mailbox without folder of its own but with children (a
+// \Noselect parent) is renamed by renaming its children.
 func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) error {
 	oldName, err := s.acct.names.canonical(oldName)
 	if err != nil {
@@ -70,7 +72,6 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 		}
 	}
 	s.acct.retire(oldPath, true)
-	s.renameSubscriptions(oldName, newName, stayed)
 	s.moveSpecialUse(oldName, newName, stayed)
 	s.acct.log.Info("mailbox renamed", "user", s.user, "mailbox", oldName, "to", newName)
 	return nil
@@ -136,22 +137,3 @@ func (s *Session) moveChild(dirs map[string]string, c childMove) error {
 	return nil
 }
 
-// renameSubscriptions renames the subscriptions of a renamed mailbox and of
-// its children, except those of the children in stayed (their folder kept
-// its name). Failures are logged: the rename itself succeeded.
-func (s *Session) renameSubscriptions(oldName, newName string, stayed map[string]bool) {
-	err := s.editSubscriptions(func(subs []string) ([]string, bool) {
-		changed := false
-		for i, n := range subs {
-			if n == oldName {
-				subs[i], changed = newName, true
-			} else if rest, ok := strings.CutPrefix(n, oldName+string(Delim)); ok && !stayed[n] {
-				subs[i], changed = newName+string(Delim)+rest, true
-			}
-		}
-		return subs, changed
-	})
-	if err != nil {
-		s.acct.log.Warn("renaming subscriptions", "err", err)
-	}
-}

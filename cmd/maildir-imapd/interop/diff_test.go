@@ -45,7 +45,6 @@ const (
 // bug that fails the test unless -diff.tolerate names it.
 var settled = map[string]bool{
 	"subscribe-nonexistent": true, // deliberate
-	"rename-subscriptions":  true, // deliberate
 	"delete-selected":       true, // deliberate
 	"append-binary":         true, // deliberate: a NUL is kept (base64), not turned into 0x80
 	"check-unselected":      true, // go-imap: CHECK is NOOP in any state
