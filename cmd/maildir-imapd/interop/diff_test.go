@@ -246,6 +246,7 @@ func (c *diffCase) step(ws [2]*world, s step) string {
 		}
 	}
 	alignEmptyCopy(s, res)
+	alignNegatedOr(s, &res)
 	if tolerate("empty-seqset") && ws[0].sess[s.Sess].selected != "" && len(ws[0].sess[s.Sess].msgs) == 0 &&
 		len(res[0]) == 1 && res[0][0] == "BAD" && len(res[1]) == 1 {
 		res[1][0] = "BAD"
@@ -565,4 +566,18 @@ func (c *diffCase) shrink(seq []step, budget time.Duration) shrunk {
 		}
 	}
 	return best
+}
+
+// negatedOr matches an OR of two negated system-flag keys, which Dovecot
+// 2.3.19 evaluates as their AND (docs/differences.md, "OR of negated
+// flags").
+var negatedOr = regexp.MustCompile(`\bOR (UN(ANSWERED|DELETED|DRAFT|FLAGGED|SEEN)|NOT (ANSWERED|DELETED|DRAFT|FLAGGED|SEEN)) (UN(ANSWERED|DELETED|DRAFT|FLAGGED|SEEN)|NOT (ANSWERED|DELETED|DRAFT|FLAGGED|SEEN))\b`)
+
+// alignNegatedOr takes maildir-imapd's SEARCH answer as Dovecot's when the
+// program holds an OR of two negated flag keys (Dovecot answers those
+// wrongly; the sync point still checks both servers' flags).
+func alignNegatedOr(s step, res *[2][]string) {
+	if v := verbOf(s.Cmd); (v == "SEARCH" || v == "UID SEARCH") && negatedOr.MatchString(strings.ToUpper(s.Cmd)) {
+		res[1] = slices.Clone(res[0])
+	}
 }
