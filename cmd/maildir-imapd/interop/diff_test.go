@@ -97,7 +97,7 @@ func TestDifferential(t *testing.T) {
 }
 
 // diffCISeeds are the seeds CI runs (see TestDifferential).
-var diffCISeeds = []uint64{7, 13, 18}
+var diffCISeeds = []uint64{7, 13, 18, 40, 41}
 
 // runDifferential runs one seed for steps steps.
 func runDifferential(t *testing.T, seed uint64, steps int) {
