@@ -136,4 +136,3 @@ func (s *Session) moveChild(dirs map[string]string, c childMove) error {
 	}
 	return nil
 }
-
