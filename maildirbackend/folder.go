@@ -107,14 +107,9 @@ func (f *folder) open() error {
 // loadLocked reads the folder from disk: directory listing, uidlist,
 // keywords. Files without a UID get one.
 func (f *folder) loadLocked() error {
-	if err := ensureFolderDirs(f.path, f.isInbox()); err != nil {
+	id, err := ensureFolderDirs(f.path, f.isInbox())
+	if err != nil {
 		return err
-	}
-	id, err := statFolderDir(f.path, f.isInbox())
-	if missingDir(err) {
-		return errNoSuchMailbox
-	} else if err != nil {
-		return fmt.Errorf("stat folder: %w", err)
 	}
 	f.dir = id
 	// A Courier-IMAP folder (courierimapuiddb, no dovecot-uidlist) is
@@ -232,19 +227,21 @@ func validMessageName(name string) bool {
 }
 
 // ensureFolderDirs makes sure a folder has cur/, new/ and tmp/ when its
-// directory exists (the Maildir root is created for INBOX). A folder whose
+// directory exists (the Maildir root is created for INBOX), and returns
+// the identity of the folder directory (identity.go). A folder whose
 // directory or subdirectory is a symbolic link, or anything but a
 // directory, is refused: it could lead into another user's mail.
-func ensureFolderDirs(path string, isInbox bool) error {
+func ensureFolderDirs(path string, isInbox bool) (dirID, error) {
 	if isInbox {
 		if err := os.MkdirAll(path, 0o700); err != nil {
-			return mapFSError(fmt.Errorf("create maildir: %w", err))
+			return dirID{}, mapFSError(fmt.Errorf("create maildir: %w", err))
 		}
-	} else if _, err := statFolderDir(path, false); err != nil {
-		if missingDir(err) {
-			return errNoSuchMailbox
-		}
-		return fmt.Errorf("stat folder: %w", err)
+	}
+	id, err := statFolderDir(path, isInbox)
+	if missingDir(err) {
+		return dirID{}, errNoSuchMailbox
+	} else if err != nil {
+		return dirID{}, fmt.Errorf("stat folder: %w", err)
 	}
 	for _, sub := range [...]string{"cur", "new", "tmp"} {
 		p := filepath.Join(path, sub)
@@ -253,24 +250,17 @@ func ensureFolderDirs(path string, isInbox bool) error {
 		case err == nil:
 			continue
 		case errors.Is(err, fs.ErrNotExist) && !isInbox:
-			return errNoSuchMailbox // the folder was renamed meanwhile
+			return dirID{}, errNoSuchMailbox // the folder was renamed meanwhile
 		case !errors.Is(err, fs.ErrExist):
-			return mapFSError(fmt.Errorf("create %s: %w", sub, err))
+			return dirID{}, mapFSError(fmt.Errorf("create %s: %w", sub, err))
 		}
 		if fi, err := os.Lstat(p); err != nil {
-			return mapFSError(fmt.Errorf("stat %s: %w", sub, err))
+			return dirID{}, mapFSError(fmt.Errorf("stat %s: %w", sub, err))
 		} else if !fi.IsDir() {
-			return errUnsafeFolder
+			return dirID{}, errUnsafeFolder
 		}
 	}
-	return nil
-}
-
-// isGone reports whether the folder directory disappeared.
-func (f *folder) isGone() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.gone
+	return id, nil
 }
 
 // appendLocked adds a message with a UID above every other.

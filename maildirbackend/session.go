@@ -65,7 +65,7 @@ func (s *Session) Login(username, password string) error {
 		s.b.log.Error("authentication returned a relative maildir path", "user", username)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Mail store unavailable"}
 	}
-	if err := ensureFolderDirs(root, true); err != nil {
+	if _, err := ensureFolderDirs(root, true); err != nil {
 		s.b.log.Error("cannot create maildir", "user", username, "err", err)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Mail store unavailable"}
 	}

@@ -74,10 +74,3 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// IsDir reports whether path is a directory itself, not a symbolic link to
-// one.
-func IsDir(path string) bool {
-	fi, err := os.Lstat(path)
-	return err == nil && fi.IsDir()
-}

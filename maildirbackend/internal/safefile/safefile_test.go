@@ -54,7 +54,4 @@ func TestOpen(t *testing.T) {
 	if _, err := Open(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open(missing) = %v", err)
 	}
-	if !IsDir(dir) || IsDir(link) || IsDir(regular) {
-		t.Error("IsDir wrong")
-	}
 }
