@@ -93,6 +93,11 @@ var (
 		Code: imap.ResponseCodeCannot,
 		Text: "8bit characters in keyword",
 	}
+	errNotRegular = &imap.Error{
+		Type: imap.StatusResponseTypeNo,
+		Code: imap.ResponseCodeCorruption,
+		Text: "A file of the mail store is a link, FIFO or device; refused",
+	}
 	errNotSelected = &imap.Error{
 		Type: imap.StatusResponseTypeBad,
 		Code: imap.ResponseCodeClientBug,

@@ -194,6 +194,11 @@ func TestEscape_fifos(t *testing.T) {
 	if _, err := c.List("", "*", nil).Collect(); err != nil {
 		t.Fatal(err)
 	}
+	// A FIFO as subscriptions is a clean NO, not a server bug.
+	_, err := c.List("", "*", &imap.ListOptions{SelectSubscribed: true}).Collect()
+	if code := imapCode(err); err == nil || code == imap.ResponseCodeServerBug {
+		t.Errorf("LSUB with a FIFO as subscriptions = %v, want a clean NO", err)
+	}
 }
 
 func seqAll() imap.SeqSet {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/maildir-imapd/maildir-imapd/idle"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 )
 
 // lockTimeout bounds the wait for dovecot-uidlist.lock held by another
@@ -591,6 +592,8 @@ func mapFSError(err error) error {
 		return errNoSpace
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
 		return errPermission
+	case errors.Is(err, safefile.ErrNotRegular):
+		return errNotRegular
 	}
 	return err
 }
