@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/mutf7"
+	"github.com/maildir-imapd/maildir-imapd/internal/mutf7"
 )
 
 // Delim is the IMAP hierarchy separator, as in Dovecot's and Courier's

@@ -12,7 +12,7 @@ import (
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 
-	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/mutf7"
+	"github.com/maildir-imapd/maildir-imapd/internal/mutf7"
 )
 
 // SubscriptionsName is the subscriptions file in the mail root.
