@@ -1,0 +1,435 @@
+package imapd
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Read timeouts, as RFC 9051 section 5.4 asks (at least 30 minutes once
+// authenticated) and as Dovecot does before login.
+const (
+	unauthTimeout  = 60 * time.Second
+	authTimeout    = 30 * time.Minute
+	lineTimeout    = 60 * time.Second // the rest of a line once it began
+	literalTimeout = 5 * time.Minute  // without progress, within a literal
+)
+
+// Conn is one client connection. Its methods other than Bye are for the
+// engine and for a Session during its own calls.
+type Conn struct {
+	srv  *Server
+	nc   net.Conn // current transport, TLS or compressed included
+	raw  net.Conn // the accepted connection
+	br   *bufio.Reader
+	enc  encoder
+	log  *slog.Logger
+	once sync.Once // close
+
+	// Guarded by mu: read by Bye and by capability listings from other
+	// goroutines.
+	mu       sync.Mutex
+	state    imap.ConnState
+	enabled  imap.CapSet
+	session  Session
+	tls      bool
+	compress bool
+	badName  bool // the command named a mailbox that is not valid mUTF-7
+
+	// Set while a command runs, for the session's writers.
+	uidCmd bool
+}
+
+func newConn(srv *Server, nc net.Conn) *Conn {
+	c := &Conn{srv: srv, nc: nc, raw: nc, state: imap.ConnStateNotAuthenticated, enabled: imap.CapSet{}}
+	_, c.tls = nc.(*tls.Conn)
+	c.log = srv.log.With("remote", nc.RemoteAddr().String())
+	c.setTransport(nc)
+	return c
+}
+
+// setTransport makes t the connection's reader and writer.
+func (c *Conn) setTransport(t net.Conn) {
+	c.nc = t
+	var r io.Reader = t
+	var w io.Writer = deadlineWriter{nc: t}
+	if d := c.srv.opts.DebugWriter; d != nil {
+		r = io.TeeReader(r, prefixWriter{w: d, prefix: "C: "})
+		w = io.MultiWriter(prefixWriter{w: d, prefix: "S: "}, w)
+	}
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(r, 4096)
+	} else {
+		c.br.Reset(r)
+	}
+	c.enc.setDst(w)
+}
+
+// NetConn returns the accepted network connection (under TLS, if any).
+func (c *Conn) NetConn() net.Conn { return c.raw }
+
+// State returns the connection's state.
+func (c *Conn) State() imap.ConnState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Enabled returns the extensions the client turned on with ENABLE.
+func (c *Conn) Enabled() imap.CapSet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.enabled.Copy()
+}
+
+func (c *Conn) setState(s imap.ConnState) {
+	c.mu.Lock()
+	c.state = s
+	c.mu.Unlock()
+}
+
+// Bye sends "* BYE text" and closes the connection. It may be called from
+// any goroutine.
+func (c *Conn) Bye(text string) error {
+	c.enc.lock()
+	c.enc.statusLine("", &imap.StatusResponse{Type: imap.StatusResponseTypeBye, Text: text})
+	err := c.enc.flushLocked()
+	c.enc.unlock()
+	c.close()
+	return err
+}
+
+func (c *Conn) close() {
+	c.once.Do(func() {
+		c.nc.Close()
+		if c.nc != c.raw {
+			c.raw.Close()
+		}
+	})
+}
+
+// serve runs the connection until it ends.
+func (c *Conn) serve() {
+	defer c.close()
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic in IMAP connection", "panic", v)
+		}
+		c.mu.Lock()
+		s := c.session
+		c.session = nil
+		c.mu.Unlock()
+		if s != nil {
+			s.Close()
+		}
+	}()
+	s, err := c.srv.opts.NewSession(c)
+	if err != nil {
+		var ie *imap.Error
+		text := "Service unavailable"
+		if errors.As(err, &ie) {
+			text = ie.Text
+		}
+		c.Bye(text)
+		return
+	}
+	c.mu.Lock()
+	c.session = s
+	c.mu.Unlock()
+
+	c.enc.lock()
+	c.enc.raw("* OK [CAPABILITY")
+	for _, cp := range c.caps() {
+		c.enc.sp().raw(string(cp))
+	}
+	c.enc.raw("] ").raw(c.srv.greeting()).crlf()
+	c.enc.flushLocked()
+	c.enc.unlock()
+
+	for c.State() != imap.ConnStateLogout {
+		if err := c.readCommand(); err != nil {
+			if !isNetClosed(err) {
+				c.log.Debug("connection ended", "err", err)
+			}
+			return
+		}
+	}
+}
+
+func isNetClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// waitDeadline sets the read deadline for the next command.
+func (c *Conn) waitDeadline() {
+	d := authTimeout
+	if c.State() == imap.ConnStateNotAuthenticated {
+		d = unauthTimeout
+	}
+	c.nc.SetReadDeadline(time.Now().Add(d))
+}
+
+func (c *Conn) lineDeadline()    { c.nc.SetReadDeadline(time.Now().Add(lineTimeout)) }
+func (c *Conn) literalDeadline() { c.nc.SetReadDeadline(time.Now().Add(literalTimeout)) }
+
+// command is one command being run.
+type command struct {
+	tag  string
+	name string // upper case, "UID FETCH" for the UID form
+	kind NumKind
+	p    *parser
+	// ok, when set by the handler, is the tagged OK to send; done means
+	// the handler has already sent the tagged reply.
+	ok     *imap.StatusResponse
+	done   bool
+	noPoll bool
+}
+
+// readCommand reads and runs one command.
+func (c *Conn) readCommand() error {
+	c.waitDeadline()
+	p := &parser{c: c, br: c.br}
+	c.badName = false
+	b, err := p.peek()
+	if err != nil {
+		return err
+	}
+	c.lineDeadline()
+	if b == '\r' || b == '\n' {
+		// An empty line: ignored, as Dovecot does.
+		return p.crlf()
+	}
+	tag, err := p.run(isTagChar, "tag")
+	if err == nil {
+		err = p.sp()
+	}
+	var name string
+	if err == nil {
+		name, err = p.atom()
+	}
+	if err != nil {
+		return c.reply(p, "*", "", err)
+	}
+	name = strings.ToUpper(name)
+	cmd := &command{tag: tag, name: name, kind: NumKindSeq, p: p}
+	if name == "UID" {
+		sub := ""
+		if err = p.sp(); err == nil {
+			sub, err = p.atom()
+		}
+		if err != nil {
+			return c.reply(p, tag, name, err)
+		}
+		cmd.name, cmd.kind = "UID "+strings.ToUpper(sub), NumKindUID
+	}
+	h, ok := handlers[cmd.name]
+	if !ok {
+		if c.State() == imap.ConnStateNotAuthenticated {
+			// One unknown command before login ends the connection: an
+			// HTTP request or an SMTP session sent to the IMAP port.
+			c.reply(p, tag, cmd.name, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Unknown command"})
+			return c.Bye("Unknown command before login")
+		}
+		return c.reply(p, tag, cmd.name, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Unknown command " + cmd.name})
+	}
+	if err := c.checkState(h.states); err != nil {
+		return c.reply(p, tag, cmd.name, err)
+	}
+	err = c.run(h, cmd)
+	if cmd.done && err == nil {
+		return nil
+	}
+	return c.reply(p, tag, cmd.name, err)
+}
+
+// run calls a handler, turning a panic into an error.
+func (c *Conn) run(h handler, cmd *command) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic in command", "command", cmd.name, "panic", v)
+			err = fmt.Errorf("panic: %v", v)
+		}
+	}()
+	c.uidCmd = cmd.kind == NumKindUID
+	if err := h.fn(c, cmd); err != nil {
+		return err
+	}
+	if cmd.done {
+		return nil
+	}
+	if !cmd.noPoll {
+		if err := c.poll(cmd.name); err != nil {
+			return err
+		}
+	}
+	resp := cmd.ok
+	if resp == nil {
+		resp = &imap.StatusResponse{Type: imap.StatusResponseTypeOK, Text: cmd.name + " completed"}
+	}
+	return c.writeTagged(cmd.tag, resp)
+}
+
+// reply ends a command: it reads and drops what remains of a failed
+// command, then sends the tagged reply err calls for. It returns an error
+// only when the connection must end.
+func (c *Conn) reply(p *parser, tag, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isFatal(err) {
+		if errors.Is(err, errLineTooLong) {
+			c.Bye("Command line too long")
+		}
+		return err
+	}
+	if derr := p.discardLine(); derr != nil {
+		if errors.Is(derr, errLineTooLong) {
+			c.Bye("Command line too long")
+		}
+		return derr
+	}
+	resp := c.statusFor(name, err)
+	if resp.Type == imap.StatusResponseTypeBye {
+		c.Bye(resp.Text)
+		return io.EOF
+	}
+	return c.writeTagged(tag, resp)
+}
+
+// isFatal reports whether err ends the connection: a network error or a
+// line that cannot be resynchronised.
+func isFatal(err error) bool {
+	var se *syntaxError
+	var ie *imap.Error
+	var tb *tooBigError
+	if errors.As(err, &se) || errors.As(err, &ie) || errors.As(err, &tb) {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, errLineTooLong) || errors.As(err, &ne) || isNetClosed(err) || errors.Is(err, errDiscardTooMuch)
+}
+
+// statusFor maps a handler's error to its tagged response.
+func (c *Conn) statusFor(name string, err error) *imap.StatusResponse {
+	var se *syntaxError
+	var ie *imap.Error
+	var tb *tooBigError
+	switch {
+	case errors.As(err, &ie):
+		return (*imap.StatusResponse)(ie)
+	case errors.As(err, &se):
+		return &imap.StatusResponse{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
+			Text: "Error in IMAP command " + name + ": " + se.msg}
+	case errors.As(err, &tb):
+		return &imap.StatusResponse{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Literal too big"}
+	}
+	c.log.Error("command failed", "command", name, "err", err)
+	return &imap.StatusResponse{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug,
+		Text: "Internal error occurred. Refer to server log for more information."}
+}
+
+// checkState answers a command sent in a state that does not allow it.
+func (c *Conn) checkState(allowed stateMask) error {
+	st := c.State()
+	if allowed.has(st) {
+		return nil
+	}
+	switch st {
+	case imap.ConnStateNotAuthenticated:
+		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Command not permitted when not authenticated"}
+	case imap.ConnStateAuthenticated:
+		if allowed.has(imap.ConnStateSelected) {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "No mailbox selected"}
+		}
+	}
+	return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Command not permitted in this state"}
+}
+
+// writeTagged sends a tagged status response and flushes.
+func (c *Conn) writeTagged(tag string, r *imap.StatusResponse) error {
+	c.enc.lock()
+	defer c.enc.unlock()
+	c.enc.statusLine(tag, r)
+	return c.enc.flushLocked()
+}
+
+// writeUntagged sends an untagged status response (not flushed).
+func (c *Conn) writeUntagged(r *imap.StatusResponse) error {
+	c.enc.lock()
+	defer c.enc.unlock()
+	c.enc.statusLine("", r)
+	return c.enc.err
+}
+
+// continueReq sends "+ text" and flushes.
+func (c *Conn) continueReq(text string) error {
+	c.enc.lock()
+	defer c.enc.unlock()
+	c.enc.raw("+ ").raw(text).crlf()
+	return c.enc.flushLocked()
+}
+
+// errDiscardTooMuch ends a connection that sent too many rejected literal
+// bytes.
+var errDiscardTooMuch = errors.New("too many bytes of rejected literals")
+
+// discard reads and drops n bytes of a rejected non-synchronizing literal.
+func (c *Conn) discard(br *bufio.Reader, n int64) error {
+	if n > maxDiscard {
+		c.Bye("Literal too big")
+		return errDiscardTooMuch
+	}
+	for n > 0 {
+		c.literalDeadline()
+		k := int64(br.Buffered())
+		if k == 0 {
+			k = 1
+		}
+		if k > n {
+			k = n
+		}
+		d, err := br.Discard(int(k))
+		n -= int64(d)
+		if err != nil {
+			return err
+		}
+	}
+	c.lineDeadline()
+	return nil
+}
+
+// poll sends the updates of the selected mailbox after a command. After
+// FETCH, STORE and SEARCH by sequence number, expunges wait (RFC 9051
+// section 7.5.1).
+func (c *Conn) poll(name string) error {
+	st := c.State()
+	if st != imap.ConnStateAuthenticated && st != imap.ConnStateSelected {
+		return nil
+	}
+	allowExpunge := true
+	switch name {
+	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD":
+		allowExpunge = false
+	}
+	return c.session.Poll(&UpdateWriter{c: c, allowExpunge: allowExpunge}, allowExpunge)
+}
+
+// prefixWriter writes each chunk to w after a prefix (the wire trace).
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+}
+
+func (w prefixWriter) Write(b []byte) (int, error) {
+	w.w.Write(append([]byte(w.prefix), b...))
+	return len(b), nil
+}

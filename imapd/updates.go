@@ -1,0 +1,126 @@
+package imapd
+
+import (
+	"errors"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// errNoExpunge is returned by UpdateWriter.WriteExpunge when expunges must
+// wait (after FETCH, STORE or SEARCH by sequence number).
+var errNoExpunge = errors.New("imapd: EXPUNGE not allowed after this command")
+
+// UpdateWriter writes the untagged updates of the selected mailbox. Each
+// method writes one whole response; the updates of IDLE are flushed at
+// once, those of a command with its tagged reply.
+type UpdateWriter struct {
+	c            *Conn
+	allowExpunge bool
+	idle         bool
+}
+
+func (w *UpdateWriter) end() error {
+	if w.idle {
+		return w.c.enc.flushLocked()
+	}
+	return w.c.enc.err
+}
+
+// WriteExpunge writes "* n EXPUNGE".
+func (w *UpdateWriter) WriteExpunge(seqNum uint32) error {
+	if !w.allowExpunge {
+		return errNoExpunge
+	}
+	e := &w.c.enc
+	e.lock()
+	defer e.unlock()
+	e.raw("* ").num(seqNum).raw(" EXPUNGE").crlf()
+	return w.end()
+}
+
+// WriteNumMessages writes "* n EXISTS".
+func (w *UpdateWriter) WriteNumMessages(n uint32) error {
+	e := &w.c.enc
+	e.lock()
+	defer e.unlock()
+	e.raw("* ").num(n).raw(" EXISTS").crlf()
+	return w.end()
+}
+
+// WriteNumRecent writes "* n RECENT", for IMAP4rev1 clients only.
+func (w *UpdateWriter) WriteNumRecent(n uint32) error {
+	if w.c.Enabled().Has(imap.CapIMAP4rev2) {
+		return nil
+	}
+	e := &w.c.enc
+	e.lock()
+	defer e.unlock()
+	e.raw("* ").num(n).raw(" RECENT").crlf()
+	return w.end()
+}
+
+// WriteMailboxFlags writes "* FLAGS (...)".
+func (w *UpdateWriter) WriteMailboxFlags(flags []imap.Flag) error {
+	e := &w.c.enc
+	e.lock()
+	defer e.unlock()
+	e.raw("* FLAGS ").flags(flags).crlf()
+	return w.end()
+}
+
+// WriteMessageFlags writes "* n FETCH (UID u FLAGS (...))"; the UID is left
+// out when uid is 0.
+func (w *UpdateWriter) WriteMessageFlags(seqNum uint32, uid imap.UID, flags []imap.Flag) error {
+	e := &w.c.enc
+	e.lock()
+	defer e.unlock()
+	e.raw("* ").num(seqNum).raw(" FETCH (")
+	if uid != 0 {
+		e.raw("UID ").num(uint32(uid)).sp()
+	}
+	e.raw("FLAGS ").flags(flags).raw(")").crlf()
+	return w.end()
+}
+
+// WriteText writes "* OK text" (such as IDLE's keepalive, "Still here").
+func (w *UpdateWriter) WriteText(text string) error {
+	e := &w.c.enc
+	e.lock()
+	defer e.unlock()
+	e.statusLine("", &imap.StatusResponse{Type: imap.StatusResponseTypeOK, Text: text})
+	return w.end()
+}
+
+// ExpungeWriter writes the EXPUNGE responses of an EXPUNGE command.
+type ExpungeWriter struct{ c *Conn }
+
+// WriteExpunge writes "* n EXPUNGE".
+func (w *ExpungeWriter) WriteExpunge(seqNum uint32) error {
+	e := &w.c.enc
+	e.lock()
+	defer e.unlock()
+	e.raw("* ").num(seqNum).raw(" EXPUNGE").crlf()
+	return e.err
+}
+
+// MoveWriter writes the responses of a MOVE: the COPYUID, then the
+// expunges.
+type MoveWriter struct{ c *Conn }
+
+// WriteCopyData writes "* OK [COPYUID ...]".
+func (w *MoveWriter) WriteCopyData(data *imap.CopyData) error {
+	e := &w.c.enc
+	e.lock()
+	defer e.unlock()
+	e.raw("* OK [COPYUID ").num(data.UIDValidity).sp().numSet(data.SourceUIDs).sp().numSet(data.DestUIDs).raw("] Moved UIDs.").crlf()
+	return e.err
+}
+
+// WriteExpunge writes "* n EXPUNGE".
+func (w *MoveWriter) WriteExpunge(seqNum uint32) error {
+	e := &w.c.enc
+	e.lock()
+	defer e.unlock()
+	e.raw("* ").num(seqNum).raw(" EXPUNGE").crlf()
+	return e.err
+}
