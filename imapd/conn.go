@@ -44,6 +44,7 @@ type Conn struct {
 	tls      bool
 	compress bool
 	badName  bool // the command named a mailbox that is not valid mUTF-7
+	readOnly bool // the selected mailbox is read-only (EXAMINE, or the backend said so)
 
 	// Set while a command runs, for the session's writers.
 	uidCmd bool

@@ -92,10 +92,16 @@ func (w *UpdateWriter) WriteText(text string) error {
 }
 
 // ExpungeWriter writes the EXPUNGE responses of an EXPUNGE command.
-type ExpungeWriter struct{ c *Conn }
+type ExpungeWriter struct {
+	c      *Conn
+	silent bool // CLOSE: nothing is sent
+}
 
 // WriteExpunge writes "* n EXPUNGE".
 func (w *ExpungeWriter) WriteExpunge(seqNum uint32) error {
+	if w.silent {
+		return nil
+	}
 	e := &w.c.enc
 	e.lock()
 	defer e.unlock()

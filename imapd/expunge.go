@@ -1,0 +1,38 @@
+package imapd
+
+import (
+	"github.com/emersion/go-imap/v2"
+)
+
+// EXPUNGE and UID EXPUNGE (RFC 9051 section 6.4.3, RFC 4315).
+
+func init() {
+	register(selected, handleExpunge, "EXPUNGE", "UID EXPUNGE")
+}
+
+var errReadOnly = &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Mailbox is read-only"}
+
+func handleExpunge(c *Conn, cmd *command) error {
+	p := cmd.p
+	var uids *imap.UIDSet
+	if cmd.kind == NumKindUID {
+		if err := p.sp(); err != nil {
+			return err
+		}
+		set, err := p.numSet(NumKindUID)
+		if err != nil {
+			return err
+		}
+		u := set.(imap.UIDSet)
+		uids = &u
+	}
+	if err := p.crlf(); err != nil {
+		return err
+	}
+	if c.isReadOnly() {
+		// Nothing is expunged from a read-only mailbox; Dovecot answers
+		// OK too.
+		return nil
+	}
+	return c.session.Expunge(&ExpungeWriter{c: c}, uids)
+}
