@@ -62,10 +62,10 @@ func newConn(srv *Server, nc net.Conn) *Conn {
 func (c *Conn) setTransport(t net.Conn) {
 	c.nc = t
 	var r io.Reader = t
-	var w io.Writer = deadlineWriter{nc: t}
+	w := deadlineWriter{nc: t}
 	if d := c.srv.opts.DebugWriter; d != nil {
 		r = io.TeeReader(r, prefixWriter{w: d, prefix: "C: "})
-		w = io.MultiWriter(prefixWriter{w: d, prefix: "S: "}, w)
+		w.debug = prefixWriter{w: d, prefix: "S: "}
 	}
 	if c.br == nil {
 		c.br = bufio.NewReaderSize(r, 4096)

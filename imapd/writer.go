@@ -26,11 +26,27 @@ const writeBufSize = 16 << 10
 var writeBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufSize) }}
 
 // deadlineWriter sets a write deadline before each write.
-type deadlineWriter struct{ nc net.Conn }
+// It also copies what it writes to the wire trace, when there is one.
+type deadlineWriter struct {
+	nc    net.Conn
+	debug io.Writer
+}
 
 func (w deadlineWriter) Write(b []byte) (int, error) {
+	if w.debug != nil {
+		w.debug.Write(b)
+	}
 	_ = w.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	return w.nc.Write(b)
+}
+
+// Flush flushes a transport that buffers (COMPRESS).
+func (w deadlineWriter) Flush() error {
+	if f, ok := w.nc.(interface{ Flush() error }); ok {
+		_ = w.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		return f.Flush()
+	}
+	return nil
 }
 
 // encoder writes responses. Every method that writes takes mu first
