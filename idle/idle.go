@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/emersion/go-imap/v2/imapserver"
 )
 
 // ErrAlreadyIdling is returned by [View.Idle] when another Idle of the same
@@ -20,7 +18,7 @@ var ErrAlreadyIdling = errors.New("idle: View.Idle is already running")
 // first write error. It is called from the goroutine imapserver starts for
 // IDLE, which counts as the session's while the session waits for DONE.
 // Only one Idle (or IdleWithKeepalive) per view may run at a time.
-func (v *View) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+func (v *View) Idle(w UpdateWriter, stop <-chan struct{}) error {
 	return v.IdleWithKeepalive(w, stop, 0, nil)
 }
 
@@ -29,7 +27,7 @@ func (v *View) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 // does every 2 minutes; mobile NATs drop silent flows after 5 to 15
 // minutes). A keepalive error ends the call and is returned. With
 // every <= 0 or a nil keepalive it is Idle.
-func (v *View) IdleWithKeepalive(w *imapserver.UpdateWriter, stop <-chan struct{}, every time.Duration, keepalive func() error) error {
+func (v *View) IdleWithKeepalive(w UpdateWriter, stop <-chan struct{}, every time.Duration, keepalive func() error) error {
 	m := v.mbox
 	m.mu.Lock()
 	busy := v.idling

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 )
 
 // View is one session's view of a [Mailbox]: the UID list the client has been
@@ -98,7 +97,7 @@ func (v *View) wakeLocked() {
 // Poll writes without holding any lock. If a write fails it returns the
 // error; the state already taken is not re-queued. Poll on a closed view
 // writes nothing and returns nil.
-func (v *View) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+func (v *View) Poll(w UpdateWriter, allowExpunge bool) error {
 	mailboxFlags, expunges, exists, fetches := v.takeUpdates(allowExpunge)
 	if mailboxFlags != nil {
 		if err := w.WriteMailboxFlags(mailboxFlags); err != nil {

@@ -62,8 +62,5 @@ func handleMove(c *Conn, cmd *command) error {
 	if err != nil {
 		return err
 	}
-	if c.isReadOnly() {
-		return errReadOnly
-	}
 	return c.session.Move(&MoveWriter{c: c}, set, name)
 }

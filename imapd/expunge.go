@@ -10,8 +10,6 @@ func init() {
 	register(selected, handleExpunge, "EXPUNGE", "UID EXPUNGE")
 }
 
-var errReadOnly = &imap.Error{Type: imap.StatusResponseTypeNo, Text: "Mailbox is read-only"}
-
 func handleExpunge(c *Conn, cmd *command) error {
 	p := cmd.p
 	var uids *imap.UIDSet
@@ -28,11 +26,6 @@ func handleExpunge(c *Conn, cmd *command) error {
 	}
 	if err := p.crlf(); err != nil {
 		return err
-	}
-	if c.isReadOnly() {
-		// Nothing is expunged from a read-only mailbox; Dovecot answers
-		// OK too.
-		return nil
 	}
 	return c.session.Expunge(&ExpungeWriter{c: c}, uids)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/maildir-imapd/maildir-imapd/imapd"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
@@ -172,9 +173,26 @@ func (b *Backend) NewSession(conn *imapserver.Conn) (imapserver.Session, *imapse
 	if closed {
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
 	}
-	s := &Session{b: b, conn: conn}
+	s := &Session{b: b}
+	if conn != nil {
+		s.conn = conn
+	}
 	s.startLoginTimer()
 	return s, nil, nil
+}
+
+// NewEngineSession returns a session for a connection of the project's own
+// engine, imapd: its signature is that of imapd.Options.NewSession.
+func (b *Backend) NewEngineSession(c *imapd.Conn) (imapd.Session, error) {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
+	}
+	s := &EngineSession{Session: &Session{b: b, conn: c}}
+	s.startLoginTimer()
+	return s, nil
 }
 
 // Close releases the watcher if New created it. Sessions still open keep

@@ -39,6 +39,10 @@ func (s *Session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 // messages are then forgotten and their EXPUNGEs written. A MOVE that fails
 // puts every file back.
 func (s *Session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	return s.move(w, numSet, dest)
+}
+
+func (s *Session) move(w moveWriter, numSet imap.NumSet, dest string) error {
 	sel, err := s.selected()
 	if err != nil {
 		return err

@@ -18,6 +18,10 @@ import (
 // is not nil) and writes their EXPUNGE responses. CLOSE calls it with a
 // writer that writes nothing; in a read-only session it does nothing.
 func (s *Session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	return s.expungeCmd(w, uids)
+}
+
+func (s *Session) expungeCmd(w expungeWriter, uids *imap.UIDSet) error {
 	sel, err := s.selected()
 	if err != nil {
 		return err

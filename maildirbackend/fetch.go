@@ -21,6 +21,10 @@ import (
 // ENVELOPE and BODYSTRUCTURE are parsed once per message and cached; body
 // sections read the file.
 func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	return s.fetch(goFetchWriter{w}, numSet, options)
+}
+
+func (s *Session) fetch(w fetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
 	sel, err := s.selected()
 	if err != nil {
 		return err
@@ -256,7 +260,7 @@ func (f *folder) computeSizes(m *message) error {
 	return nil
 }
 
-func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, sn snapshot, options *imap.FetchOptions, withFlags bool) error {
+func (f *folder) fetchOne(w fetchWriter, seq uint32, sn snapshot, options *imap.FetchOptions, withFlags bool) error {
 	uid := sn.uid
 	if err := f.fill(&sn, options); errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -320,7 +324,7 @@ func (f *folder) fetchOne(w *imapserver.FetchWriter, seq uint32, sn snapshot, op
 // writeSections streams the BODY[], BINARY[] and BINARY.SIZE[] items from
 // the file: what one message holds in memory is a few 64 KiB buffers,
 // whatever its size, and a client that does not read blocks the writes.
-func writeSections(rw *imapserver.FetchResponseWriter, file *os.File, parsed *imapmsg.Parsed, options *imap.FetchOptions) error {
+func writeSections(rw fetchResponseWriter, file *os.File, parsed *imapmsg.Parsed, options *imap.FetchOptions) error {
 	for _, bs := range options.BodySection {
 		var lit io.WriteCloser
 		err := parsed.WriteBodySection(file, bs, func(size int64) io.Writer {

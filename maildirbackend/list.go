@@ -25,6 +25,10 @@ import (
 // the SUBSCRIBED selection). The mailboxes are INBOX and every Maildir++
 // folder directory of the root, INBOX first, then by name.
 func (s *Session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+	return s.list(w, isLSub(w), ref, patterns, options)
+}
+
+func (s *Session) list(w listWriter, lsub bool, ref string, patterns []string, options *imap.ListOptions) error {
 	if options == nil {
 		options = &imap.ListOptions{}
 	}
@@ -37,7 +41,7 @@ func (s *Session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 			Mailbox: listRoot(ref),
 		})
 	}
-	mode := listMode{opts: options, lsub: isLSub(w), patterns: patterns, ref: ref}
+	mode := listMode{opts: options, lsub: lsub, patterns: patterns, ref: ref}
 	// RFC 5258 section 3: options or several patterns make a LIST
 	// extended.
 	mode.extended = !mode.lsub && (*options != imap.ListOptions{} || len(patterns) > 1)

@@ -19,6 +19,10 @@ import (
 // UID, sequence, size and date keys use memory; header, BODY and TEXT keys
 // read the files, decoding MIME words, transfer encodings and charsets.
 func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	return s.search(kind == imapserver.NumKindUID, criteria, options)
+}
+
+func (s *Session) search(byUID bool, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
 	sel, err := s.selected()
 	if err != nil {
 		return nil, err
@@ -47,7 +51,7 @@ func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		}
 		hits = append(hits, uid)
 		num := c.seq
-		if kind == imapserver.NumKindUID {
+		if byUID {
 			num = uint32(uid)
 		}
 		if data.Min == 0 || num < data.Min {
@@ -59,7 +63,7 @@ func (s *Session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		data.Count++
 	}
 	uidSet = uidSetOf(hits)
-	if kind == imapserver.NumKindSeq {
+	if !byUID {
 		for _, uid := range hits {
 			seqSet.AddNum(sel.view.SeqNum(uid))
 		}

@@ -20,7 +20,7 @@ import (
 // go-imap calls its methods one at a time.
 type Session struct {
 	b    *Backend
-	conn *imapserver.Conn // may be nil in embedders' tests
+	conn conn // *imapserver.Conn or *imapd.Conn; nil in embedders' tests
 
 	user string
 	acct *account   // nil before login
@@ -139,8 +139,12 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	f.mu.Lock()
 	// A folder this process cannot write is served read-only (readonly.go).
 	// go-imap still ends the SELECT with [READ-WRITE]; PERMANENTFLAGS ()
-	// tells the client that nothing can be stored.
+	// tells the client that nothing can be stored. imapd reads
+	// options.ReadOnly back and answers [READ-ONLY].
 	sel.readOnly = sel.readOnly || f.readOnly
+	if options != nil && sel.readOnly {
+		options.ReadOnly = true
+	}
 	view := f.mbox.NewView()
 	sel.view = view
 	view.SetFlagsFilter(sel.withRecentFlag)
@@ -233,6 +237,10 @@ func (s *Session) unselect() {
 // Poll writes the changes other sessions and programs made since the last
 // command.
 func (s *Session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	return s.poll(w, allowExpunge)
+}
+
+func (s *Session) poll(w updateWriter, allowExpunge bool) error {
 	if s.sel == nil {
 		return nil
 	}
@@ -297,18 +305,23 @@ type recentKey struct {
 // any change made since the last command, and sends "* OK Still here"
 // every Options.KeepaliveInterval.
 func (s *Session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	return s.idle(w, stop, s.keepalive)
+}
+
+// idle is Idle with the keepalive of the front-end.
+func (s *Session) idle(w idle.UpdateWriter, stop <-chan struct{}, keepalive func() error) error {
 	s.selMu.Lock()
 	sel := s.sel
 	s.selMu.Unlock()
 	if sel == nil {
-		return s.keepaliveUntil(stop)
+		return s.keepaliveUntil(stop, keepalive)
 	}
-	return sel.view.IdleWithKeepalive(w, stop, s.b.opts.KeepaliveInterval, s.keepalive)
+	return sel.view.IdleWithKeepalive(w, stop, s.b.opts.KeepaliveInterval, keepalive)
 }
 
 // keepaliveUntil idles in the authenticated state: nothing to report but
 // the keepalive.
-func (s *Session) keepaliveUntil(stop <-chan struct{}) error {
+func (s *Session) keepaliveUntil(stop <-chan struct{}, keepalive func() error) error {
 	t := time.NewTicker(s.b.opts.KeepaliveInterval)
 	defer t.Stop()
 	for {
@@ -316,7 +329,7 @@ func (s *Session) keepaliveUntil(stop <-chan struct{}) error {
 		case <-stop:
 			return nil
 		case <-t.C:
-			if err := s.keepalive(); err != nil {
+			if err := keepalive(); err != nil {
 				return err
 			}
 		}

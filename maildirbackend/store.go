@@ -17,6 +17,10 @@ import (
 
 // Store changes flags and answers with FETCH FLAGS unless .SILENT.
 func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	return s.store(goFetchWriter{w}, numSet, flags, options)
+}
+
+func (s *Session) store(w fetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
 	sel, err := s.selected()
 	if err != nil {
 		return err
