@@ -1,43 +1,9 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"strings"
-	"syscall"
 	"testing"
 )
-
-func TestImapLogger_levels(t *testing.T) {
-	tests := []struct {
-		name    string
-		closing bool
-		err     error
-		level   string
-	}{
-		{name: "server fault", err: errors.New("disk on fire"), level: "ERROR"},
-		{name: "closed socket", err: fmt.Errorf("read: %w", net.ErrClosed), level: "DEBUG"},
-		{name: "reset by peer", err: &net.OpError{Op: "read", Err: syscall.ECONNRESET}, level: "DEBUG"},
-		{name: "eof", err: io.EOF, level: "DEBUG"},
-		{name: "anything during shutdown", closing: true, err: errors.New("disk on fire"), level: "DEBUG"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var buf strings.Builder
-			l := imapLogger{
-				log:   slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})),
-				quiet: func() bool { return tt.closing },
-			}
-			l.Printf("handling %v command: %v\n", "IDLE", tt.err)
-			if !strings.Contains(buf.String(), "level="+tt.level) || !strings.Contains(buf.String(), "handling IDLE command") {
-				t.Errorf("logged %q, want level %s", buf.String(), tt.level)
-			}
-		})
-	}
-}
 
 func TestNewLogger_formats(t *testing.T) {
 	tests := []struct {

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/maildir-imapd/maildir-imapd/imapd"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
@@ -75,14 +75,14 @@ func run(ctx context.Context, cfg *Config, logger *slog.Logger, ready func(*daem
 	return err
 }
 
-// daemon is a running server: the backend, the two imapserver.Servers and
+// daemon is a running server: the backend, the two imapd.Servers and
 // their listeners. Create it with startDaemon and stop it with shutdown.
 type daemon struct {
 	log       *slog.Logger
 	backend   *maildirbackend.Backend
 	watcher   *watch.Watcher
-	open      *imapserver.Server // InsecureAuth: loopback and --allow-insecure-auth listeners
-	secure    *imapserver.Server // LOGINDISABLED until STARTTLS; also serves implicit TLS
+	open      *imapd.Server // InsecureAuth: loopback and --allow-insecure-auth listeners
+	secure    *imapd.Server // LOGINDISABLED until STARTTLS; also serves implicit TLS
 	listeners []net.Listener
 	limits    *maildirbackend.ConnLimiter
 	plainAddr string // bound address of --listen, "" if none
@@ -91,7 +91,7 @@ type daemon struct {
 	serving   sync.WaitGroup
 
 	mu      sync.Mutex
-	conns   map[*imapserver.Conn]struct{} // connections with a session
+	conns   map[*imapd.Conn]struct{} // connections with a session
 	closing bool
 	drained chan struct{} // closed by markDrainedLocked
 	isDrain bool          // drained is closed
@@ -122,7 +122,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	}
 	d := &daemon{
 		log:      logger,
-		conns:    make(map[*imapserver.Conn]struct{}),
+		conns:    make(map[*imapd.Conn]struct{}),
 		drained:  make(chan struct{}),
 		serveErr: make(chan error, 2),
 	}
@@ -251,25 +251,25 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
 
-// newServer returns an imapserver.Server on the shared backend. go-imap's
-// InsecureAuth is per server, hence one server per policy.
-func (d *daemon) newServer(insecureAuth bool, tlsConfig *tls.Config, debug io.Writer) *imapserver.Server {
-	return imapserver.New(&imapserver.Options{
+// newServer returns an imapd.Server on the shared backend. InsecureAuth is
+// per server, hence one server per policy.
+func (d *daemon) newServer(insecureAuth bool, tlsConfig *tls.Config, debug io.Writer) *imapd.Server {
+	return imapd.New(&imapd.Options{
 		NewSession:   d.newSession,
-		Caps:         d.backend.Caps(),
-		Logger:       imapLogger{log: d.log, quiet: d.isClosing},
+		Logger:       d.log,
 		TLSConfig:    tlsConfig,
 		InsecureAuth: insecureAuth,
 		DebugWriter:  debug,
+		ID:           map[string]string{"name": "maildir-imapd"},
 	})
 }
 
 // serve runs srv on ln in a goroutine; an accept failure goes to serveErr.
-func (d *daemon) serve(srv *imapserver.Server, ln net.Listener) {
+func (d *daemon) serve(srv *imapd.Server, ln net.Listener) {
 	d.serving.Add(1)
 	go func() {
 		defer d.serving.Done()
-		if err := srv.Serve(ln); err != nil {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, imapd.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			d.serveErr <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
 		}
 	}()
@@ -281,42 +281,42 @@ func (d *daemon) Addrs() (plain, implicitTLS string) { return d.plainAddr, d.tls
 
 // trackedSession is the backend's session with a Close that tells the
 // daemon the connection is gone. It embeds the concrete type so that
-// imapserver still finds the optional Session interfaces.
+// imapd still finds the optional Session interfaces.
 type trackedSession struct {
-	*maildirbackend.Session
+	*maildirbackend.EngineSession
 	d    *daemon
-	conn *imapserver.Conn
+	conn *imapd.Conn
 }
 
 // Close closes the backend session and forgets the connection.
 func (s *trackedSession) Close() error {
-	err := s.Session.Close()
+	err := s.EngineSession.Close()
 	s.d.untrack(s.conn)
 	return err
 }
 
-// newSession is imapserver.Options.NewSession: the backend's, plus the
+// newSession is imapd.Options.NewSession: the backend's, plus the
 // connection tracking that shutdown needs to say BYE.
-func (d *daemon) newSession(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+func (d *daemon) newSession(conn *imapd.Conn) (imapd.Session, error) {
 	d.mu.Lock()
 	if d.closing {
 		d.mu.Unlock()
-		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
+		return nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
 	}
 	d.conns[conn] = struct{}{}
 	d.mu.Unlock()
-	sess, greeting, err := d.backend.NewSession(conn)
+	sess, err := d.backend.NewEngineSession(conn)
 	if err != nil {
 		d.untrack(conn)
-		return nil, nil, err
+		return nil, err
 	}
-	ms, ok := sess.(*maildirbackend.Session)
+	ms, ok := sess.(*maildirbackend.EngineSession)
 	if !ok {
 		sess.Close()
 		d.untrack(conn)
-		return nil, nil, fmt.Errorf("unexpected session type %T", sess)
+		return nil, fmt.Errorf("unexpected session type %T", sess)
 	}
-	return &trackedSession{Session: ms, d: d, conn: conn}, greeting, nil
+	return &trackedSession{EngineSession: ms, d: d, conn: conn}, nil
 }
 
 // isClosing reports whether shutdown has begun.
@@ -326,7 +326,7 @@ func (d *daemon) isClosing() bool {
 	return d.closing
 }
 
-func (d *daemon) untrack(conn *imapserver.Conn) {
+func (d *daemon) untrack(conn *imapd.Conn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.conns[conn]; !ok {
@@ -347,7 +347,7 @@ func (d *daemon) markDrainedLocked() {
 
 // shutdown stops accepting, says BYE to every client, closes the servers
 // and, once the sessions are closed (or after drainTimeout), the backend.
-// go-imap has no graceful Shutdown (go-imap issue #665), hence the tracking.
+// The tracking lets every client hear BYE before its connection closes.
 func (d *daemon) shutdown() error {
 	d.mu.Lock()
 	if d.closing {
@@ -361,7 +361,7 @@ func (d *daemon) shutdown() error {
 	d.serving.Wait()
 
 	d.mu.Lock()
-	conns := make([]*imapserver.Conn, 0, len(d.conns))
+	conns := make([]*imapd.Conn, 0, len(d.conns))
 	for c := range d.conns {
 		conns = append(conns, c)
 	}
@@ -382,7 +382,7 @@ func (d *daemon) shutdown() error {
 
 	// No listeners remain in the servers, so Close only closes the
 	// connections that got no BYE (accepted during the shutdown).
-	for _, s := range []*imapserver.Server{d.open, d.secure} {
+	for _, s := range []*imapd.Server{d.open, d.secure} {
 		if err := s.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			d.log.Warn("closing server", "err", err)
 		}
