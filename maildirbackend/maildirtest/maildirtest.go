@@ -1,6 +1,7 @@
 // Package maildirtest runs a real maildir-imapd backend for tests, the way
 // net/http/httptest runs a real HTTP server: a Maildir in a temporary
-// directory, an imapserver on 127.0.0.1:0, and helpers that change the
+// directory, an IMAP server (imapd, or go-imap's imapserver) on
+// 127.0.0.1:0, and helpers that change the
 // Maildir the way an MTA or a local mail program does.
 package maildirtest
 
@@ -20,6 +21,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/maildir-imapd/maildir-imapd/imapd"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
@@ -39,8 +41,8 @@ type Server struct {
 	// Backend is the backend being served.
 	Backend *maildirbackend.Backend
 
-	srv *imapserver.Server
-	ln  net.Listener
+	close func() error
+	ln    net.Listener
 }
 
 // Options configures NewServer. The zero value gives a new empty Maildir.
@@ -54,6 +56,11 @@ type Options struct {
 	Watch watch.Options
 	// DebugWire, when set, receives the raw protocol.
 	DebugWire io.Writer
+	// Frontend is the IMAP front-end that serves the backend: "imapd"
+	// (the project's engine, what the daemon runs) or "imapserver"
+	// (go-imap v2's server, the plugin API). Empty means
+	// $MAILDIR_IMAPD_FRONTEND, else "imapd".
+	Frontend string
 }
 
 // NewServer starts a server for one user (User/Password) and stops it when
@@ -96,22 +103,41 @@ func NewServer(t testing.TB, opts *Options) *Server {
 	if err != nil {
 		t.Fatalf("maildirbackend.New: %v", err)
 	}
-	srv := imapserver.New(&imapserver.Options{
-		NewSession:   b.NewSession,
-		Caps:         b.Caps(),
-		InsecureAuth: true,
-		Logger:       slogPrintf{bo.Logger},
-		DebugWriter:  opts.DebugWire,
-	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln = maildirbackend.NewListener(ln)
-	go srv.Serve(ln)
-	s := &Server{Addr: ln.Addr().String(), Maildir: root, Backend: b, srv: srv, ln: ln}
+	s := &Server{Addr: ln.Addr().String(), Maildir: root, Backend: b, ln: ln}
+	frontend := opts.Frontend
+	if frontend == "" {
+		frontend = os.Getenv("MAILDIR_IMAPD_FRONTEND")
+	}
+	switch frontend {
+	case "", "imapd":
+		srv := imapd.New(&imapd.Options{
+			NewSession:   b.NewEngineSession,
+			InsecureAuth: true,
+			Logger:       bo.Logger,
+			DebugWriter:  opts.DebugWire,
+		})
+		go srv.Serve(ln)
+		s.close = srv.Close
+	case "imapserver":
+		srv := imapserver.New(&imapserver.Options{
+			NewSession:   b.NewSession,
+			Caps:         b.Caps(),
+			InsecureAuth: true,
+			Logger:       slogPrintf{bo.Logger},
+			DebugWriter:  opts.DebugWire,
+		})
+		go srv.Serve(ln)
+		s.close = srv.Close
+	default:
+		t.Fatalf("maildirtest: unknown front-end %q", frontend)
+	}
 	t.Cleanup(func() {
-		srv.Close()
+		s.close()
 		b.Close()
 	})
 	return s
