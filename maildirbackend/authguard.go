@@ -29,6 +29,9 @@ const (
 	failureLogWindow = 10 * time.Second
 	// maxThrottled bounds the addresses the throttle remembers.
 	maxThrottled = 100000
+	// maxAuthWait bounds how long a login waits for the attempts of its
+	// address that are being checked (see authGuard.begin).
+	maxAuthWait = 5 * time.Second
 )
 
 // authGuard protects Login: every failed attempt ends at a fixed deadline
@@ -54,8 +57,10 @@ type authGuard struct {
 
 // bucket is one address's failed-attempt allowance.
 type bucket struct {
-	tokens float64
-	at     time.Time // when tokens was computed
+	tokens   float64
+	at       time.Time     // when tokens was computed
+	inflight int           // attempts begun and not ended
+	wake     chan struct{} // closed when an attempt ends; nil when nobody waits
 }
 
 func newAuthGuard(o *Options, log *slog.Logger) *authGuard {
@@ -85,41 +90,78 @@ func newAuthGuard(o *Options, log *slog.Logger) *authGuard {
 
 // begin starts an attempt from addr. It reserves one failure from the
 // address's bucket and reports false when there is none left: the attempt
-// must then fail without checking the password. The reservation is given
-// back by succeeded.
+// must then fail without checking the password. Every attempt begun is
+// ended with end.
+//
+// When the bucket is empty but attempts from addr are still being checked
+// (several clients behind one NAT logging in at once), begin waits, up to
+// maxAuthWait, for one of them to end: a success gives its reservation
+// back, so concurrent good logins are never throttled, while the failures
+// from one address still never exceed the bucket.
 func (g *authGuard) begin(addr netip.Addr) bool {
 	if g.burst <= 0 || !addr.IsValid() {
 		return true
 	}
+	deadline := time.Now().Add(maxAuthWait)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := g.now()
-	g.sweepLocked(now)
-	b := g.buckets[addr]
-	if b == nil {
-		if len(g.buckets) >= maxThrottled {
-			return true // under a flood of addresses, fail open rather than grow
+	for {
+		now := g.now()
+		g.sweepLocked(now)
+		b := g.buckets[addr]
+		if b == nil {
+			if len(g.buckets) >= maxThrottled {
+				return true // under a flood of addresses, fail open rather than grow
+			}
+			b = &bucket{tokens: float64(g.burst), at: now}
+			g.buckets[addr] = b
 		}
-		b = &bucket{tokens: float64(g.burst), at: now}
-		g.buckets[addr] = b
+		g.refillLocked(b, now)
+		if b.tokens >= 1 {
+			b.tokens--
+			b.inflight++
+			return true
+		}
+		wait := time.Until(deadline)
+		if b.inflight == 0 || wait <= 0 {
+			return false
+		}
+		if b.wake == nil {
+			b.wake = make(chan struct{})
+		}
+		wake := b.wake
+		g.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-wake:
+		case <-t.C:
+		}
+		t.Stop()
+		g.mu.Lock()
 	}
-	g.refillLocked(b, now)
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
 
-// succeeded gives back the reservation of a successful attempt.
-func (g *authGuard) succeeded(addr netip.Addr) {
+// end ends an attempt that begin allowed. A success gives its reservation
+// back; a failure keeps it.
+func (g *authGuard) end(addr netip.Addr, ok bool) {
 	if g.burst <= 0 || !addr.IsValid() {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if b := g.buckets[addr]; b != nil {
+	b := g.buckets[addr]
+	if b == nil {
+		return
+	}
+	if ok {
 		b.tokens = min(b.tokens+1, float64(g.burst))
+	}
+	if b.inflight > 0 {
+		b.inflight--
+	}
+	if b.wake != nil {
+		close(b.wake)
+		b.wake = nil
 	}
 }
 
@@ -139,7 +181,7 @@ func (g *authGuard) sweepLocked(now time.Time) {
 	g.lastSweep = now
 	for a, b := range g.buckets {
 		g.refillLocked(b, now)
-		if b.tokens >= float64(g.burst) {
+		if b.tokens >= float64(g.burst) && b.inflight == 0 {
 			delete(g.buckets, a)
 		}
 	}

@@ -68,6 +68,7 @@ func TestAuthGuard_perAddressBucket(t *testing.T) {
 		if !g.begin(a) {
 			t.Fatalf("attempt %d within the burst refused", i+1)
 		}
+		g.end(a, false)
 	}
 	if g.begin(a) {
 		t.Fatal("attempt past the burst allowed")
@@ -75,7 +76,7 @@ func TestAuthGuard_perAddressBucket(t *testing.T) {
 	if !g.begin(b) {
 		t.Fatal("another address was throttled")
 	}
-	g.succeeded(b)
+	g.end(b, true)
 	c.t = c.t.Add(9 * time.Second)
 	if g.begin(a) {
 		t.Fatal("attempt allowed before an interval passed")
@@ -84,6 +85,7 @@ func TestAuthGuard_perAddressBucket(t *testing.T) {
 	if !g.begin(a) {
 		t.Fatal("no attempt regained after an interval")
 	}
+	g.end(a, false)
 	if g.begin(a) {
 		t.Fatal("two attempts regained after one interval")
 	}
@@ -92,10 +94,11 @@ func TestAuthGuard_perAddressBucket(t *testing.T) {
 	if !g.begin(a) {
 		t.Fatal("no attempt regained")
 	}
-	g.succeeded(a)
+	g.end(a, true)
 	if !g.begin(a) {
 		t.Fatal("a successful attempt used up the allowance")
 	}
+	g.end(a, true)
 	// Full buckets are forgotten.
 	c.t = c.t.Add(time.Hour)
 	g.begin(b)
@@ -135,5 +138,40 @@ func TestUserIPCounter(t *testing.T) {
 	r1() // twice is harmless
 	if _, reason := c.acquire("/m/u", a); reason != "" {
 		t.Fatalf("slot not given back: %q", reason)
+	}
+}
+
+// TestAuthGuard_concurrentGoodLogins: more simultaneous logins from one
+// address than the bucket holds (an office behind NAT at 9:00) all pass:
+// the attempts past the bucket wait for the others to end.
+func TestAuthGuard_concurrentGoodLogins(t *testing.T) {
+	g, _, _ := newTestGuard(Options{IPAuthFailures: 3, IPAuthFailureInterval: time.Hour})
+	a := netip.MustParseAddr("192.0.2.1")
+	const n = 20
+	results := make(chan bool, n)
+	for range n {
+		go func() {
+			ok := g.begin(a)
+			if ok {
+				time.Sleep(time.Millisecond) // the password check
+				g.end(a, true)
+			}
+			results <- ok
+		}()
+	}
+	for range n {
+		if !<-results {
+			t.Fatal("a good login was throttled while others were being checked")
+		}
+	}
+	// Failures still count: three fail, the fourth is refused.
+	for range 3 {
+		if !g.begin(a) {
+			t.Fatal("attempt within the burst refused")
+		}
+		g.end(a, false)
+	}
+	if g.begin(a) {
+		t.Fatal("attempt past the burst of failures allowed")
 	}
 }

@@ -42,19 +42,21 @@ func (s *Session) authenticate(username, password string) (string, error) {
 		return "", s.fail(start, errThrottled)
 	}
 	if s.b.opts.Authenticate == nil || password == "" {
+		g.end(addr, false)
 		g.logFailure("login failed", "user", username, "conn", s.remote())
 		return "", s.fail(start, imapserver.ErrAuthFailed)
 	}
 	root, err := s.b.opts.Authenticate(username, password)
 	switch {
 	case err == nil:
-		g.succeeded(addr)
+		g.end(addr, true)
 		return root, nil
 	case errors.Is(err, imapserver.ErrAuthFailed):
+		g.end(addr, false)
 		g.logFailure("login failed", "user", username, "conn", s.remote())
 		return "", s.fail(start, imapserver.ErrAuthFailed)
 	default:
-		g.succeeded(addr) // not the client's fault
+		g.end(addr, true) // not the client's fault
 		s.b.log.Error("authentication backend failed", "user", username, "err", err)
 		return "", s.fail(start, errAuthUnavailable)
 	}
