@@ -52,7 +52,9 @@ func (p *parser) fetchArgs(kind NumKind) (*fetchArgs, error) {
 		return nil, err
 	}
 	if b == '(' {
+		n := 0
 		err = p.list(func() error {
+			n++
 			name, err := p.fetchAttName()
 			if err != nil {
 				return err
@@ -63,6 +65,9 @@ func (p *parser) fetchArgs(kind NumKind) (*fetchArgs, error) {
 			}
 			return p.fetchAtt(a, name)
 		})
+		if err == nil && n == 0 {
+			err = syntaxf("empty FETCH list")
+		}
 	} else {
 		err = p.fetchMacroOrAtt(a)
 	}

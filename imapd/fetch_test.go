@@ -136,7 +136,7 @@ func TestFetchArgs_parse(t *testing.T) {
 func TestFetchArgs_bad(t *testing.T) {
 	for _, in := range []string{
 		"", " ", " 1", " 1 ", " 0 FLAGS", " 1:0 FLAGS", " a FLAGS", " 1,,2 FLAGS", " 1: FLAGS", " 01 FLAGS",
-		" 1  FLAGS", " 1 FOO", " 1 (FLAGS", " 1 (FLAGS))", " 1 (FLAGS ALL)", " 1 (FAST)", " 1 ()x",
+		" 1  FLAGS", " 1 FOO", " 1 (FLAGS", " 1 (FLAGS))", " 1 (FLAGS ALL)", " 1 (FAST)", " 1 ()x", " 1 ()",
 		" 1 FLAGS UID", " 1 BODY[", " 1 BODY[HEADER", " 1 BODY[MIME]", " 1 BODY[0]", " 1 BODY[1.0]",
 		" 1 BODY[1.]", " 1 BODY[FOO]", " 1 BODY[HEADER.FIELDS]", " 1 BODY[HEADER.FIELDS ()]",
 		" 1 BODY[HEADER.FIELDS (A]", " 1 BODY.PEEK", " 1 BODY.PEEK FLAGS", " 1 BODY[]<", " 1 BODY[]<1>",
