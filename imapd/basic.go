@@ -134,6 +134,9 @@ func handleEnable(c *Conn, cmd *command) error {
 	c.mu.Lock()
 	for _, n := range names {
 		cp := imap.Cap(strings.ToUpper(n))
+		if cp == "IMAP4REV2" {
+			cp = imap.CapIMAP4rev2 // the one capability not spelled in upper case
+		}
 		if cp != imap.CapIMAP4rev2 && cp != imap.CapUTF8Accept {
 			continue
 		}
