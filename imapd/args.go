@@ -3,6 +3,7 @@ package imapd
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -31,7 +32,13 @@ func (c *Conn) decodeMailbox(name string) string {
 	if strings.EqualFold(name, "INBOX") {
 		return "INBOX"
 	}
-	if c.enc.utf8 {
+	if c.enc.utf8 || !isASCII(name) {
+		// UTF-8 from a client that enabled it, or from an IMAP4rev2
+		// client that did not say so (go-imap's client): accepted as
+		// UTF-8 when it is valid.
+		if !utf8.ValidString(name) {
+			c.badName = true
+		}
 		return name
 	}
 	dec, err := mutf7.Decode(name)
@@ -40,6 +47,15 @@ func (c *Conn) decodeMailbox(name string) string {
 		return name
 	}
 	return dec
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // listMailbox reads a LIST pattern (list-mailbox: atom characters, '%',
@@ -60,7 +76,7 @@ func (p *parser) listMailbox() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if p.c.enc.utf8 {
+	if p.c.enc.utf8 || !isASCII(pat) {
 		return pat, nil
 	}
 	if dec, err := mutf7.Decode(pat); err == nil {

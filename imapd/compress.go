@@ -2,17 +2,18 @@ package imapd
 
 import (
 	"bytes"
-	"compress/flate"
 	"io"
 	"net"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/klauspost/compress/flate"
 )
 
 // COMPRESS=DEFLATE (RFC 4978): after "OK", both directions are a raw
-// DEFLATE stream (no zlib header), flushed at the end of each response
-// burst.
+// DEFLATE stream (no zlib header), flushed (a sync flush) at the end of
+// each response burst. Clients end their commands with a sync flush (K-9,
+// neomutt) or a partial flush (mbsync); both are read at once.
 
 func init() {
 	register(authed, handleCompress, "COMPRESS")
@@ -73,7 +74,12 @@ func newDeflateConn(nc net.Conn, pending []byte) (*deflateConn, error) {
 	if len(pending) > 0 {
 		src = io.MultiReader(bytes.NewReader(pending), nc)
 	}
-	return &deflateConn{Conn: nc, r: flate.NewReader(src), w: w}, nil
+	// WithPartialBlock: data is handed over at the end of every block.
+	// The standard library's inflater keeps it until the next block is
+	// read, so a client that ends its commands with Z_PARTIAL_FLUSH
+	// (mbsync) would wait for an answer to a command the server has not
+	// seen yet.
+	return &deflateConn{Conn: nc, r: flate.NewReaderOpts(src, flate.WithPartialBlock()), w: w}, nil
 }
 
 func (d *deflateConn) Read(b []byte) (int, error)  { return d.r.Read(b) }

@@ -15,6 +15,9 @@ import (
 	"github.com/emersion/go-imap/v2"
 )
 
+// readBufSize is the size of a connection's input buffer.
+const readBufSize = 1024
+
 // Read timeouts, as RFC 9051 section 5.4 asks (at least 30 minutes once
 // authenticated) and as Dovecot does before login.
 const (
@@ -48,6 +51,18 @@ type Conn struct {
 
 	// Set while a command runs, for the session's writers.
 	uidCmd bool
+	// byeAfter, when set, is sent as BYE once the current command's
+	// tagged reply is written; then the connection closes.
+	byeAfter string
+}
+
+// ByeAfterReply arranges for "* BYE text" to be sent, and the connection
+// closed, right after the tagged reply of the command being run: a
+// session uses it when it refuses a login for good (too many failures).
+func (c *Conn) ByeAfterReply(text string) {
+	c.mu.Lock()
+	c.byeAfter = text
+	c.mu.Unlock()
 }
 
 func newConn(srv *Server, nc net.Conn) *Conn {
@@ -68,7 +83,9 @@ func (c *Conn) setTransport(t net.Conn) {
 		w.debug = prefixWriter{w: d, prefix: "S: "}
 	}
 	if c.br == nil {
-		c.br = bufio.NewReaderSize(r, 4096)
+		// Small: it is held for the connection's life, idle included;
+		// literals larger than it are read around it.
+		c.br = bufio.NewReaderSize(r, readBufSize)
 	} else {
 		c.br.Reset(r)
 	}
@@ -157,7 +174,15 @@ func (c *Conn) serve() {
 	c.enc.unlock()
 
 	for c.State() != imap.ConnStateLogout {
-		if err := c.readCommand(); err != nil {
+		err := c.readCommand()
+		c.mu.Lock()
+		bye := c.byeAfter
+		c.mu.Unlock()
+		if bye != "" && err == nil {
+			c.Bye(bye)
+			return
+		}
+		if err != nil {
 			if !isNetClosed(err) {
 				c.log.Debug("connection ended", "err", err)
 			}

@@ -193,7 +193,7 @@ func TestStoreArgs_parse(t *testing.T) {
 func TestStoreArgs_bad(t *testing.T) {
 	for _, in := range []string{
 		"", " 1", " 1 FLAGS", " 1 FLAGS ", " 0 FLAGS (\\Seen)", " 1 LABELS (a)", " 1 *FLAGS (a)", " 1 FLAGS.LOUD (a)",
-		" 1 +-FLAGS (a)", " 1 FLAGS (\\Seen", " 1 FLAGS (\\*)", " 1 FLAGS \\", " 1 FLAGS a ", " 1 FLAGS (a) b",
+		" 1 +-FLAGS (a)", " 1 FLAGS (\\Seen", " 1 FLAGS \\", " 1 FLAGS a ", " 1 FLAGS (a) b",
 		" 1 FLAGS.SILENT.SILENT (a)", " 1 FLAGS ( a)", " 1 FLAGS (UNCHANGEDSINCE 5) (a)", " x FLAGS (a)",
 	} {
 		p := testParser(t, in+"\r\n")

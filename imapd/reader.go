@@ -176,7 +176,7 @@ func (p *parser) astring() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if b == '"' || b == '{' || b == '~' {
+	if b == '"' || b == '{' {
 		return p.str()
 	}
 	return p.run(isAStringChar, "astring")
@@ -409,13 +409,27 @@ func (p *parser) flag() (string, error) {
 	}
 	if b == '\\' {
 		p.readByte()
-		a, err := p.atom()
+		if b, err := p.peek(); err == nil && b == '*' {
+			p.readByte()
+			return `\*`, nil // flag-perm; the session decides where it is valid
+		}
+		a, err := p.flagAtom()
 		if err != nil {
 			return "", err
 		}
 		return `\` + a, nil
 	}
-	return p.atom()
+	return p.flagAtom()
+}
+
+// flagAtom reads a flag's atom, naming 8-bit bytes in the error as Dovecot
+// does.
+func (p *parser) flagAtom() (string, error) {
+	a, err := p.atom()
+	if b, perr := p.peek(); perr == nil && b >= 0x80 {
+		return "", syntaxf("8bit data in atom")
+	}
+	return a, err
 }
 
 // flagList reads "(" [flag *(SP flag)] ")".

@@ -92,10 +92,10 @@ func TestSession_keywordLimits(t *testing.T) {
 	}{
 		{"store 40000 bytes", `STORE 1 +FLAGS (` + huge + `)`, `NO [CANNOT] Keyword length too long`},
 		{"store 51 bytes", `STORE 1 +FLAGS (` + max + `x)`, `NO [CANNOT] Keyword length too long`},
-		{"store 8bit", "STORE 1 +FLAGS (caf\xc3\xa9)", `NO [CANNOT] 8bit characters in keyword`},
+		{"store 8bit", "STORE 1 +FLAGS (caf\xc3\xa9)", `BAD [CLIENTBUG] Error in IMAP command STORE: 8bit data in atom`},
 		{"remove unknown long", `STORE 1 -FLAGS (` + max + `x)`, `NO [CANNOT] Keyword length too long`},
 		{"append 40000 bytes", appendCmd(`\Seen ` + huge), `NO [CANNOT] Keyword length too long`},
-		{"append 8bit", appendCmd("\xc3\xa9t\xc3\xa9"), `NO [CANNOT] 8bit characters in keyword`},
+		{"append 8bit", appendCmd("\xc3\xa9t\xc3\xa9"), `BAD [CLIENTBUG] Error in IMAP command APPEND: 8bit data in atom`},
 		{"store 50 bytes", `STORE 1 +FLAGS.SILENT (` + max + `)`, `OK STORE completed`},
 		{"store known long", `STORE 1 +FLAGS.SILENT (` + known + `)`, `OK STORE completed`},
 	}
@@ -153,7 +153,7 @@ func TestSession_clientMistakesAnswerCleanly(t *testing.T) {
 		{`STORE 1 +FLAGS (\Recent)`, "BAD"},
 		{`COPY 1 "a/b"`, "NO"},
 		{`MOVE 1 Nope`, "NO [TRYCREATE]"},
-		{`SEARCH CHARSET X-UNKNOWN ALL`, "NO [BADCHARSET]"},
+		{`SEARCH CHARSET X-UNKNOWN ALL`, "NO [BADCHARSET"},
 		{`EXAMINE INBOX`, "OK"},
 		{`STORE 1 +FLAGS (\Seen)`, "NO [READ-ONLY]"},
 		{`UID EXPUNGE 1`, "NO [READ-ONLY]"},

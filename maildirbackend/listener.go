@@ -48,6 +48,10 @@ type ListenerOptions struct {
 	// Logger receives rejected connections (at Debug) and accept errors.
 	// Nil means slog.Default().
 	Logger *slog.Logger
+	// Unbatched leaves out the batching writer: for servers that buffer
+	// their responses themselves and flush once per command, such as
+	// imapd. Caps, keepalive and TLS handshakes are as without it.
+	Unbatched bool
 }
 
 // NewListener wraps ln for an imapserver.Server; it is NewListenerWith(ln,
@@ -127,7 +131,7 @@ func (l *listener) Accept() (net.Conn, error) {
 // admit applies the caps to a new connection. It returns the wrapped
 // connection, or nil when the connection is over a cap (it is then being
 // rejected in another goroutine).
-func (l *listener) admit(c net.Conn) *batchConn {
+func (l *listener) admit(c net.Conn) net.Conn {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetKeepAliveConfig(keepAlive)
 	}
@@ -136,10 +140,34 @@ func (l *listener) admit(c net.Conn) *batchConn {
 		l.reject(c, reason)
 		return nil
 	}
+	if l.opts.Unbatched {
+		return &slotConn{Conn: c, release: release}
+	}
 	bc := newBatchConn(c)
 	bc.release = release
 	return bc
 }
+
+// slotConn is an accepted connection that gives its ConnLimiter slot back
+// when closed (Unbatched listeners).
+type slotConn struct {
+	net.Conn
+	once    sync.Once
+	release func() // may be nil
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		if c.release != nil {
+			c.release()
+		}
+	})
+	return err
+}
+
+// NetConn returns the accepted connection.
+func (c *slotConn) NetConn() net.Conn { return c.Conn }
 
 // reject says "* BYE reason" to c and closes it, in a goroutine, unless
 // maxRejecting rejections are already running: then it closes c at once.
@@ -205,7 +233,7 @@ func isTemporary(err error) bool {
 
 // handshake runs the TLS handshake of c within HandshakeTimeout and hands
 // the connection to Accept.
-func (l *listener) handshake(bc *batchConn) {
+func (l *listener) handshake(bc net.Conn) {
 	tc := tls.Server(bc, l.opts.TLSConfig)
 	deadline := time.Now().Add(l.opts.HandshakeTimeout)
 	_ = bc.SetDeadline(deadline)

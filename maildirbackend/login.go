@@ -84,6 +84,10 @@ func (s *Session) byeAfterReply(text string) {
 	if conn == nil {
 		return
 	}
+	if c, ok := conn.(interface{ ByeAfterReply(string) }); ok {
+		c.ByeAfterReply(text) // imapd
+		return
+	}
 	bye := func() { _ = conn.Bye(text) }
 	if bc := findBatchConn(conn.NetConn()); bc != nil {
 		bc.onNextRead(bye)

@@ -74,7 +74,7 @@ func TestSession_readOnlyMaildir(t *testing.T) {
 	for i, want := range []string{
 		`* 2 EXISTS`, `[UIDVALIDITY 1700000000]`, `[PERMANENTFLAGS ()]`,
 		`* 1 FETCH (UID 1)`, `* 2 FETCH (UID 2)`, `t3 NO [READ-ONLY]`,
-		`* STATUS "Sub" (MESSAGES 1 UIDNEXT 2)`, `* 1 EXISTS`, `* 1 FETCH (UID 1)`, `t6 OK`,
+		`* STATUS Sub (MESSAGES 1 UIDNEXT 2)`, `* 1 EXISTS`, `* 1 FETCH (UID 1)`, `t6 OK`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("want %q (%d):\n%s", want, i, all)

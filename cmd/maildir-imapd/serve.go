@@ -179,7 +179,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		}
 		pending = append(pending, func() {
 			logger.Info("listening", "addr", d.plainAddr, "tls", tlsMode(tlsConfig, "starttls"), "auth", policy)
-			d.serve(srv, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{Limits: limits, Logger: logger}))
+			d.serve(srv, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{Limits: limits, Logger: logger, Unbatched: true}))
 		})
 	}
 	if cfg.ListenTLS != "" && tlsConfig != nil {
@@ -192,7 +192,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		pending = append(pending, func() {
 			logger.Info("listening", "addr", d.tlsAddr, "tls", "implicit")
 			d.serve(d.secure, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{
-				Limits: limits, Logger: logger, TLSConfig: tlsConfig, HandshakeTimeout: cfg.TLSHandshakeTimeout,
+				Limits: limits, Logger: logger, TLSConfig: tlsConfig, HandshakeTimeout: cfg.TLSHandshakeTimeout, Unbatched: true,
 			}))
 		})
 	}

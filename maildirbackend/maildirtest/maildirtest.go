@@ -107,12 +107,13 @@ func NewServer(t testing.TB, opts *Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln = maildirbackend.NewListener(ln)
-	s := &Server{Addr: ln.Addr().String(), Maildir: root, Backend: b, ln: ln}
 	frontend := opts.Frontend
 	if frontend == "" {
 		frontend = os.Getenv("MAILDIR_IMAPD_FRONTEND")
 	}
+	// imapd buffers its own responses; go-imap's server needs batching.
+	ln = maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{Unbatched: frontend != "imapserver"})
+	s := &Server{Addr: ln.Addr().String(), Maildir: root, Backend: b, ln: ln}
 	switch frontend {
 	case "", "imapd":
 		srv := imapd.New(&imapd.Options{

@@ -9,12 +9,14 @@ import (
 )
 
 // compressClient is an IMAP client in Python that turns on COMPRESS=DEFLATE
-// (RFC 4978) with the zlib library (raw DEFLATE, wbits -15), as K-9 and
-// neomutt do, then selects INBOX and fetches a message through the
-// compressed stream. It prints every response line.
+// (RFC 4978) with the zlib library (raw DEFLATE, wbits -15), then selects
+// INBOX and fetches a message through the compressed stream, ending each
+// command with a sync flush (as K-9 and neomutt do) or a partial flush (as
+// mbsync does). It prints every response line.
 const compressClient = `
 import socket, sys, zlib
 host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+flush = zlib.Z_PARTIAL_FLUSH if sys.argv[5] == "partial" else zlib.Z_SYNC_FLUSH
 s = socket.create_connection((host, port), timeout=20)
 f = s.makefile("rb")
 def plain(line):
@@ -35,7 +37,7 @@ comp = zlib.compressobj(6, zlib.DEFLATED, -15)
 decomp = zlib.decompressobj(-15)
 buf = b""
 def send(line):
-    s.sendall(comp.compress(line + b"\r\n") + comp.flush(zlib.Z_SYNC_FLUSH))
+    s.sendall(comp.compress(line + b"\r\n") + comp.flush(flush))
 def readline():
     global buf
     while b"\n" not in buf:
@@ -74,7 +76,15 @@ func TestCompress_pythonZlib(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := mustRun(t, nil, python, script, host, port, testUser, testPass)
+	for _, flush := range []string{"sync", "partial"} {
+		t.Run(flush, func(t *testing.T) {
+			checkCompressTranscript(t, mustRun(t, nil, python, script, host, port, testUser, testPass, flush))
+		})
+	}
+}
+
+func checkCompressTranscript(t *testing.T, res toolResult) {
+	t.Helper()
 	for _, want := range []string{
 		"b OK DEFLATE active",
 		"* 1 EXISTS",

@@ -47,7 +47,7 @@ func TestCurl_fetchAndList(t *testing.T) {
 	}, {
 		name: "list",
 		args: []string{"--url", base + "/", "--user", user},
-		want: []string{"INBOX", `"." "Work"`},
+		want: []string{"INBOX", `"." Work`},
 	}, {
 		name: "examine",
 		args: []string{"--url", base + "/", "--user", user, "-X", "EXAMINE INBOX"},

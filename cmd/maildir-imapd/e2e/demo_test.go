@@ -167,7 +167,7 @@ func TestDemo_curlHints(t *testing.T) {
 		url  string
 		want []string
 	}{
-		{"/'", []string{`* LIST (\HasNoChildren) "." INBOX`, `"Work.Projects"`, `\Sent) "." "Sent"`}},
+		{"/'", []string{`* LIST (\HasNoChildren) "." INBOX`, `"." Work.Projects`, `\Sent) "." Sent`}},
 		{"/INBOX?ALL'", []string{"* SEARCH 1 2 3 4 5 6"}},
 		{"/INBOX;UID=1'", []string{"Subject: ", "From: "}},
 	}
