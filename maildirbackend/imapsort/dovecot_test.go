@@ -18,15 +18,18 @@ import (
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapsort"
 )
 
-// The answers in testdata/dovecot/answers.txt are Dovecot 2.3.19's, captured
-// by testdata/dovecot/capture.sh: it copies the *.eml files of that
-// directory, in name order, into a fresh Maildir (file N is sequence number
-// N; its X-Arrival header sets the file's mtime, the INTERNALDATE), then
-// runs Debian's /usr/lib/dovecot/imap pre-authenticated as nobody, one
-// session per command ("a SELECT INBOX", the command, "z LOGOUT"), and keeps
-// the untagged FETCH, SORT and THREAD lines. TestDovecot_answers gives the
-// same messages to Sort, OrderedSubject and References and wants the same
-// answers.
+// The answers in testdata/*/answers.txt are Dovecot 2.3.19's, captured by
+// testdata/capture.sh: it copies the *.eml files of a directory, in name
+// order, into a fresh Maildir (file N is sequence number N; its X-Arrival
+// header sets the file's mtime, the INTERNALDATE), then runs Debian's
+// /usr/lib/dovecot/imap pre-authenticated as nobody, one session per
+// command of commands.txt ("a SELECT INBOX", the command, "z LOGOUT"), and
+// keeps the untagged FETCH, SORT and THREAD lines. TestDovecot_answers gives
+// the same messages to Sort, OrderedSubject and References and wants the
+// same answers. The fixture sets:
+//   - mixed: 22 messages of threads, replies, forwards, dates and addresses;
+//   - subjects: 55 messages whose subjects try the base subject rules, each
+//     with a message whose whole subject is the expected base subject.
 
 // dovecotCase is one command of answers.txt and Dovecot's answer.
 type dovecotCase struct {
@@ -35,16 +38,25 @@ type dovecotCase struct {
 }
 
 func TestDovecot_answers(t *testing.T) {
-	msgs := loadFixtures(t, filepath.Join("testdata", "dovecot"))
-	cases := loadAnswers(t, filepath.Join("testdata", "dovecot", "answers.txt"))
-	if len(cases) < 20 {
-		t.Fatalf("answers.txt has %d commands", len(cases))
+	dirs, err := filepath.Glob(filepath.Join("testdata", "*", "answers.txt"))
+	if err != nil || len(dirs) < 2 {
+		t.Fatalf("answer files: %v %v", dirs, err)
 	}
-	for _, c := range cases {
-		t.Run(c.command, func(t *testing.T) {
-			got := run(t, msgs, c.command)
-			if !slices.Equal(got, c.answer) {
-				t.Errorf("%s:\n got %q\nwant %q", c.command, got, c.answer)
+	for _, answers := range dirs {
+		dir := filepath.Dir(answers)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			msgs := loadFixtures(t, dir)
+			cases := loadAnswers(t, answers)
+			if len(cases) == 0 {
+				t.Fatalf("%s has no commands", answers)
+			}
+			for _, c := range cases {
+				t.Run(c.command, func(t *testing.T) {
+					got := run(t, msgs, c.command)
+					if !slices.Equal(got, c.answer) {
+						t.Errorf("%s:\n got %q\nwant %q", c.command, got, c.answer)
+					}
+				})
 			}
 		})
 	}
@@ -222,4 +234,3 @@ func firstAddress(t *testing.T, h mail.Header, field string) imapsort.Address {
 	local, host, _ := strings.Cut(list[0].Address, "@")
 	return imapsort.Address{Name: list[0].Name, Mailbox: local, Host: host}
 }
-

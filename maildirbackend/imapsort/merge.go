@@ -16,8 +16,8 @@ func threadSubject(n *node) subjectInfo {
 		}
 		m = n.children[0]
 	}
-	base, reply := baseSubject(m.msg.Subject)
-	return subjectInfo{key: casemap(base), replyOrFwd: reply && !n.dummy()}
+	key, reply := subjectKey(m.msg.Subject)
+	return subjectInfo{key: key, replyOrFwd: reply && !n.dummy()}
 }
 
 // mergeBySubject is step (5) of REFERENCES: children of the root whose
@@ -27,6 +27,9 @@ func threadSubject(n *node) subjectInfo {
 func mergeBySubject(roots []*node) []*node {
 	subj := make([]subjectInfo, len(roots))
 	table := make(map[string]*node)
+	// A message in the table is a child of the root: its rootPos indexes
+	// subj.
+	isReply := func(t *node) bool { return !t.dummy() && subj[t.rootPos].replyOrFwd }
 	// (B): one node per subject: a dummy if there is one, else a message
 	// that is not a reply or forward if there is one, else the first.
 	for i, n := range roots {
@@ -75,16 +78,6 @@ func mergeBySubject(roots []*node) []*node {
 		}
 	}
 	return kept
-}
-
-// isReply reports whether the message of n (not a dummy) is a reply or
-// forward by its subject.
-func isReply(n *node) bool {
-	if n.dummy() {
-		return false
-	}
-	_, reply := baseSubject(n.msg.Subject)
-	return reply
 }
 
 // toThreads converts the containers under the root to Threads.

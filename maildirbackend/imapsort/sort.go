@@ -124,7 +124,8 @@ func sortValue(m *Message, k Key) (string, int64) {
 	case Size:
 		return "", m.Size
 	case Subject:
-		return casemap(BaseSubject(m.Subject)), 0
+		key, _ := subjectKey(m.Subject)
+		return key, 0
 	case To:
 		return casemap(m.To.Mailbox), 0
 	case DisplayFrom:

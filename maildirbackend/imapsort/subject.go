@@ -19,6 +19,16 @@ func BaseSubject(subject string) string {
 	return base
 }
 
+// subjectKey returns the collation key of the base subject of subject, and
+// whether the message is a reply or forward by its subject (see
+// baseSubject). Like Dovecot (imap_get_base_subject_cased), it extracts the
+// base subject from the casemapped subject, so that compatibility
+// decomposition can make subject syntax: a fullwidth "ＲＥ：" or a "Re"
+// with a no-break space before the colon is a reply prefix.
+func subjectKey(subject string) (key string, replyOrFwd bool) {
+	return baseSubject(casemap(subject))
+}
+
 // baseSubject returns the base subject of subject and whether the extraction
 // removed a subj-refwd, a "(fwd)" trailer or a "[fwd:" ... "]" wrapper, which
 // is what makes a message a reply or forward for THREAD=REFERENCES (RFC 5256

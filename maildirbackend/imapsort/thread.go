@@ -29,7 +29,8 @@ func OrderedSubject(msgs []Message) []*Thread {
 	}
 	entries := make([]entry, len(msgs))
 	for i := range msgs {
-		entries[i] = entry{msgs[i].ID, sentDate(&msgs[i]), casemap(BaseSubject(msgs[i].Subject))}
+		key, _ := subjectKey(msgs[i].Subject)
+		entries[i] = entry{msgs[i].ID, sentDate(&msgs[i]), key}
 	}
 	slices.SortStableFunc(entries, func(a, b entry) int {
 		return cmp.Or(strings.Compare(a.subj, b.subj), cmp.Compare(a.date, b.date), cmp.Compare(a.id, b.id))
