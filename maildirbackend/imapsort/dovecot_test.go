@@ -75,9 +75,21 @@ func run(t *testing.T, msgs []imapsort.Message, command string) []string {
 		}
 		return out
 	case "SORT":
+		var ret []string // ESORT return options; nil without RETURN
+		if f[1] == "RETURN" {
+			open, closing := strings.Index(command, "("), strings.Index(command, ")")
+			ret = strings.Fields(command[open+1 : closing])
+			if len(ret) == 0 {
+				ret = []string{"ALL"} // RFC 5267 section 3.3: RETURN () is ALL
+			}
+			command = command[closing+1:]
+		}
 		open, closing := strings.Index(command, "("), strings.Index(command, ")")
 		crit := parseCriteria(t, command[open+1:closing])
 		sel := selectSet(t, msgs, f[len(f)-1])
+		if ret != nil {
+			return []string{esort(imapsort.Sort(sel, crit), ret)}
+		}
 		var b strings.Builder
 		b.WriteString("* SORT")
 		for _, id := range imapsort.Sort(sel, crit) {
@@ -99,6 +111,43 @@ func run(t *testing.T, msgs []imapsort.Message, command string) []string {
 	}
 	t.Fatalf("unknown command %q", command)
 	return nil
+}
+
+// esort writes the ESEARCH answer of an ESORT command (RFC 5267 section
+// 3.1) with the return options ret, in Dovecot's order: MIN and MAX are the
+// first and last IDs in sort order, ALL lists them in sort order with
+// ascending ranges only (section 3.2).
+func esort(ids []uint32, ret []string) string {
+	var b strings.Builder
+	b.WriteString(`* ESEARCH (TAG "b")`)
+	has := func(opt string) bool { return slices.Contains(ret, opt) }
+	if has("MIN") && len(ids) > 0 {
+		fmt.Fprintf(&b, " MIN %d", ids[0])
+	}
+	if has("MAX") && len(ids) > 0 {
+		fmt.Fprintf(&b, " MAX %d", ids[len(ids)-1])
+	}
+	if has("ALL") && len(ids) > 0 {
+		b.WriteString(" ALL ")
+		for i := 0; i < len(ids); {
+			j := i
+			for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+				j++
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%d", ids[i])
+			if j > i {
+				fmt.Fprintf(&b, ":%d", ids[j])
+			}
+			i = j + 1
+		}
+	}
+	if has("COUNT") {
+		fmt.Fprintf(&b, " COUNT %d", len(ids))
+	}
+	return b.String()
 }
 
 func parseCriteria(t *testing.T, s string) []imapsort.Criterion {

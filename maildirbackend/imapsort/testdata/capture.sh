@@ -14,8 +14,8 @@
 # session could not be told apart.
 #
 # answers.txt has "C: command" lines, each followed by the untagged SORT,
-# THREAD or FETCH lines of its answer as "S: ..." and, if the command did
-# not end in OK, its tagged line as "E: ...".
+# THREAD, ESEARCH or FETCH lines of its answer as "S: ..." and, if the
+# command did not end in OK, its tagged line as "E: ...".
 set -euo pipefail
 imap=${DOVECOT_IMAP:-/usr/lib/dovecot/imap}
 dir=$(mktemp -d)
@@ -40,6 +40,6 @@ for c in "${commands[@]}"; do
 	printf 'a SELECT INBOX\r\nb %s\r\nz LOGOUT\r\n' "$c" |
 		setpriv --reuid=nobody --regid=nogroup --clear-groups env USER=nobody HOME="$dir" \
 			"$imap" -o "mail_location=maildir:$dir/Maildir" -o first_valid_uid=1 2>/dev/null |
-		tr -d '\r' | sed -n -e 's/^\* \(SORT\|THREAD\|[0-9]* FETCH\)\( \|$\)/S: &/p' -e 's/^b [A-Z]*/E: &/p' |
+		tr -d '\r' | sed -n -e 's/^\* \(SORT\|THREAD\|ESEARCH\|[0-9]* FETCH\)\( \|$\)/S: &/p' -e 's/^b [A-Z]*/E: &/p' |
 		grep -v '^E: b OK'
 done
