@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapmsg"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapsort"
 )
@@ -29,7 +30,9 @@ import (
 // same answers. The fixture sets:
 //   - mixed: 22 messages of threads, replies, forwards, dates and addresses;
 //   - subjects: 55 messages whose subjects try the base subject rules, each
-//     with a message whose whole subject is the expected base subject.
+//     with a message whose whole subject is the expected base subject;
+//   - addresses: 8 messages with groups, comments, empty and encoded names
+//     and addresses without a domain, for FROM, TO, CC and DISPLAY*.
 
 // dovecotCase is one command of answers.txt and Dovecot's answer.
 type dovecotCase struct {
@@ -256,30 +259,35 @@ func parseFixture(t *testing.T, id uint32, raw []byte) imapsort.Message {
 	if err != nil {
 		t.Fatalf("message %d: Subject: %v", id, err)
 	}
+	env := imapmsg.ParseBytes(raw).Envelope
 	return imapsort.Message{
 		ID:         id,
 		Arrival:    arrival.UTC(),
 		Date:       date,
 		Size:       imapmsg.ParseBytes(raw).Size,
 		Subject:    subject,
-		From:       firstAddress(t, h, "From"),
-		To:         firstAddress(t, h, "To"),
-		Cc:         firstAddress(t, h, "Cc"),
+		From:       firstAddress(t, env.From),
+		To:         firstAddress(t, env.To),
+		Cc:         firstAddress(t, env.Cc),
 		MessageID:  h.Get("Message-ID"),
 		InReplyTo:  h.Get("In-Reply-To"),
 		References: h.Get("References"),
 	}
 }
 
-func firstAddress(t *testing.T, h mail.Header, field string) imapsort.Address {
+// firstAddress returns the first address of an ENVELOPE address list the
+// way the IMAP engine fills Message: Dovecot's ENVELOPE shape (imapmsg
+// builds it: a group's start marker, with the group name as Mailbox, is an
+// address; a comment after a bare addr-spec is the name; MISSING_MAILBOX and
+// MISSING_DOMAIN fill missing parts), the name decoded from RFC 2047.
+func firstAddress(t *testing.T, list []imap.Address) imapsort.Address {
 	t.Helper()
-	if h.Get(field) == "" {
+	if len(list) == 0 {
 		return imapsort.Address{}
 	}
-	list, err := h.AddressList(field)
-	if err != nil || len(list) == 0 {
-		t.Fatalf("%s: %q: %v", field, h.Get(field), err)
+	name, err := (&mime.WordDecoder{}).DecodeHeader(list[0].Name)
+	if err != nil {
+		t.Fatalf("name %q: %v", list[0].Name, err)
 	}
-	local, host, _ := strings.Cut(list[0].Address, "@")
-	return imapsort.Address{Name: list[0].Name, Mailbox: local, Host: host}
+	return imapsort.Address{Name: name, Mailbox: list[0].Mailbox, Host: list[0].Host}
 }

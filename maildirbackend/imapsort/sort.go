@@ -24,7 +24,12 @@ type Message struct {
 	References string    // References header field, raw
 }
 
-// Address is one address of a header field, as in an IMAP ENVELOPE.
+// Address is one address of a header field, as in an IMAP ENVELOPE. The
+// sort keys match Dovecot's when it is the first address of the ENVELOPE
+// list as Dovecot builds it (maildirbackend/imapmsg does): the start marker
+// of a group is an address whose Mailbox is the group name, a comment after
+// a bare addr-spec is the Name, and missing parts are "MISSING_MAILBOX" and
+// "MISSING_DOMAIN".
 type Address struct {
 	Name    string // display name, decoded from RFC 2047 encoded words
 	Mailbox string // local part (addr-mailbox)
