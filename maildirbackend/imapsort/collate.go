@@ -18,6 +18,9 @@ import (
 // character is decomposed on its own, without the canonical reordering
 // that NFKD of a whole string would do.
 func casemap(s string) string {
+	if isASCII(s) {
+		return strings.ToUpper(s) // no copy when there is nothing to change
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
@@ -39,4 +42,13 @@ func casemap(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

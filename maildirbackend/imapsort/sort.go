@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -78,25 +79,22 @@ type Criterion struct {
 // UID. A Key that is not one of the constants above compares all messages
 // equal. Sort does not modify msgs; it is safe for concurrent use.
 func Sort(msgs []Message, criteria []Criterion) []uint32 {
-	type entry struct {
-		id   uint32
-		idx  int
-		strs []string
-		nums []int64
-	}
-	entries := make([]entry, len(msgs))
+	// The values of message i are at i*k ... i*k+k-1 of strs and nums.
+	k := len(criteria)
+	strs := make([]string, len(msgs)*k)
+	nums := make([]int64, len(msgs)*k)
+	order := make([]int, len(msgs))
 	for i := range msgs {
-		e := entry{id: msgs[i].ID, idx: i, strs: make([]string, len(criteria)), nums: make([]int64, len(criteria))}
+		order[i] = i
 		for j, c := range criteria {
-			e.strs[j], e.nums[j] = sortValue(&msgs[i], c.Key)
+			strs[i*k+j], nums[i*k+j] = sortValue(&msgs[i], c.Key)
 		}
-		entries[i] = e
 	}
-	slices.SortFunc(entries, func(a, b entry) int {
+	slices.SortFunc(order, func(a, b int) int {
 		for j, c := range criteria {
-			r := cmp.Compare(a.nums[j], b.nums[j])
+			r := cmp.Compare(nums[a*k+j], nums[b*k+j])
 			if r == 0 {
-				r = cmp.Compare(a.strs[j], b.strs[j])
+				r = strings.Compare(strs[a*k+j], strs[b*k+j])
 			}
 			if c.Reverse {
 				r = -r
@@ -105,11 +103,11 @@ func Sort(msgs []Message, criteria []Criterion) []uint32 {
 				return r
 			}
 		}
-		return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.idx, b.idx))
+		return cmp.Or(cmp.Compare(msgs[a].ID, msgs[b].ID), cmp.Compare(a, b))
 	})
-	ids := make([]uint32, len(entries))
-	for i, e := range entries {
-		ids[i] = e.id
+	ids := make([]uint32, len(order))
+	for i, o := range order {
+		ids[i] = msgs[o].ID
 	}
 	return ids
 }
