@@ -34,7 +34,7 @@
 // # Checked against Dovecot
 //
 // The tests compare every algorithm with the answers of Dovecot 2.3.19
-// (testdata/capture.sh) for 141 fixture messages, and they agree on all of
+// (testdata/capture.sh) for 169 fixture messages, and they agree on all of
 // them, including:
 //   - FROM, TO and CC compare the addr-mailbox only; DISPLAYFROM and
 //     DISPLAYTO the display name, else mailbox@host (RFC 5957 section 3).

@@ -45,7 +45,8 @@ func nextMsgID(v string) (id, rest string, ok bool) {
 //
 // RFC 5256 section 3 (REFERENCES): msg-ids are normalized so that quoting
 // differences do not matter: <"a.b"@host> is <a.b@host>. The normal form
-// drops quotes, backslashes of quoted pairs, comments and white space. Like
+// drops quotes, backslashes of quoted pairs, comments and white space
+// (but not the spaces inside a quoted string). Like
 // Dovecot (src/lib-mail/message-id.c), a simple id with no quote, comment or
 // bracket is valid when it has an "@" (obsolete forms with spaces pass);
 // otherwise it must be a quoted string or dot-atom, "@", and a dot-atom or
@@ -128,7 +129,8 @@ func (p *idParser) cfws() {
 	}
 }
 
-// local reads a quoted string (unquoted into b) or a dot-atom.
+// local reads a quoted string (unquoted into b, keeping its spaces, as
+// Dovecot does) or a dot-atom.
 func (p *idParser) local(b *strings.Builder) bool {
 	if !p.take('"') {
 		return p.dotAtom(b)
@@ -144,7 +146,7 @@ func (p *idParser) local(b *strings.Builder) bool {
 				b.WriteByte(p.s[p.i])
 				p.i++
 			}
-		case ' ', '\t', '\r', '\n':
+		case '\r', '\n': // folding; the white space after it stays
 		default:
 			b.WriteByte(c)
 		}
