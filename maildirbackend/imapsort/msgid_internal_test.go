@@ -14,7 +14,7 @@ func TestMsgIDs_parse(t *testing.T) {
 		{"one", "<a@b>", []string{"a@b"}},
 		{"several", "<a@b> <c@d>\r\n\t<e@f>", []string{"a@b", "c@d", "e@f"}},
 		{"quoted local part", `<"a.b"@host>`, []string{"a.b@host"}},
-		{"space in a quoted local part stays", `<"a b"@host> <"a\r\n b"@host>`, []string{"a b@host", "a b@host"}},
+		{"space in a quoted local part stays", "<\"a b\"@host> <\"a\r\n b\"@host>", []string{"a b@host", "a b@host"}},
 		{"quoted pair", `<"a\"b"@host>`, []string{`a"b@host`}},
 		{"spaces stripped", "< a@b >", []string{"a@b"}},
 		{"comment", "<a(comment)@b>", []string{"a@b"}},
