@@ -34,8 +34,9 @@ import (
 //   - threads: 56 messages of a mailing list made by threads/generate.py
 //     (seed 5256), with truncated, holed or missing References, missing
 //     dates and duplicate Message-IDs, threaded whole and in subsets;
-//   - references: 28 messages for the message-ID rules of REFERENCES: invalid
-//     References, In-Reply-To, own ID, loops, quoting, comments, case;
+//   - references: 30 messages for the message-ID rules of REFERENCES: invalid
+//     References, In-Reply-To, own ID, loops, quoting, comments, case,
+//     domain literals;
 //   - addresses: 8 messages with groups, comments, empty and encoded names
 //     and addresses without a domain, for FROM, TO, CC and DISPLAY*.
 

@@ -12,7 +12,7 @@ import (
 // from its parsed header. The zero value of a field means the header field
 // is absent.
 type Message struct {
-	ID         uint32    // sequence number or UID: what the answer lists
+	ID         uint32    // sequence number or UID: what the answer lists; not 0
 	Arrival    time.Time // INTERNALDATE
 	Date       time.Time // Date header field; zero when absent or unparseable (Arrival is used then)
 	Size       int64     // RFC822.SIZE
