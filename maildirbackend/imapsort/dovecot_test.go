@@ -37,6 +37,8 @@ import (
 //   - references: 30 messages for the message-ID rules of REFERENCES: invalid
 //     References, In-Reply-To, own ID, loops, quoting, comments, case,
 //     domain literals;
+//   - collation: 48 messages whose Subject and From name are one word each
+//     (collation/generate.py), for i;unicode-casemap;
 //   - addresses: 8 messages with groups, comments, empty and encoded names
 //     and addresses without a domain, for FROM, TO, CC and DISPLAY*.
 

@@ -97,3 +97,21 @@ func TestCasemap_order(t *testing.T) {
 		t.Errorf("invalid UTF-8: got %q", got)
 	}
 }
+
+// TestCasemap_rfc5051NotDovecot pins the keys where this package follows
+// RFC 5051 and Dovecot 2.3.19 does not (see the package doc): equal here,
+// different in Dovecot.
+func TestCasemap_rfc5051NotDovecot(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"ﬁsh", "FISH"},
+		{"№", "NO"},
+		{"ǈ", "LJ"},
+		{"ǅemal", "DŽEMAL"},
+		{"\u212bngström", "Ångström"},
+		{"ﬀ", "FF"},
+	} {
+		if a, b := casemap(pair[0]), casemap(pair[1]); a != b {
+			t.Errorf("casemap(%q) = %q, casemap(%q) = %q; want equal", pair[0], a, pair[1], b)
+		}
+	}
+}
