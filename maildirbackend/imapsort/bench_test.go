@@ -59,6 +59,20 @@ func BenchmarkThread(b *testing.B) {
 			imapsort.Format(imapsort.References(msgs))
 		}
 	})
+	chain := make([]imapsort.Message, 20000)
+	for i := range chain {
+		chain[i] = imapsort.Message{ID: uint32(i + 1), Date: day0.Add(time.Duration(i) * time.Minute),
+			Subject: "Re: chain", MessageID: fmt.Sprintf("<c%d@example.org>", i)}
+		if i > 0 {
+			chain[i].InReplyTo = fmt.Sprintf("<c%d@example.org>", i-1)
+		}
+	}
+	b.Run("REFERENCES_chain", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			imapsort.Format(imapsort.References(chain))
+		}
+	})
 	b.Run("ORDEREDSUBJECT", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

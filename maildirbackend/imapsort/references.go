@@ -106,8 +106,13 @@ func linkReferences(order []*Message) []*node {
 
 func (n *node) dummyOrNil() bool { return n == nil || n.msg == nil }
 
-// isAncestor reports whether a is d or an ancestor of d.
+// isAncestor reports whether a is d or an ancestor of d. It is O(1) when a
+// has no children, the usual case of a new message, and otherwise walks up
+// from d.
 func isAncestor(a, d *node) bool {
+	if len(a.children) == 0 {
+		return a == d
+	}
 	for n := d; n != nil; n = n.parent {
 		if n == a {
 			return true
