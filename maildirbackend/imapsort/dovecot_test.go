@@ -25,9 +25,11 @@ import (
 // header sets the file's mtime, the INTERNALDATE), then runs Debian's
 // /usr/lib/dovecot/imap pre-authenticated as nobody, one session per
 // command of commands.txt ("a SELECT INBOX", the command, "z LOGOUT"), and
-// keeps the untagged FETCH, SORT and THREAD lines. TestDovecot_answers gives
-// the same messages to Sort, OrderedSubject and References and wants the
-// same answers. The fixture sets:
+// keeps the untagged FETCH, SORT, ESEARCH and THREAD lines.
+// TestDovecot_answers gives the same messages to Sort, OrderedSubject and
+// References and wants the same answers. In CI, the interop test
+// TestSortThread_dovecotAnswers (cmd/maildir-imapd/interop) runs capture.sh
+// again and wants the stored answers. The fixture sets:
 //   - mixed: 22 messages of threads, replies, forwards, dates and addresses;
 //   - subjects: 55 messages whose subjects try the base subject rules, each
 //     with a message whose whole subject is the expected base subject;
