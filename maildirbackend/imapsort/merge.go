@@ -8,13 +8,11 @@ type subjectInfo struct {
 	replyOrFwd bool // of the message itself; false for a dummy
 }
 
+// threadSubject returns the thread subject of n, a child of the root.
 func threadSubject(n *node) subjectInfo {
-	m := n
-	if n.dummy() {
-		if len(n.children) == 0 {
-			return subjectInfo{}
-		}
-		m = n.children[0]
+	m := first(n)
+	if m == nil {
+		return subjectInfo{}
 	}
 	key, reply := subjectKey(m.msg.Subject)
 	return subjectInfo{key: key, replyOrFwd: reply && !n.dummy()}
