@@ -14,6 +14,9 @@
 //     messages are delivered, flagged and expunged through both servers and
 //     directly on disk; at the end both list the same messages with the
 //     same UIDs, flags and keywords, which equal what is on disk.
+//   - TestSortThread_dovecotAnswers: the Dovecot answers to SORT and THREAD
+//     that maildirbackend/imapsort's tests replay are what this machine's
+//     Dovecot answers (its testdata/capture.sh, run again).
 //   - TestPostfix_virtualIdle: Postfix's virtual(8) delivers over SMTP into a
 //     virtual Maildir; an IDLE client of maildir-imapd gets the EXISTS. The
 //     latency from the DATA command's 250 reply to EXISTS is printed.
