@@ -1,0 +1,215 @@
+package maildirbackend
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/maildir-imapd/maildir-imapd/imapd"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapsort"
+)
+
+// SORT (RFC 5256, RFC 5957) and THREAD (RFC 5256) for the engine: SEARCH
+// picks the messages, their cached ENVELOPE gives the keys, and imapsort
+// orders them.
+
+var errUnknownSortKey = &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Unknown sort criterion"}
+
+var sortKeys = map[string]imapsort.Key{
+	"ARRIVAL": imapsort.Arrival, "CC": imapsort.Cc, "DATE": imapsort.Date, "FROM": imapsort.From,
+	"SIZE": imapsort.Size, "SUBJECT": imapsort.Subject, "TO": imapsort.To,
+	"DISPLAYFROM": imapsort.DisplayFrom, "DISPLAYTO": imapsort.DisplayTo,
+}
+
+// Sort implements imapd.SessionSort.
+func (s *EngineSession) Sort(kind imapd.NumKind, criteria []imapd.SortCriterion, search *imap.SearchCriteria) ([]uint32, error) {
+	crit := make([]imapsort.Criterion, len(criteria))
+	for i, c := range criteria {
+		k, ok := sortKeys[strings.ToUpper(c.Key)]
+		if !ok {
+			return nil, errUnknownSortKey
+		}
+		crit[i] = imapsort.Criterion{Key: k, Reverse: c.Reverse}
+	}
+	msgs, err := s.sortMessages(kind == imapd.NumKindUID, search, false)
+	if err != nil {
+		return nil, err
+	}
+	return imapsort.Sort(msgs, crit), nil
+}
+
+// ThreadAlgorithms implements imapd.SessionThread.
+func (s *EngineSession) ThreadAlgorithms() []imap.ThreadAlgorithm {
+	return []imap.ThreadAlgorithm{imap.ThreadOrderedSubject, imap.ThreadReferences}
+}
+
+// Thread implements imapd.SessionThread.
+func (s *EngineSession) Thread(kind imapd.NumKind, alg imap.ThreadAlgorithm, search *imap.SearchCriteria) ([]*imapd.Thread, error) {
+	var threads []*imapsort.Thread
+	switch alg {
+	case imap.ThreadOrderedSubject:
+		msgs, err := s.sortMessages(kind == imapd.NumKindUID, search, false)
+		if err != nil {
+			return nil, err
+		}
+		threads = imapsort.OrderedSubject(msgs)
+	case imap.ThreadReferences:
+		msgs, err := s.sortMessages(kind == imapd.NumKindUID, search, true)
+		if err != nil {
+			return nil, err
+		}
+		threads = imapsort.References(msgs)
+	default:
+		return nil, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Unknown thread algorithm"}
+	}
+	return engineThreads(threads), nil
+}
+
+func engineThreads(ts []*imapsort.Thread) []*imapd.Thread {
+	out := make([]*imapd.Thread, len(ts))
+	for i, t := range ts {
+		out[i] = &imapd.Thread{Num: t.ID, Children: engineThreads(t.Children)}
+	}
+	return out
+}
+
+// sortMessages returns the messages that match criteria, with what SORT
+// and THREAD compare; references also reads each one's References field.
+// IDs are UIDs when byUID, else sequence numbers.
+func (s *Session) sortMessages(byUID bool, criteria *imap.SearchCriteria, references bool) ([]imapsort.Message, error) {
+	sel, err := s.selected()
+	if err != nil {
+		return nil, err
+	}
+	data, err := s.search(true, criteria, &imap.SearchOptions{ReturnAll: true})
+	if err != nil {
+		return nil, err
+	}
+	var uids []imap.UID
+	if set, ok := data.All.(imap.UIDSet); ok {
+		uids, _ = set.Nums()
+	}
+	opts := &imap.FetchOptions{Envelope: true, RFC822Size: true, InternalDate: true}
+	msgs := make([]imapsort.Message, 0, len(uids))
+	const chunk = 256
+	for len(uids) > 0 {
+		n := min(chunk, len(uids))
+		for _, sn := range sel.f.snapMany(uids[:n], sel) {
+			id := uint32(sn.uid)
+			if !byUID {
+				if id = sel.view.SeqNum(sn.uid); id == 0 {
+					continue
+				}
+			}
+			if err := sel.f.fill(&sn, opts); errors.Is(err, fs.ErrNotExist) {
+				continue // expunged meanwhile
+			} else if err != nil {
+				return nil, err
+			}
+			m := sortMessage(id, &sn)
+			if references {
+				if m.References, err = sel.f.headerField(&sn, "References"); err != nil {
+					return nil, err
+				}
+			}
+			msgs = append(msgs, m)
+		}
+		uids = uids[n:]
+	}
+	return msgs, nil
+}
+
+// sortMessage fills the keys of one message from its ENVELOPE.
+func sortMessage(id uint32, sn *snapshot) imapsort.Message {
+	m := imapsort.Message{ID: id, Arrival: time.Unix(sn.mtime, 0).UTC(), Size: sn.vsize}
+	if sn.parsed == nil {
+		return m
+	}
+	env := sn.parsed.Envelope
+	m.Date = env.Date
+	m.Subject = env.Subject
+	first := func(l []imap.Address) imapsort.Address {
+		if len(l) == 0 {
+			return imapsort.Address{}
+		}
+		return imapsort.Address{Name: l[0].Name, Mailbox: l[0].Mailbox, Host: l[0].Host}
+	}
+	m.From, m.To, m.Cc = first(env.From), first(env.To), first(env.Cc)
+	if env.MessageID != "" {
+		m.MessageID = "<" + env.MessageID + ">"
+	}
+	if len(env.InReplyTo) > 0 {
+		m.InReplyTo = "<" + strings.Join(env.InReplyTo, "> <") + ">"
+	}
+	return m
+}
+
+// headerField returns the unfolded value of the first header field name of
+// a message ("" when it has none).
+func (f *folder) headerField(sn *snapshot, name string) (string, error) {
+	file, err := f.openMessage(sn)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	defer file.Close()
+	return readHeaderField(bufio.NewReaderSize(file, 64<<10), name)
+}
+
+// maxHeaderBlock bounds the header read for one field.
+const maxHeaderBlock = 1 << 20
+
+// readHeaderField scans a message's header block for a field.
+func readHeaderField(r *bufio.Reader, name string) (string, error) {
+	var (
+		value   strings.Builder
+		inField bool
+		read    int
+	)
+	for {
+		line, err := r.ReadSlice('\n')
+		read += len(line)
+		if read > maxHeaderBlock {
+			return value.String(), nil
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			err = nil // a very long line: the rest follows in the next slices
+		}
+		trimmed := bytes.TrimRight(line, "\r\n")
+		switch {
+		case len(trimmed) == 0 && len(line) > 0 && (line[0] == '\n' || line[0] == '\r'):
+			return value.String(), nil // end of the header
+		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
+			if inField {
+				value.WriteByte(' ')
+				value.Write(bytes.TrimSpace(trimmed))
+			}
+		default:
+			if inField {
+				return value.String(), nil
+			}
+			if k, v, ok := bytes.Cut(trimmed, []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
+				inField = true
+				value.Write(bytes.TrimSpace(v))
+			}
+		}
+		if err == io.EOF {
+			return value.String(), nil
+		} else if err != nil {
+			return "", fmt.Errorf("read header: %w", err)
+		}
+	}
+}
+
+var (
+	_ imapd.SessionSort   = (*EngineSession)(nil)
+	_ imapd.SessionThread = (*EngineSession)(nil)
+)
