@@ -82,9 +82,6 @@ func (w *world) absorb(s *session, cmd string, rs []resp) []string {
 		(tagged == "OK" || strings.HasPrefix(tagged, "NO") || tagged == "BAD" && strings.HasSuffix(verb, "STORE")) {
 		tagged = "OK or NO (read-only)" // differences.md: "STORE, EXPUNGE in a read-only mailbox"
 	}
-	if verb == "CHECK" && s.selected == "" && tolerate("check-unselected") {
-		tagged = "BAD"
-	}
 	w.afterTagged(s, verb, cmd, tagged)
 	return append(data, tagged)
 }

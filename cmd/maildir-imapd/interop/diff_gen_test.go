@@ -162,6 +162,8 @@ func (g *gen) list() string {
 		`LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`,
 		`LIST "" "*" RETURN (STATUS (MESSAGES UIDNEXT UNSEEN))`,
 		`LIST "" ("A" "B.*")`,
+		"LIST \"\" \"!#$&'+,-.0123456789:;<=>?@^_`|[}%*\"", // issue 7, item 8: not valid mUTF-7
+		`LIST "INBOX" *`, // curl's imap://host/INBOX
 	})
 	if l == `LIST "A" "*"` && tolerate("list-reference") {
 		return `LIST "" "A*"`

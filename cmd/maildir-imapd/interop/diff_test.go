@@ -47,7 +47,6 @@ var settled = map[string]bool{
 	"subscribe-nonexistent": true, // deliberate
 	"delete-selected":       true, // deliberate
 	"append-binary":         true, // deliberate: a NUL is kept (base64), not turned into 0x80
-	"check-unselected":      true, // go-imap: CHECK is NOOP in any state
 }
 
 // tolerate reports whether the difference name is normalised away in this
