@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/maildir-imapd/maildir-imapd/imapd"
 )
 
 // listServer is a real server over a Maildir in t.TempDir().
@@ -58,12 +59,26 @@ func newListServerLog(t testing.TB, opts *Options, serverLog io.Writer) *listSer
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := imapserver.New(&imapserver.Options{
-		NewSession:   b.NewSession,
-		Caps:         b.Caps(),
-		InsecureAuth: true,
-		Logger:       slog.NewLogLogger(slog.NewTextHandler(serverLog, nil), slog.LevelError),
-	})
+	// The front-end, as maildirtest chooses it: imapd unless
+	// MAILDIR_IMAPD_FRONTEND=imapserver.
+	var srv interface {
+		Serve(net.Listener) error
+		Close() error
+	}
+	if os.Getenv("MAILDIR_IMAPD_FRONTEND") == "imapserver" {
+		srv = imapserver.New(&imapserver.Options{
+			NewSession:   b.NewSession,
+			Caps:         b.Caps(),
+			InsecureAuth: true,
+			Logger:       slog.NewLogLogger(slog.NewTextHandler(serverLog, nil), slog.LevelError),
+		})
+	} else {
+		srv = imapd.New(&imapd.Options{
+			NewSession:   b.NewEngineSession,
+			InsecureAuth: true,
+			Logger:       slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelError})),
+		})
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
