@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/maildir-imapd/maildir-imapd/internal/inflate"
 )
 
 // COMPRESS=DEFLATE (RFC 4978): after "OK", both directions are a raw
@@ -57,10 +60,13 @@ func handleCompress(c *Conn, cmd *command) error {
 	return nil
 }
 
-// deflateConn is a net.Conn whose data is compressed with DEFLATE.
+// deflateConn is a net.Conn whose data is compressed with DEFLATE. Its
+// read side is internal/inflate, which hands out a command as soon as it
+// is decoded even if the client leaves its deflate block open (mbsync
+// does); compress/flate would hold it until the block ends.
 type deflateConn struct {
 	net.Conn
-	r io.ReadCloser
+	r *inflate.Reader
 	w *flate.Writer
 }
 
@@ -73,7 +79,7 @@ func newDeflateConn(nc net.Conn, pending []byte) (*deflateConn, error) {
 	if len(pending) > 0 {
 		src = io.MultiReader(bytes.NewReader(pending), nc)
 	}
-	return &deflateConn{Conn: nc, r: flate.NewReader(src), w: w}, nil
+	return &deflateConn{Conn: nc, r: inflate.NewReader(bufio.NewReader(src)), w: w}, nil
 }
 
 func (d *deflateConn) Read(b []byte) (int, error)  { return d.r.Read(b) }
