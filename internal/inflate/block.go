@@ -100,8 +100,14 @@ func (r *Reader) symbols(want int) bool {
 			return false
 		}
 		if sym < 256 {
-			r.take(n)
-			r.put(byte(sym))
+			r.bits >>= n
+			r.nbits -= n
+			r.win[r.wpos] = byte(sym)
+			r.wpos = (r.wpos + 1) & winMask
+			r.unread++
+			if r.hist < winSize {
+				r.hist++
+			}
 			continue
 		}
 		if sym == 256 {
@@ -120,7 +126,13 @@ func (r *Reader) symbols(want int) bool {
 		r.take(n)
 		r.copyLen = int(lenBase[sym]) + int(r.take(extra))
 		r.st = stDist
-		return true
+		if !r.distance() {
+			return false
+		}
+		r.copyMatch(want)
+		if r.st != stSym {
+			return true
+		}
 	}
 	return true
 }
