@@ -1,19 +1,21 @@
 package imapd
 
 import (
+	"bufio"
 	"bytes"
+	"compress/flate"
 	"io"
 	"net"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/klauspost/compress/flate"
+
+	"github.com/maildir-imapd/maildir-imapd/internal/inflate"
 )
 
 // COMPRESS=DEFLATE (RFC 4978): after "OK", both directions are a raw
-// DEFLATE stream (no zlib header), flushed (a sync flush) at the end of
-// each response burst. Clients end their commands with a sync flush (K-9,
-// neomutt) or a partial flush (mbsync); both are read at once.
+// DEFLATE stream (no zlib header), flushed at the end of each response
+// burst.
 
 func init() {
 	register(authed, handleCompress, "COMPRESS")
@@ -58,10 +60,13 @@ func handleCompress(c *Conn, cmd *command) error {
 	return nil
 }
 
-// deflateConn is a net.Conn whose data is compressed with DEFLATE.
+// deflateConn is a net.Conn whose data is compressed with DEFLATE. Its
+// read side is internal/inflate, which hands out a command as soon as it
+// is decoded even if the client leaves its deflate block open (mbsync
+// does); compress/flate would hold it until the block ends.
 type deflateConn struct {
 	net.Conn
-	r io.ReadCloser
+	r *inflate.Reader
 	w *flate.Writer
 }
 
@@ -74,12 +79,7 @@ func newDeflateConn(nc net.Conn, pending []byte) (*deflateConn, error) {
 	if len(pending) > 0 {
 		src = io.MultiReader(bytes.NewReader(pending), nc)
 	}
-	// WithPartialBlock: data is handed over at the end of every block.
-	// The standard library's inflater keeps it until the next block is
-	// read, so a client that ends its commands with Z_PARTIAL_FLUSH
-	// (mbsync) would wait for an answer to a command the server has not
-	// seen yet.
-	return &deflateConn{Conn: nc, r: flate.NewReaderOpts(src, flate.WithPartialBlock()), w: w}, nil
+	return &deflateConn{Conn: nc, r: inflate.NewReader(bufio.NewReader(src)), w: w}, nil
 }
 
 func (d *deflateConn) Read(b []byte) (int, error)  { return d.r.Read(b) }
