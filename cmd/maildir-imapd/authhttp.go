@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/passwdfile"
@@ -88,8 +89,8 @@ func (h *authHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.metrics.Login(loginResult(err))
 		text := statusInvalid
-		if ie := (*imap.Error)(nil); errors.As(err, &ie) {
-			text = ie.Text
+		if ie := (*imap.Error)(nil); !errors.Is(err, imapserver.ErrAuthFailed) && errors.As(err, &ie) {
+			text = ie.Text // throttled, or the users file failed
 		}
 		attempt, _ := strconv.Atoi(r.Header.Get("Auth-Login-Attempt"))
 		h.answerFailure(w, text, user, answerAt, attempt < h.maxAttempts)
@@ -179,13 +180,10 @@ func clientAddr(s string) net.Addr {
 
 // loginResult names the result of a failed login for the metrics.
 func loginResult(err error) string {
-	var ie *imap.Error
-	switch {
-	case errors.As(err, &ie) && ie.Code == imap.ResponseCodeUnavailable:
-		return "refused"
-	default:
+	if errors.Is(err, imapserver.ErrAuthFailed) {
 		return "failed"
 	}
+	return "refused"
 }
 
 // backendMap names each user's backend: the user's own host= and port=
