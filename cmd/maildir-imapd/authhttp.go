@@ -122,6 +122,7 @@ func (h *authHTTP) answerFailure(w http.ResponseWriter, text, user string, answe
 	remaining := max(time.Until(answerAt), 0)
 	hdr := w.Header()
 	hdr.Set("Auth-Status", text)
+	wait := 0
 	if retry {
 		whole := remaining.Truncate(time.Second)
 		if whole < time.Second {
@@ -129,11 +130,12 @@ func (h *authHTTP) answerFailure(w http.ResponseWriter, text, user string, answe
 			whole = time.Second
 		}
 		h.sleep(remaining - min(whole, remaining))
-		hdr.Set("Auth-Wait", strconv.Itoa(int(whole/time.Second)))
+		wait = int(whole / time.Second)
+		hdr.Set("Auth-Wait", strconv.Itoa(wait))
 	} else {
 		h.sleep(remaining)
 	}
-	h.log.Debug("auth_http refused", "user", user, "status", text, "retry", retry)
+	h.log.Debug("auth_http refused", "user", user, "status", text, "auth_wait", wait)
 	w.WriteHeader(http.StatusOK)
 }
 

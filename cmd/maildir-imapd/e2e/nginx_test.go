@@ -1,0 +1,265 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/maildir-imapd/maildir-imapd/cmd/maildir-imapd/internal/testenv"
+)
+
+// A real nginx mail proxy (Debian's nginx with libnginx-mod-mail) in front
+// of two maildir-imapd backends on loopback, each serving its own user, and
+// a third maildir-imapd answering nginx's auth_http: the set-up of
+// contrib/nginx/, without TLS on the proxy.
+//
+// Addresses: nginx connects to the backends from 127.0.0.1, the trusted
+// proxy, which must send a PROXY header; the tests' clients connect to
+// nginx from 127.0.0.3, the "real" client address the backends must log;
+// direct connections to a backend come from 127.0.0.2, an untrusted
+// address, which sends no header.
+
+// mailModule is where Debian's libnginx-mod-mail installs the module.
+const mailModule = "/usr/lib/nginx/modules/ngx_mail_module.so"
+
+// Source addresses of the tests' connections (see above).
+var (
+	clientSource = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}
+	directSource = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+)
+
+// proxyUser is a user of the proxied set-up.
+type proxyUser struct {
+	name, pass string
+	maildir    string
+	backend    *opsDaemon
+}
+
+// proxyEnv is nginx, the auth_http director and two backends.
+type proxyEnv struct {
+	nginxAddr string
+	nginxLog  string // nginx's error log file
+	director  *opsDaemon
+	alice     proxyUser // on backend A, routed by the users file's host= and port=
+	bob       proxyUser // on backend B, routed by its domain in backends
+}
+
+// startProxyEnv starts the set-up, stopping everything at cleanup.
+func startProxyEnv(tb testing.TB) *proxyEnv {
+	tb.Helper()
+	nginx := testenv.Tool(tb, "nginx", "nginx")
+	testenv.File(tb, mailModule, "libnginx-mod-mail")
+	dir := tb.TempDir()
+	env := &proxyEnv{
+		alice: proxyUser{name: "alice@a.test", pass: "alice pass"},
+		bob:   proxyUser{name: "bob@b.test", pass: "bob pass"},
+	}
+	for _, u := range []*proxyUser{&env.alice, &env.bob} {
+		home := filepath.Join(dir, "home", u.name)
+		u.maildir = filepath.Join(home, "Maildir")
+		makeMaildirTB(tb, u.maildir)
+		// Each backend knows only its own user.
+		users := writeTB(tb, filepath.Join(dir, u.name+".users"), passwdLine(*u, home, ""))
+		u.backend = startOps(tb, "backend "+u.name, fmt.Sprintf(
+			"users = %q\nlisten = \"127.0.0.1:0\"\nproxy_trusted = [\"127.0.0.1/32\"]\n", users))
+	}
+	aliceHost, alicePort, _ := net.SplitHostPort(env.alice.backend.addr)
+	users := writeTB(tb, filepath.Join(dir, "director.users"),
+		passwdLine(env.alice, filepath.Join(dir, "home", env.alice.name), "host="+aliceHost+" port="+alicePort)+
+			passwdLine(env.bob, filepath.Join(dir, "home", env.bob.name), ""))
+	env.director = startOps(tb, "director", fmt.Sprintf(
+		"users = %q\nlisten = \"127.0.0.1:0\"\nauth_http_listen = \"127.0.0.1:0\"\n"+
+			"backends = [\"b.test=%s\"]\nauth_failure_delay = \"1s\"\n", users, env.bob.backend.addr))
+
+	env.nginxAddr = freeAddr(tb)
+	env.nginxLog = filepath.Join(dir, "error.log")
+	conf := writeTB(tb, filepath.Join(dir, "nginx.conf"), fmt.Sprintf(`load_module %s;
+worker_processes 1;
+error_log %s info;
+pid %s;
+events { worker_connections 128; }
+mail {
+    auth_http %s/auth;
+    proxy_pass_error_message on;
+    imap_capabilities IMAP4rev1 IDLE LITERAL+ UIDPLUS;
+    server {
+        listen %s;
+        protocol imap;
+        proxy_protocol on;
+    }
+}
+`, mailModule, env.nginxLog, filepath.Join(dir, "nginx.pid"), env.director.opsAddrs["auth_http"], env.nginxAddr))
+	cmd := exec.Command(nginx, "-c", conf, "-p", dir, "-g", "daemon off;")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start nginx: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGQUIT) // graceful stop
+		select {
+		case <-exited:
+		case <-time.After(deadline):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if tb.Failed() {
+			log, _ := os.ReadFile(env.nginxLog)
+			tb.Logf("nginx output:\n%s\nnginx error log:\n%s", out.String(), log)
+		}
+	})
+	waitGreeting(tb, env.nginxAddr, exited, out)
+	return env
+}
+
+// passwdLine is u's users-file line with the extra fields extra.
+func passwdLine(u proxyUser, home, extra string) string {
+	return fmt.Sprintf("%s:{PLAIN}%s::::%s::%s\n", u.name, u.pass, home, extra)
+}
+
+// freeAddr returns a loopback address with a port free a moment ago, for
+// nginx, which cannot report a port chosen by the kernel.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// waitGreeting waits until addr greets, failing if the process exits.
+func waitGreeting(tb testing.TB, addr string, exited <-chan struct{}, out *syncBuffer) {
+	tb.Helper()
+	timeout := time.After(deadline)
+	for {
+		if err := probe(addr, false); err == nil {
+			return
+		}
+		select {
+		case <-exited:
+			tb.Fatalf("nginx exited:\n%s", out.String())
+		case <-timeout:
+			tb.Fatalf("nginx on %s did not greet within %v:\n%s", addr, deadline, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// dialFrom connects go-imap's client to addr from the source address
+// src, with the EXISTS counts it is told sent to exists.
+func dialFrom(tb testing.TB, src *net.TCPAddr, addr string, exists chan<- uint32) *imapclient.Client {
+	tb.Helper()
+	d := net.Dialer{LocalAddr: src, Timeout: deadline}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatalf("dial %s from %s: %v", addr, src.IP, err)
+	}
+	c := imapclient.New(conn, &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(m *imapclient.UnilateralDataMailbox) {
+				if m.NumMessages != nil && exists != nil {
+					exists <- *m.NumMessages
+				}
+			},
+		},
+	})
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestNginx_proxy(t *testing.T) {
+	env := startProxyEnv(t)
+
+	// Each user lands on the backend that has the user's Maildir, and
+	// sees a delivery made there pushed through the proxy.
+	for _, u := range []proxyUser{env.alice, env.bob} {
+		t.Run(u.name, func(t *testing.T) {
+			exists := make(chan uint32, 16)
+			c := dialFrom(t, clientSource, env.nginxAddr, exists)
+			if err := c.Login(u.name, u.pass).Wait(); err != nil {
+				t.Fatalf("LOGIN through nginx: %v", err)
+			}
+			if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+				t.Fatal(err)
+			}
+			idle, err := c.Idle()
+			if err != nil {
+				t.Fatal(err)
+			}
+			deliver(t, u.maildir, message("Through nginx", "Pushed via the proxy."))
+			waitFor(t, exists, "* 1 EXISTS through nginx", func(n uint32) bool { return n == 1 })
+			if err := idle.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := idle.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			// The backend logged the client's address, not nginx's.
+			u.backend.waitLog(t, func(r logRecord) bool {
+				return r.Msg == "login" && r.User == u.name && strings.HasPrefix(r.Conn, clientSource.IP.String()+":")
+			}, "login of "+u.name+" from "+clientSource.IP.String())
+		})
+	}
+
+	t.Run("wrong password", func(t *testing.T) {
+		c := dialFrom(t, clientSource, env.nginxAddr, nil)
+		start := time.Now()
+		err := c.Login(env.alice.name, "wrong").Wait()
+		if err == nil || !strings.Contains(err.Error(), "Invalid login or password") {
+			t.Fatalf("LOGIN with a wrong password: %v", err)
+		}
+		t.Logf("wrong password answered through nginx after %v (auth_failure_delay 1s as Auth-Wait)", time.Since(start).Round(time.Millisecond))
+		env.director.waitLog(t, func(r logRecord) bool {
+			return r.Msg == "auth_http refused" && r.User == env.alice.name && r.AuthWait == 1
+		}, "auth_http answer with Auth-Wait: 1")
+		// With Auth-Wait nginx keeps the connection: the client may retry.
+		if err := c.Login(env.alice.name, env.alice.pass).Wait(); err != nil {
+			t.Fatalf("LOGIN after a failure, on the same connection: %v", err)
+		}
+	})
+
+	t.Run("direct client", func(t *testing.T) {
+		// Not from the trusted proxy, without a header: served as it is.
+		c := dialFrom(t, directSource, env.bob.backend.addr, nil)
+		if err := c.Login(env.bob.name, env.bob.pass).Wait(); err != nil {
+			t.Fatalf("direct LOGIN: %v", err)
+		}
+		env.bob.backend.waitLog(t, func(r logRecord) bool {
+			return r.Msg == "login" && strings.HasPrefix(r.Conn, directSource.IP.String()+":")
+		}, "direct login from "+directSource.IP.String())
+	})
+
+	t.Run("trusted without header", func(t *testing.T) {
+		// From 127.0.0.1, the proxy's address, a client that speaks
+		// without a header is closed without a greeting.
+		conn, err := net.DialTimeout("tcp", env.alice.backend.addr, deadline)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(deadline))
+		if _, err := conn.Write([]byte("a1 CAPABILITY\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := io.ReadAll(conn); len(got) != 0 {
+			t.Fatalf("a headerless connection from the trusted proxy was served: %q", got)
+		}
+		env.alice.backend.waitLog(t, func(r logRecord) bool {
+			return r.Msg == "connection refused" && strings.Contains(r.Reason, "no PROXY protocol header")
+		}, "refusal of a headerless connection from the proxy")
+	})
+}
