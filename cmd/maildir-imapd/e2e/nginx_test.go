@@ -160,8 +160,8 @@ func waitGreeting(tb testing.TB, addr string, exited <-chan struct{}, out *syncB
 }
 
 // dialFrom connects go-imap's client to addr from the source address
-// src, with the EXISTS counts it is told sent to exists.
-func dialFrom(tb testing.TB, src *net.TCPAddr, addr string, exists chan<- uint32) *imapclient.Client {
+// src; onExists, if not nil, is called with each EXISTS count it is told.
+func dialFrom(tb testing.TB, src *net.TCPAddr, addr string, onExists func(uint32)) *imapclient.Client {
 	tb.Helper()
 	d := net.Dialer{LocalAddr: src, Timeout: deadline}
 	conn, err := d.Dial("tcp", addr)
@@ -171,8 +171,8 @@ func dialFrom(tb testing.TB, src *net.TCPAddr, addr string, exists chan<- uint32
 	c := imapclient.New(conn, &imapclient.Options{
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			Mailbox: func(m *imapclient.UnilateralDataMailbox) {
-				if m.NumMessages != nil && exists != nil {
-					exists <- *m.NumMessages
+				if m.NumMessages != nil && onExists != nil {
+					onExists(*m.NumMessages)
 				}
 			},
 		},
@@ -189,7 +189,7 @@ func TestNginx_proxy(t *testing.T) {
 	for _, u := range []proxyUser{env.alice, env.bob} {
 		t.Run(u.name, func(t *testing.T) {
 			exists := make(chan uint32, 16)
-			c := dialFrom(t, clientSource, env.nginxAddr, exists)
+			c := dialFrom(t, clientSource, env.nginxAddr, func(n uint32) { exists <- n })
 			if err := c.Login(u.name, u.pass).Wait(); err != nil {
 				t.Fatalf("LOGIN through nginx: %v", err)
 			}
@@ -262,4 +262,69 @@ func TestNginx_proxy(t *testing.T) {
 			return r.Msg == "connection refused" && strings.Contains(r.Reason, "no PROXY protocol header")
 		}, "refusal of a headerless connection from the proxy")
 	})
+}
+
+// BenchmarkNginx_push measures a push, from the rename of a delivery into
+// new/ to "* N EXISTS" at an IDLE client, for two clients idling on the
+// same INBOX: one connected to the backend directly, one through nginx.
+// Both see every delivery, so load on the machine affects both alike; the
+// difference of the means is the proxy's added latency. ns/op is the time
+// until both have seen it. Run with
+// go test -run '^$' -bench Nginx ./cmd/maildir-imapd/e2e/
+func BenchmarkNginx_push(b *testing.B) {
+	env := startProxyEnv(b)
+	u := env.alice
+	type seen struct {
+		n  uint32
+		at time.Time
+	}
+	paths := []struct {
+		addr string
+		src  *net.TCPAddr
+	}{{u.backend.addr, directSource}, {env.nginxAddr, clientSource}}
+	var chans [2]chan seen
+	var idles [2]*imapclient.IdleCommand
+	var n uint32
+	for i, p := range paths {
+		ch := make(chan seen, 1024)
+		chans[i] = ch
+		c := dialFrom(b, p.src, p.addr, func(n uint32) { ch <- seen{n, time.Now()} })
+		if err := c.Login(u.name, u.pass).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		sel, err := c.Select("INBOX", nil).Wait()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = sel.NumMessages
+		if idles[i], err = c.Idle(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var sum [2]time.Duration
+	b.ResetTimer()
+	for range b.N {
+		n++
+		start := time.Now()
+		deliver(b, u.maildir, message("Bench", "Push."))
+		for i, ch := range chans {
+			for got := (seen{}); got.n != n; {
+				select {
+				case got = <-ch:
+					sum[i] += got.at.Sub(start)
+				case <-time.After(deadline):
+					b.Fatalf("no * %d EXISTS within %v", n, deadline)
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
+	b.ReportMetric(per(sum[0]), "direct-µs/push")
+	b.ReportMetric(per(sum[1]), "nginx-µs/push")
+	b.ReportMetric(per(sum[1]-sum[0]), "added-µs/push")
+	for _, idle := range idles {
+		_ = idle.Close()
+		_ = idle.Wait()
+	}
 }
