@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/maildir-imapd/maildir-imapd/cmd/maildir-imapd/internal/selfsigned"
 	"github.com/maildir-imapd/maildir-imapd/cmd/maildir-imapd/internal/testenv"
 )
 
@@ -46,11 +48,13 @@ type proxyUser struct {
 
 // proxyEnv is nginx, the auth_http director and two backends.
 type proxyEnv struct {
-	nginxAddr string
-	nginxLog  string // nginx's error log file
-	director  *opsDaemon
-	alice     proxyUser // on backend A, routed by the users file's host= and port=
-	bob       proxyUser // on backend B, routed by its domain in backends
+	nginxAddr    string      // STARTTLS only
+	nginxTLSAddr string      // implicit TLS
+	tls          *tls.Config // trusts nginx's certificate
+	nginxLog     string      // nginx's error log file
+	director     *opsDaemon
+	alice        proxyUser // on backend A, routed by the users file's host= and port=
+	bob          proxyUser // on backend B, routed by its domain in backends
 }
 
 // startProxyEnv starts the set-up, stopping everything at cleanup.
@@ -80,24 +84,27 @@ func startProxyEnv(tb testing.TB) *proxyEnv {
 		"users = %q\nlisten = \"127.0.0.1:0\"\nauth_http_listen = \"127.0.0.1:0\"\n"+
 			"backends = [\"b.test=%s\"]\nauth_failure_delay = \"1s\"\n", users, env.bob.backend.addr))
 
-	env.nginxAddr = freeAddr(tb)
+	env.nginxAddr, env.nginxTLSAddr = freeAddr(tb), freeAddr(tb)
 	env.nginxLog = filepath.Join(dir, "error.log")
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	pool, err := selfsigned.Write(cert, key, "nginx e2e")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	env.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	mail := contribMailConf(tb, map[string]string{
+		"auth_http 127.0.0.1:9143/auth;": "auth_http " + env.director.opsAddrs["auth_http"] + "/auth;",
+		"listen 143;":                    "listen " + env.nginxAddr + ";",
+		"listen 993 ssl;":                "listen " + env.nginxTLSAddr + " ssl;",
+		"ssl_certificate /etc/ssl/certs/mail.example.org.pem;":       "ssl_certificate " + cert + ";",
+		"ssl_certificate_key /etc/ssl/private/mail.example.org.key;": "ssl_certificate_key " + key + ";",
+	})
 	conf := writeTB(tb, filepath.Join(dir, "nginx.conf"), fmt.Sprintf(`load_module %s;
 worker_processes 1;
 error_log %s info;
 pid %s;
 events { worker_connections 128; }
-mail {
-    auth_http %s/auth;
-    proxy_pass_error_message on;
-    imap_capabilities IMAP4rev1 IDLE LITERAL+ UIDPLUS;
-    server {
-        listen %s;
-        protocol imap;
-        proxy_protocol on;
-    }
-}
-`, mailModule, env.nginxLog, filepath.Join(dir, "nginx.pid"), env.director.opsAddrs["auth_http"], env.nginxAddr))
+%s`, mailModule, env.nginxLog, filepath.Join(dir, "nginx.pid"), mail))
 	cmd := exec.Command(nginx, "-c", conf, "-p", dir, "-g", "daemon off;")
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -121,6 +128,26 @@ mail {
 	})
 	waitGreeting(tb, env.nginxAddr, exited, out)
 	return env
+}
+
+// contribMailConf returns contrib/nginx/mail.conf with each key of edits
+// replaced by its value: the test runs the configuration operators copy,
+// on loopback addresses and a test certificate. A key missing from the
+// file fails the test, so that the file and the test cannot drift apart.
+func contribMailConf(tb testing.TB, edits map[string]string) string {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "contrib", "nginx", "mail.conf"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conf := string(data)
+	for from, to := range edits {
+		if strings.Count(conf, from) != 1 {
+			tb.Fatalf("contrib/nginx/mail.conf: %q is not there once", from)
+		}
+		conf = strings.Replace(conf, from, to, 1)
+	}
+	return conf
 }
 
 // passwdLine is u's users-file line with the extra fields extra.
@@ -159,16 +186,25 @@ func waitGreeting(tb testing.TB, addr string, exited <-chan struct{}, out *syncB
 	}
 }
 
-// dialFrom connects go-imap's client to addr from the source address
-// src; onExists, if not nil, is called with each EXISTS count it is told.
-func dialFrom(tb testing.TB, src *net.TCPAddr, addr string, onExists func(uint32)) *imapclient.Client {
+// How dialFrom secures a connection.
+const (
+	plainConn = iota
+	startTLSConn
+	implicitTLSConn
+)
+
+// dialFrom connects go-imap's client to addr from the source address src,
+// in plain, with STARTTLS or with implicit TLS (trusting env.tls); onExists,
+// if not nil, is called with each EXISTS count it is told.
+func (env *proxyEnv) dialFrom(tb testing.TB, src *net.TCPAddr, addr string, mode int, onExists func(uint32)) *imapclient.Client {
 	tb.Helper()
 	d := net.Dialer{LocalAddr: src, Timeout: deadline}
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		tb.Fatalf("dial %s from %s: %v", addr, src.IP, err)
 	}
-	c := imapclient.New(conn, &imapclient.Options{
+	opts := &imapclient.Options{
+		TLSConfig: env.tls,
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			Mailbox: func(m *imapclient.UnilateralDataMailbox) {
 				if m.NumMessages != nil && onExists != nil {
@@ -176,7 +212,18 @@ func dialFrom(tb testing.TB, src *net.TCPAddr, addr string, onExists func(uint32
 				}
 			},
 		},
-	})
+	}
+	var c *imapclient.Client
+	switch mode {
+	case startTLSConn:
+		if c, err = imapclient.NewStartTLS(conn, opts); err != nil {
+			tb.Fatalf("STARTTLS with %s: %v", addr, err)
+		}
+	case implicitTLSConn:
+		c = imapclient.New(tls.Client(conn, env.tls), opts)
+	default:
+		c = imapclient.New(conn, opts)
+	}
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
@@ -186,10 +233,15 @@ func TestNginx_proxy(t *testing.T) {
 
 	// Each user lands on the backend that has the user's Maildir, and
 	// sees a delivery made there pushed through the proxy.
+	// alice comes with implicit TLS (993), bob with STARTTLS (143).
 	for _, u := range []proxyUser{env.alice, env.bob} {
 		t.Run(u.name, func(t *testing.T) {
 			exists := make(chan uint32, 16)
-			c := dialFrom(t, clientSource, env.nginxAddr, func(n uint32) { exists <- n })
+			addr, mode := env.nginxTLSAddr, implicitTLSConn
+			if u.name == env.bob.name {
+				addr, mode = env.nginxAddr, startTLSConn
+			}
+			c := env.dialFrom(t, clientSource, addr, mode, func(n uint32) { exists <- n })
 			if err := c.Login(u.name, u.pass).Wait(); err != nil {
 				t.Fatalf("LOGIN through nginx: %v", err)
 			}
@@ -216,7 +268,7 @@ func TestNginx_proxy(t *testing.T) {
 	}
 
 	t.Run("wrong password", func(t *testing.T) {
-		c := dialFrom(t, clientSource, env.nginxAddr, nil)
+		c := env.dialFrom(t, clientSource, env.nginxTLSAddr, implicitTLSConn, nil)
 		start := time.Now()
 		err := c.Login(env.alice.name, "wrong").Wait()
 		if err == nil || !strings.Contains(err.Error(), "Invalid login or password") {
@@ -234,7 +286,7 @@ func TestNginx_proxy(t *testing.T) {
 
 	t.Run("direct client", func(t *testing.T) {
 		// Not from the trusted proxy, without a header: served as it is.
-		c := dialFrom(t, directSource, env.bob.backend.addr, nil)
+		c := env.dialFrom(t, directSource, env.bob.backend.addr, plainConn, nil)
 		if err := c.Login(env.bob.name, env.bob.pass).Wait(); err != nil {
 			t.Fatalf("direct LOGIN: %v", err)
 		}
@@ -266,7 +318,8 @@ func TestNginx_proxy(t *testing.T) {
 
 // BenchmarkNginx_push measures a push, from the rename of a delivery into
 // new/ to "* N EXISTS" at an IDLE client, for two clients idling on the
-// same INBOX: one connected to the backend directly, one through nginx.
+// same INBOX: one connected to the backend directly (plain), one through
+// nginx (implicit TLS on the proxy, as clients connect).
 // Both see every delivery, so load on the machine affects both alike; the
 // difference of the means is the proxy's added latency. ns/op is the time
 // until both have seen it. Run with
@@ -281,14 +334,15 @@ func BenchmarkNginx_push(b *testing.B) {
 	paths := []struct {
 		addr string
 		src  *net.TCPAddr
-	}{{u.backend.addr, directSource}, {env.nginxAddr, clientSource}}
+		mode int
+	}{{u.backend.addr, directSource, plainConn}, {env.nginxTLSAddr, clientSource, implicitTLSConn}}
 	var chans [2]chan seen
 	var idles [2]*imapclient.IdleCommand
 	var n uint32
 	for i, p := range paths {
 		ch := make(chan seen, 1024)
 		chans[i] = ch
-		c := dialFrom(b, p.src, p.addr, func(n uint32) { ch <- seen{n, time.Now()} })
+		c := env.dialFrom(b, p.src, p.addr, p.mode, func(n uint32) { ch <- seen{n, time.Now()} })
 		if err := c.Login(u.name, u.pass).Wait(); err != nil {
 			b.Fatal(err)
 		}
