@@ -243,20 +243,29 @@ func (s *trackedSession) Namespace() (*imap.NamespaceData, error) {
 }
 
 // countConns reports each open connection's state and TLS to the
-// connection gauge.
+// connection gauge. NetConn takes the connection's own lock, so it is
+// called after d.mu is released.
 func (d *daemon) countConns(add func(state, tls string)) {
+	type entry struct {
+		conn  *imapserver.Conn
+		state int32
+	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	conns := make([]entry, 0, len(d.conns))
 	for c, s := range d.conns {
-		state := stateNotAuthenticated
+		e := entry{conn: c, state: stateNotAuthenticated}
 		if s != nil {
-			state = s.state.Load()
+			e.state = s.state.Load()
 		}
+		conns = append(conns, e)
+	}
+	d.mu.Unlock()
+	for _, e := range conns {
 		secure := "no"
-		if _, ok := c.NetConn().(*tls.Conn); ok {
+		if _, ok := e.conn.NetConn().(*tls.Conn); ok {
 			secure = "yes"
 		}
-		add(stateNames[state], secure)
+		add(stateNames[e.state], secure)
 	}
 }
 

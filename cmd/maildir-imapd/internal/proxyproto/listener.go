@@ -186,7 +186,7 @@ func (l *listener) readHeader(c net.Conn) net.Conn {
 		return nil
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	pc := &conn{Conn: c, remote: c.RemoteAddr(), local: c.LocalAddr(), header: h}
+	pc := &conn{Conn: c, remote: c.RemoteAddr(), local: c.LocalAddr()}
 	if h.Source.IsValid() {
 		pc.remote, pc.local = tcpAddr(h.Source), tcpAddr(h.Destination)
 	}
@@ -200,15 +200,11 @@ func (l *listener) readHeader(c net.Conn) net.Conn {
 type conn struct {
 	net.Conn
 	remote, local net.Addr
-	header        Header
 	rest          []byte // read past the header; served first
 }
 
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
 func (c *conn) LocalAddr() net.Addr  { return c.local }
-
-// Header returns the PROXY header the connection began with.
-func (c *conn) Header() Header { return c.header }
 
 // NetConn returns the proxy's connection, for code that unwraps.
 func (c *conn) NetConn() net.Conn { return c.Conn }
