@@ -244,6 +244,9 @@ func (c *guardConn) Read(p []byte) (int, error) {
 	}
 	for {
 		n, err := c.Conn.Read(p)
+		if n == 0 && len(c.head) == 0 {
+			return 0, err // nothing to look at yet (a deadline, say)
+		}
 		c.head = append(c.head, p[:n]...)
 		match, undecided := startsWithSignature(c.head)
 		switch {

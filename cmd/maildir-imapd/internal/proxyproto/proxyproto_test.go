@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +221,25 @@ func TestListener_untrusted(t *testing.T) {
 				t.Errorf("read %q, %v; want %q", got, err, tc.send)
 			}
 		})
+	}
+}
+
+// A read that times out before the peer said anything does not end the
+// check: a header sent afterwards is still refused.
+func TestListener_untrustedAfterTimeout(t *testing.T) {
+	ln, conns := serveOne(t, nil)
+	cl := dial(t, ln, "")
+	c := accepted(t, conns)
+	_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	var buf [64]byte
+	if _, err := c.Read(buf[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("first read: %v, want a timeout", err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(cl, "PROXY TCP4 192.0.2.42 198.51.100.1 51000 143\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Read(buf[:]); !errors.Is(err, errUntrusted) {
+		t.Fatalf("read %q, %v; want errUntrusted", buf[:n], err)
 	}
 }
