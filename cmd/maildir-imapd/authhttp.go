@@ -62,48 +62,16 @@ func (h *authHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
-	user, pass, err := credentials(r.Header)
-	switch {
-	case err != nil:
-		h.answerFailure(w, err.Error(), "", time.Now(), false)
-		return
-	case !strings.EqualFold(r.Header.Get("Auth-Protocol"), "imap"):
-		h.answerFailure(w, "Unsupported protocol", user, time.Now(), false)
+	user, pass, problem := parseAuthRequest(r.Header)
+	if problem != "" {
+		h.answerFailure(w, failure{text: problem}, user)
 		return
 	}
-	switch m := strings.ToLower(r.Header.Get("Auth-Method")); m {
-	case "plain", "login":
-	default:
-		// cram-md5 and apop need the password in clear on our side, and
-		// external a client certificate: none of them is offered.
-		h.answerFailure(w, "Unsupported authentication method", user, time.Now(), false)
+	addr, f := h.login(r, user, pass)
+	if f != nil {
+		h.answerFailure(w, *f, user)
 		return
 	}
-	client := clientAddr(r.Header.Get("Client-IP"))
-	var u *passwdfile.User
-	answerAt, err := h.backend.CheckLogin(client, user, func() error {
-		var err error
-		u, err = h.verify(user, pass)
-		return authError(err)
-	})
-	if err != nil {
-		h.metrics.Login(loginResult(err))
-		text := statusInvalid
-		if ie := (*imap.Error)(nil); !errors.Is(err, imapserver.ErrAuthFailed) && errors.As(err, &ie) {
-			text = ie.Text // throttled, or the users file failed
-		}
-		attempt, _ := strconv.Atoi(r.Header.Get("Auth-Login-Attempt"))
-		h.answerFailure(w, text, user, answerAt, attempt < h.maxAttempts)
-		return
-	}
-	addr, err := h.routes.route(r, u)
-	if err != nil {
-		h.metrics.Login("error")
-		h.log.Error("auth_http: no backend for user", "user", user, "err", err)
-		h.answerFailure(w, statusTemporary, user, time.Now(), false)
-		return
-	}
-	h.metrics.Login("ok")
 	h.log.Info("auth_http login", "user", user, "conn", r.Header.Get("Client-IP"), "backend", addr.String())
 	hdr := w.Header()
 	hdr.Set("Auth-Status", "OK")
@@ -112,18 +80,73 @@ func (h *authHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// answerFailure answers a failed login with text, at answerAt: it sleeps
-// the fraction of the wait that nginx's whole-second Auth-Wait cannot
-// express and leaves the rest to nginx, so that the client gets its answer
-// when an IMAP login would have got it. With retry false there is no
-// Auth-Wait and nginx closes the connection after the answer (the last
-// attempt, as the BYE after the last failed IMAP login).
-func (h *authHTTP) answerFailure(w http.ResponseWriter, text, user string, answerAt time.Time, retry bool) {
-	remaining := max(time.Until(answerAt), 0)
+// failure is a refused auth_http request.
+type failure struct {
+	text  string    // Auth-Status, shown to the client
+	at    time.Time // when to answer; zero: at once
+	retry bool      // with Auth-Wait: nginx lets the client try again
+}
+
+// parseAuthRequest returns the credentials of a request, or the
+// Auth-Status of a request this service does not answer.
+func parseAuthRequest(h http.Header) (user, pass, problem string) {
+	user, pass, err := credentials(h)
+	switch {
+	case err != nil:
+		return "", "", err.Error()
+	case !strings.EqualFold(h.Get("Auth-Protocol"), "imap"):
+		return user, "", "Unsupported protocol"
+	}
+	switch strings.ToLower(h.Get("Auth-Method")) {
+	case "plain", "login":
+		return user, pass, ""
+	}
+	// cram-md5 and apop need the password in clear on our side, and
+	// external a client certificate: none of them is offered.
+	return user, "", "Unsupported authentication method"
+}
+
+// login checks the credentials through the backend's login guard and
+// returns the user's backend, or the failure to answer.
+func (h *authHTTP) login(r *http.Request, user, pass string) (netip.AddrPort, *failure) {
+	var u *passwdfile.User
+	answerAt, err := h.backend.CheckLogin(clientAddr(r.Header.Get("Client-IP")), user, func() error {
+		var err error
+		u, err = h.verify(user, pass)
+		return authError(err)
+	})
+	if err != nil {
+		h.metrics.Login(loginResult(err))
+		f := &failure{text: statusInvalid, at: answerAt}
+		if ie := (*imap.Error)(nil); !errors.Is(err, imapserver.ErrAuthFailed) && errors.As(err, &ie) {
+			f.text = ie.Text // throttled, or the users file failed
+		}
+		attempt, _ := strconv.Atoi(r.Header.Get("Auth-Login-Attempt"))
+		f.retry = attempt < h.maxAttempts
+		return netip.AddrPort{}, f
+	}
+	addr, err := h.routes.route(r, u)
+	if err != nil {
+		h.metrics.Login("error")
+		h.log.Error("auth_http: no backend for user", "user", user, "err", err)
+		return netip.AddrPort{}, &failure{text: statusTemporary}
+	}
+	h.metrics.Login("ok")
+	return addr, nil
+}
+
+// answerFailure answers f so that the client gets it at f.at, when an IMAP
+// login would have got it: with f.retry, it sleeps the fraction of the wait
+// that nginx's whole-second Auth-Wait cannot express and leaves the rest to
+// nginx; without, there is no Auth-Wait, it sleeps all of it, and nginx
+// closes the connection after the answer (the last attempt, as the BYE
+// after the last failed IMAP login).
+func (h *authHTTP) answerFailure(w http.ResponseWriter, f failure, user string) {
+	remaining := max(time.Until(f.at), 0)
 	hdr := w.Header()
-	hdr.Set("Auth-Status", text)
+	hdr.Set("Auth-Status", f.text)
 	wait := 0
-	if retry {
+	if f.retry {
 		whole := remaining.Truncate(time.Second)
 		if whole < time.Second {
 			// nginx closes the connection on an Auth-Wait of 0.
@@ -135,7 +158,7 @@ func (h *authHTTP) answerFailure(w http.ResponseWriter, text, user string, answe
 	} else {
 		h.sleep(remaining)
 	}
-	h.log.Debug("auth_http refused", "user", user, "status", text, "auth_wait", wait)
+	h.log.Debug("auth_http refused", "user", user, "status", f.text, "auth_wait", wait)
 	w.WriteHeader(http.StatusOK)
 }
 
