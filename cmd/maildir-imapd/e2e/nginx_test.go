@@ -84,7 +84,6 @@ func startProxyEnv(tb testing.TB) *proxyEnv {
 		"users = %q\nlisten = \"127.0.0.1:0\"\nauth_http_listen = \"127.0.0.1:0\"\n"+
 			"backends = [\"b.test=%s\"]\nauth_failure_delay = \"1s\"\n", users, env.bob.backend.addr))
 
-	env.nginxAddr, env.nginxTLSAddr = freeAddr(tb), freeAddr(tb)
 	env.nginxLog = filepath.Join(dir, "error.log")
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	pool, err := selfsigned.Write(cert, key, "nginx e2e")
@@ -92,19 +91,39 @@ func startProxyEnv(tb testing.TB) *proxyEnv {
 		tb.Fatal(err)
 	}
 	env.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-	mail := contribMailConf(tb, map[string]string{
-		"auth_http 127.0.0.1:9143/auth;": "auth_http " + env.director.opsAddrs["auth_http"] + "/auth;",
-		"listen 143;":                    "listen " + env.nginxAddr + ";",
-		"listen 993 ssl;":                "listen " + env.nginxTLSAddr + " ssl;",
-		"ssl_certificate /etc/ssl/certs/mail.example.org.pem;":       "ssl_certificate " + cert + ";",
-		"ssl_certificate_key /etc/ssl/private/mail.example.org.key;": "ssl_certificate_key " + key + ";",
-	})
-	conf := writeTB(tb, filepath.Join(dir, "nginx.conf"), fmt.Sprintf(`load_module %s;
+	// nginx cannot report a port the kernel chose: ports free a moment ago
+	// are taken, and taken again if another test got one meanwhile.
+	for try := 1; ; try++ {
+		env.nginxAddr, env.nginxTLSAddr = freeAddr(tb), freeAddr(tb)
+		conf := writeTB(tb, filepath.Join(dir, "nginx.conf"), fmt.Sprintf(`load_module %s;
 worker_processes 1;
 error_log %s info;
 pid %s;
 events { worker_connections 128; }
-%s`, mailModule, env.nginxLog, filepath.Join(dir, "nginx.pid"), mail))
+%s`, mailModule, env.nginxLog, filepath.Join(dir, "nginx.pid"), contribMailConf(tb, map[string]string{
+			"auth_http 127.0.0.1:9143/auth;": "auth_http " + env.director.opsAddrs["auth_http"] + "/auth;",
+			"listen 143;":                    "listen " + env.nginxAddr + ";",
+			"listen 993 ssl;":                "listen " + env.nginxTLSAddr + " ssl;",
+			"ssl_certificate /etc/ssl/certs/mail.example.org.pem;":       "ssl_certificate " + cert + ";",
+			"ssl_certificate_key /etc/ssl/private/mail.example.org.key;": "ssl_certificate_key " + key + ";",
+		})))
+		out, err := startNginx(tb, nginx, conf, dir, env.nginxAddr)
+		if err == nil {
+			break
+		}
+		if try == 3 || !strings.Contains(out, "Address already in use") {
+			log, _ := os.ReadFile(env.nginxLog)
+			tb.Fatalf("nginx: %v\n%s\nnginx error log:\n%s", err, out, log)
+		}
+	}
+	return env
+}
+
+// startNginx runs nginx with conf in the foreground until the test ends,
+// and waits until addr greets. When nginx exits first, it returns an
+// error and nginx's output.
+func startNginx(tb testing.TB, nginx, conf, dir, addr string) (string, error) {
+	tb.Helper()
 	cmd := exec.Command(nginx, "-c", conf, "-p", dir, "-g", "daemon off;")
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -113,6 +132,18 @@ events { worker_connections 128; }
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
+	timeout := time.After(deadline)
+	for probe(addr, false) != nil {
+		select {
+		case <-exited:
+			return out.String(), fmt.Errorf("exited before greeting on %s", addr)
+		case <-timeout:
+			_ = cmd.Process.Kill()
+			<-exited
+			return out.String(), fmt.Errorf("no greeting on %s within %v", addr, deadline)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	tb.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGQUIT) // graceful stop
 		select {
@@ -122,12 +153,10 @@ events { worker_connections 128; }
 			<-exited
 		}
 		if tb.Failed() {
-			log, _ := os.ReadFile(env.nginxLog)
-			tb.Logf("nginx output:\n%s\nnginx error log:\n%s", out.String(), log)
+			tb.Logf("nginx output:\n%s", out.String())
 		}
 	})
-	waitGreeting(tb, env.nginxAddr, exited, out)
-	return env
+	return "", nil
 }
 
 // contribMailConf returns contrib/nginx/mail.conf with each key of edits
@@ -166,24 +195,6 @@ func freeAddr(tb testing.TB) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
-}
-
-// waitGreeting waits until addr greets, failing if the process exits.
-func waitGreeting(tb testing.TB, addr string, exited <-chan struct{}, out *syncBuffer) {
-	tb.Helper()
-	timeout := time.After(deadline)
-	for {
-		if err := probe(addr, false); err == nil {
-			return
-		}
-		select {
-		case <-exited:
-			tb.Fatalf("nginx exited:\n%s", out.String())
-		case <-timeout:
-			tb.Fatalf("nginx on %s did not greet within %v:\n%s", addr, deadline, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // How dialFrom secures a connection.
