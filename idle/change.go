@@ -2,6 +2,7 @@ package idle
 
 import (
 	"slices"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -25,6 +26,11 @@ type Change struct {
 	// MailboxFlags is the new full FLAGS list of the mailbox; nil means
 	// unchanged. A list equal to the current one is not announced again.
 	MailboxFlags []imap.Flag
+	// Seen is when the change was first seen on disk (the file-system
+	// event that reported it); zero for a change a session made. A view
+	// that writes the change reports Seen to its write observer (see
+	// [View.SetWriteObserver]): that is the latency of a push.
+	Seen time.Time
 }
 
 // sortedUIDs returns a sorted, deduplicated copy of uids without zeros.

@@ -39,6 +39,10 @@ type harness struct {
 	sessions  map[string]*testSession // by client address
 	keepEvery time.Duration           // guarded by sessMu
 	keepalive func() error            // guarded by sessMu; nil: Idle without keepalive
+
+	// onWritten, set before the first dial, is installed as every view's
+	// write observer.
+	onWritten func(seen time.Time)
 }
 
 func newHarness(t testing.TB, uids []imap.UID, mailboxFlags []imap.Flag) *harness {
@@ -108,6 +112,9 @@ func (s *testSession) Login(string, string) error { return nil }
 
 func (s *testSession) Select(string, *imap.SelectOptions) (*imap.SelectData, error) {
 	v := s.h.mbox.NewView()
+	if s.h.onWritten != nil {
+		v.SetWriteObserver(s.h.onWritten)
+	}
 	s.mu.Lock()
 	old := s.view
 	s.view = v

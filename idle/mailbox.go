@@ -115,6 +115,9 @@ func (m *Mailbox) Apply(c Change, from *View) {
 		if mailboxFlags {
 			v.pendingMailboxFlags = m.flags
 		}
+		if !c.Seen.IsZero() && (v.seen.IsZero() || c.Seen.Before(v.seen)) {
+			v.seen = c.Seen
+		}
 		v.wakeLocked()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -23,6 +24,9 @@ type View struct {
 	// flagsFilter, when set, rewrites the flags of each FETCH FLAGS this
 	// view writes; set before the view is used, then read-only.
 	flagsFilter func(uid imap.UID, flags []imap.Flag) []imap.Flag
+	// onWritten, when set, is told when the oldest change seen on disk
+	// that a Poll wrote was seen; set before the view is used.
+	onWritten func(seen time.Time)
 
 	// Guarded by mbox.mu.
 	uids    []imap.UID // the client's list; contents immutable; == mbox.uids when version == mbox.version
@@ -33,7 +37,10 @@ type View struct {
 	pendingMailboxFlags []imap.Flag
 	// known is the last FLAGS list the client was given (read-only
 	// contents): keywords outside it are not shown (see ShowFlags).
-	known  []imap.Flag
+	known []imap.Flag
+	// seen is the earliest Change.Seen among the pending changes; zero
+	// when none came from disk.
+	seen   time.Time
 	idling bool
 	closed bool
 }
@@ -52,6 +59,15 @@ type flagUpdate struct {
 // modified. Call it before the view's first Poll or Idle.
 func (v *View) SetFlagsFilter(f func(uid imap.UID, flags []imap.Flag) []imap.Flag) {
 	v.flagsFilter = f
+}
+
+// SetWriteObserver installs f, which Poll and Idle call after writing
+// updates that include a change seen on disk ([Change].Seen), with the
+// earliest such time: the backend measures push latency with it. f is
+// called with no lock of this package held. Call it before the view's
+// first Poll or Idle.
+func (v *View) SetWriteObserver(f func(seen time.Time)) {
+	v.onWritten = f
 }
 
 // dropPendingLocked forgets pending flag changes of the sorted UIDs uids.
@@ -98,7 +114,7 @@ func (v *View) wakeLocked() {
 // error; the state already taken is not re-queued. Poll on a closed view
 // writes nothing and returns nil.
 func (v *View) Poll(w UpdateWriter, allowExpunge bool) error {
-	mailboxFlags, expunges, exists, fetches := v.takeUpdates(allowExpunge)
+	mailboxFlags, expunges, exists, fetches, seen := v.takeUpdates(allowExpunge)
 	if mailboxFlags != nil {
 		if err := w.WriteMailboxFlags(mailboxFlags); err != nil {
 			return fmt.Errorf("idle: writing FLAGS: %w", err)
@@ -122,20 +138,27 @@ func (v *View) Poll(w UpdateWriter, allowExpunge bool) error {
 			return fmt.Errorf("idle: writing FETCH FLAGS: %w", err)
 		}
 	}
+	wrote := mailboxFlags != nil || len(expunges) > 0 || exists > 0 || len(fetches) > 0
+	if wrote && !seen.IsZero() && v.onWritten != nil {
+		v.onWritten(seen)
+	}
 	return nil
 }
 
 // takeUpdates moves the view to the state the client will have after Poll's
 // writes and returns those writes: the FLAGS list (nil: none), EXPUNGE
 // sequence numbers in write order, the EXISTS count (0: none) and the FETCH
-// FLAGS responses in ascending sequence order.
-func (v *View) takeUpdates(allowExpunge bool) (mailboxFlags []imap.Flag, expunges []uint32, exists uint32, fetches []flagUpdate) {
+// FLAGS responses in ascending sequence order, and the time the oldest
+// of the changes they carry was seen on disk (zero: none was).
+func (v *View) takeUpdates(allowExpunge bool) (mailboxFlags []imap.Flag, expunges []uint32, exists uint32, fetches []flagUpdate, seen time.Time) {
 	m := v.mbox
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if v.closed {
-		return nil, nil, 0, nil
+		return nil, nil, 0, nil, time.Time{}
 	}
+	seen = v.seen
+	v.seen = time.Time{}
 
 	mailboxFlags, v.pendingMailboxFlags = v.pendingMailboxFlags, nil
 
@@ -197,7 +220,7 @@ func (v *View) takeUpdates(allowExpunge bool) (mailboxFlags []imap.Flag, expunge
 		mailboxFlags, v.pendingMailboxFlags = v.pendingMailboxFlags, nil
 		v.known = mailboxFlags
 	}
-	return mailboxFlags, expunges, exists, fetches
+	return mailboxFlags, expunges, exists, fetches, seen
 }
 
 // Close unregisters the view from its mailbox and releases its state. It is

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -298,5 +299,42 @@ func TestView_ShowFlags(t *testing.T) {
 	h.apply(idle.Change{Flags: map[imap.UID][]imap.Flag{1: {"$Y"}}}, nil)
 	if got, want := a.cmd("NOOP"), []string{`* FLAGS (\Seen $X $Y)`, `* 1 FETCH (UID 1 FLAGS ($Y))`}; !slices.Equal(got, want) {
 		t.Errorf("NOOP = %q, want %q", got, want)
+	}
+}
+
+// TestView_WriteObserver checks that a view reports, after writing, the
+// earliest Seen time of the changes it wrote, and nothing for changes
+// without one (a session's own).
+func TestView_WriteObserver(t *testing.T) {
+	h := newHarness(t, uidRange(1, 3), nil)
+	seen := make(chan time.Time, 8)
+	h.onWritten = func(at time.Time) { seen <- at }
+	a := h.dial(t)
+	early, late := time.Unix(1000, 0), time.Unix(2000, 0)
+
+	// Two changes pending before one poll (NOOP): the earlier time.
+	h.apply(idle.Change{Added: []imap.UID{4}, Seen: late}, nil)
+	h.apply(idle.Change{Flags: map[imap.UID][]imap.Flag{1: {imap.FlagSeen}}, Seen: early}, nil)
+	a.cmd("NOOP")
+	if got := <-seen; !got.Equal(early) {
+		t.Errorf("observed %v, want the earliest Seen %v", got, early)
+	}
+
+	// A change a session made is not a push.
+	h.apply(idle.Change{Added: []imap.UID{5}}, nil)
+	a.idle()
+	a.expectLines("* 5 EXISTS")
+	h.apply(idle.Change{Expunged: []imap.UID{2}, Seen: late}, nil)
+	a.expectLines("* 2 EXPUNGE")
+	if got := a.done(); len(got) != 0 {
+		t.Fatalf("after DONE: %q", got)
+	}
+	if got := <-seen; !got.Equal(late) {
+		t.Errorf("observed %v, want %v", got, late)
+	}
+	select {
+	case got := <-seen:
+		t.Errorf("extra observation %v", got)
+	default:
 	}
 }

@@ -66,9 +66,9 @@ func handleStartTLS(c *Conn, cmd *command) error {
 	tc.SetDeadline(time.Time{})
 	c.mu.Lock()
 	c.tls = true
+	c.raw = tc
 	c.mu.Unlock()
 	c.setTransport(tc)
-	c.raw = tc
 	return nil
 }
 

@@ -75,7 +75,9 @@ func newConn(srv *Server, nc net.Conn) *Conn {
 
 // setTransport makes t the connection's reader and writer.
 func (c *Conn) setTransport(t net.Conn) {
+	c.mu.Lock()
 	c.nc = t
+	c.mu.Unlock()
 	var r io.Reader = t
 	w := deadlineWriter{nc: t}
 	if d := c.srv.opts.DebugWriter; d != nil {
@@ -93,7 +95,11 @@ func (c *Conn) setTransport(t net.Conn) {
 }
 
 // NetConn returns the accepted network connection (under TLS, if any).
-func (c *Conn) NetConn() net.Conn { return c.raw }
+func (c *Conn) NetConn() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.raw
+}
 
 // State returns the connection's state.
 func (c *Conn) State() imap.ConnState {
@@ -128,9 +134,12 @@ func (c *Conn) Bye(text string) error {
 
 func (c *Conn) close() {
 	c.once.Do(func() {
-		c.nc.Close()
-		if c.nc != c.raw {
-			c.raw.Close()
+		c.mu.Lock()
+		nc, raw := c.nc, c.raw
+		c.mu.Unlock()
+		nc.Close()
+		if nc != raw {
+			raw.Close()
 		}
 	})
 }
@@ -270,11 +279,39 @@ func (c *Conn) readCommand() error {
 	if err := c.checkState(h.states); err != nil {
 		return c.reply(p, tag, cmd.name, err)
 	}
+	start := time.Now()
 	err = c.run(h, cmd)
+	if hook := c.srv.opts.CommandDone; hook != nil {
+		hook(cmd.name, time.Since(start), outcome(err))
+	}
 	if cmd.done && err == nil {
 		return nil
 	}
 	return c.reply(p, tag, cmd.name, err)
+}
+
+// outcome names a command's result for Options.CommandDone.
+func outcome(err error) string {
+	var ie *imap.Error
+	var se *syntaxError
+	var tb *tooBigError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &ie):
+		switch ie.Type {
+		case imap.StatusResponseTypeNo:
+			return "no"
+		case imap.StatusResponseTypeBad:
+			return "bad"
+		}
+		return "error"
+	case errors.As(err, &se):
+		return "bad"
+	case errors.As(err, &tb):
+		return "no"
+	}
+	return "error"
 }
 
 // run calls a handler, turning a panic into an error.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -37,6 +38,10 @@ type Options struct {
 	Logger *slog.Logger
 	// DebugWriter, when set, receives the wire trace, passwords included.
 	DebugWriter io.Writer
+	// CommandDone, when set, is called after each command with its name
+	// ("UID FETCH"), how long it took and its outcome: "ok", "no", "bad"
+	// or "error" (a server failure). For metrics.
+	CommandDone func(name string, d time.Duration, status string)
 }
 
 // Server serves IMAP connections.

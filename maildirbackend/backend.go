@@ -77,9 +77,21 @@ type Options struct {
 	// before it is sent BYE. Zero means DefaultLoginTimeout (1 min);
 	// negative means no limit.
 	LoginTimeout time.Duration
+	// Metrics receives the backend's measurements. Nil means none.
+	Metrics Metrics
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr
+}
+
+// Metrics receives measurements from a [Backend]; the daemon's
+// implementation feeds Prometheus. Its methods must be safe for concurrent
+// use and must not block.
+type Metrics interface {
+	// Push is called when a session has written updates that include a
+	// change seen on disk (a delivery, another program's flag change or
+	// removal), with the time from the file-system event to the write.
+	Push(latency time.Duration)
 }
 
 // Backend serves Maildir++ trees to go-imap's server. It is safe for

@@ -44,6 +44,7 @@ type folder struct {
 	dir         dirID           // the directory loaded: the folder's identity (identity.go)
 	tmpCleaned  time.Time       // when tmp/ was last cleaned (tmpclean.go)
 	background  bool            // a watcher-driven sync runs: short lock waits
+	seenAt      time.Time       // when the changes of that sync were seen on disk (push latency); zero: none
 	stopped     bool            // no longer watched: no retry either
 	inOrder     bool            // addFiles runs: new UIDs in the caller's order
 	placing     map[string]bool // keys of the files COPY/MOVE is placing: addFiles numbers them, syncs leave them
@@ -387,14 +388,14 @@ func (f *folder) syncBatch(b watch.Batch) {
 	}()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.background = true
+	f.background, f.seenAt = true, b.Seen
 	var err error
 	if b.Rescan || len(b.Names) == 0 {
 		err = f.syncLocked()
 	} else {
 		err = f.syncNamesLocked(b.Names)
 	}
-	f.background = false
+	f.background, f.seenAt = false, time.Time{}
 	if err != nil {
 		f.syncFailedLocked(err)
 	} else if f.retryDelay != 0 {

@@ -34,39 +34,70 @@ var (
 // The wait holds no lock. After Options.MaxAuthFailures failures the
 // connection is sent BYE right after the tagged NO.
 func (s *Session) authenticate(username, password string) (string, error) {
-	g := s.b.guard
+	var root string
+	answerAt, err := s.b.CheckLogin(s.remoteAddr(), username, func() error {
+		if s.b.opts.Authenticate == nil || password == "" {
+			return imapserver.ErrAuthFailed
+		}
+		var err error
+		root, err = s.b.opts.Authenticate(username, password)
+		return err
+	})
+	if err != nil {
+		return "", s.fail(answerAt, err)
+	}
+	return root, nil
+}
+
+// CheckLogin runs check, a password check of username, as a login attempt
+// from the client at client under the protection IMAP logins have: a
+// client address past its burst of failures (Options.IPAuthFailures) fails
+// without check being called, failures are logged at a bounded rate, and
+// every failure is to be answered at the same time after the attempt began
+// (Options.AuthFailureDelay). CheckLogin itself does not wait: it returns
+// that time, answerAt, with the error, and the caller waits or has its
+// client wait (nginx's Auth-Wait). check returns nil for good credentials,
+// an error wrapping [imapserver.ErrAuthFailed] for bad ones, and any other
+// error when it could not tell.
+//
+// The error is nil, one wrapping imapserver.ErrAuthFailed, or an
+// *imap.Error (NO [UNAVAILABLE]) for a throttled address or a failed check;
+// its Text may be shown to the client. client may be nil (no throttle). It
+// is safe for concurrent use: servers in front of the backend (nginx's
+// auth_http) use it so that their logins and IMAP's share one throttle.
+func (b *Backend) CheckLogin(client net.Addr, username string, check func() error) (answerAt time.Time, err error) {
+	g := b.guard
 	start := g.now()
-	addr := clientKey(s.remoteAddr())
+	answerAt = start.Add(g.delay)
+	addr := clientKey(client)
+	conn := ""
+	if client != nil {
+		conn = client.String()
+	}
 	if !g.begin(addr) {
-		g.logFailure("login throttled", "user", username, "conn", s.remote())
-		return "", s.fail(start, errThrottled)
+		g.logFailure("login throttled", "user", username, "conn", conn)
+		return answerAt, errThrottled
 	}
-	if s.b.opts.Authenticate == nil || password == "" {
-		g.end(addr, false)
-		g.logFailure("login failed", "user", username, "conn", s.remote())
-		return "", s.fail(start, imapserver.ErrAuthFailed)
-	}
-	root, err := s.b.opts.Authenticate(username, password)
-	switch {
+	switch err := check(); {
 	case err == nil:
 		g.end(addr, true)
-		return root, nil
+		return time.Time{}, nil
 	case errors.Is(err, imapserver.ErrAuthFailed):
 		g.end(addr, false)
-		g.logFailure("login failed", "user", username, "conn", s.remote())
-		return "", s.fail(start, imapserver.ErrAuthFailed)
+		g.logFailure("login failed", "user", username, "conn", conn)
+		return answerAt, imapserver.ErrAuthFailed
 	default:
 		g.end(addr, true) // not the client's fault
-		s.b.log.Error("authentication backend failed", "user", username, "err", err)
-		return "", s.fail(start, errAuthUnavailable)
+		b.log.Error("authentication backend failed", "user", username, "err", err)
+		return answerAt, errAuthUnavailable
 	}
 }
 
 // fail counts a failed attempt, waits until its deadline and, at the last
 // failure allowed, arranges the BYE. It returns err.
-func (s *Session) fail(start time.Time, err error) error {
+func (s *Session) fail(answerAt time.Time, err error) error {
 	s.failures++
-	s.b.guard.failed(start)
+	s.b.guard.failed(answerAt.Add(-s.b.guard.delay))
 	if s.failures >= s.b.opts.MaxAuthFailures {
 		s.byeAfterReply("Too many authentication failures")
 	}

@@ -148,6 +148,9 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	view := f.mbox.NewView()
 	sel.view = view
 	view.SetFlagsFilter(sel.withRecentFlag)
+	if m := s.b.opts.Metrics; m != nil {
+		view.SetWriteObserver(func(seen time.Time) { m.Push(time.Since(seen)) })
+	}
 	if sel.readOnly {
 		sel.recent = f.unclaimedRecentSetLocked() // shown, not claimed
 	} else {

@@ -223,6 +223,9 @@ func (f *folder) applyLocked(change idle.Change, from *idle.View) {
 	if len(change.Expunged) == 0 && len(change.Added) == 0 && len(change.Flags) == 0 && change.MailboxFlags == nil {
 		return
 	}
+	if change.Seen.IsZero() {
+		change.Seen = f.seenAt
+	}
 	f.mbox.Apply(change, from)
 }
 

@@ -1,6 +1,9 @@
 package watch
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // Batch is what changed in a folder since the previous [Subscription.Drain].
 type Batch struct {
@@ -14,6 +17,10 @@ type Batch struct {
 	// names, a watched directory removed, a polled folder changed) and the
 	// whole folder must be rescanned.
 	Rescan bool
+	// Seen is when the first change of the batch was seen (the event or
+	// the poll that reported it), so that consumers can measure the
+	// latency of a push. Zero for an empty batch.
+	Seen time.Time
 }
 
 // Empty reports whether b holds no change.
@@ -36,6 +43,7 @@ type Subscription struct {
 	rescan bool
 	names  []string
 	seen   map[string]struct{} // names, for dedup; may be nil
+	since  time.Time           // when the first pending change was seen; zero: none pending
 }
 
 func newSubscription(w *Watcher, f *folderState, notify func()) *Subscription {
@@ -57,8 +65,8 @@ func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 func (s *Subscription) Drain() Batch {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := Batch{Names: s.names, Rescan: s.rescan}
-	s.names, s.seen, s.rescan = nil, nil, false
+	b := Batch{Names: s.names, Rescan: s.rescan, Seen: s.since}
+	s.names, s.seen, s.rescan, s.since = nil, nil, false, time.Time{}
 	// Everything is handed over: a pending wakeup would only find nothing.
 	select {
 	case <-s.ready:
@@ -92,7 +100,7 @@ func (s *Subscription) markClosed() bool {
 		return false
 	}
 	s.closed = true
-	s.names, s.seen, s.rescan = nil, nil, false
+	s.names, s.seen, s.rescan, s.since = nil, nil, false, time.Time{}
 	return true
 }
 
@@ -106,8 +114,10 @@ func (s *Subscription) add(name string) {
 	if _, dup := s.seen[name]; dup {
 		return
 	}
+	s.markSeenLocked()
 	if len(s.names) >= maxPending {
 		s.names, s.seen, s.rescan = nil, nil, true
+		s.w.rescans.Add(1)
 	} else {
 		if s.seen == nil {
 			s.seen = make(map[string]struct{})
@@ -125,8 +135,19 @@ func (s *Subscription) setRescan() {
 	if s.closed {
 		return
 	}
+	s.markSeenLocked()
+	if !s.rescan {
+		s.w.rescans.Add(1)
+	}
 	s.names, s.seen, s.rescan = nil, nil, true
 	s.wakeLocked()
+}
+
+// markSeenLocked records when the first pending change was seen.
+func (s *Subscription) markSeenLocked() {
+	if s.since.IsZero() {
+		s.since = time.Now()
+	}
 }
 
 // wakeLocked signals Ready without blocking; a full channel already holds a

@@ -58,6 +58,7 @@ type Stats struct {
 	PolledFolders int    // folders served by polling (fully or partly)
 	Events        uint64 // fsnotify events received
 	Overflows     uint64 // kernel event queue overflows
+	Rescans       uint64 // batches that asked for a whole-folder rescan (overflow, lost names, polled changes)
 	Fallback      string // why inotify first failed a folder (limits); "" if it never did
 }
 
@@ -90,6 +91,7 @@ type Watcher struct {
 
 	events    atomic.Uint64
 	overflows atomic.Uint64
+	rescans   atomic.Uint64
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -454,6 +456,7 @@ func (w *Watcher) Stats() Stats {
 		Watches:   w.watches,
 		Events:    w.events.Load(),
 		Overflows: w.overflows.Load(),
+		Rescans:   w.rescans.Load(),
 		Fallback:  w.fallback,
 	}
 	for _, f := range w.folders {

@@ -489,3 +489,30 @@ func TestWatcher_SubscribeFunc(t *testing.T) {
 		t.Fatal("Pending() = true after Drain")
 	}
 }
+
+// TestBatch_seen checks that a batch carries when its first change was
+// seen, between the change and the Drain, and that rescans are counted.
+func TestBatch_seen(t *testing.T) {
+	w := newWatcher(t, watch.Options{MaxWatches: 3, PollInterval: 50e6, SafetyInterval: -1})
+	root := t.TempDir()
+	watched := makeFolder(t, root, "a")
+	polled := makeFolder(t, root, "b") // over MaxWatches
+	for _, folder := range []string{watched, polled} {
+		s := subscribe(t, w, folder)
+		before := time.Now()
+		deliver(t, folder, "m1")
+		b := next(t, s)
+		if b.Seen.Before(before) || b.Seen.After(time.Now()) {
+			t.Errorf("%s: Seen %v not between the delivery (%v) and the Drain", folder, b.Seen, before)
+		}
+		if b.Empty() || (folder == polled) != b.Rescan {
+			t.Errorf("%s: batch %+v", folder, b)
+		}
+	}
+	if st := w.Stats(); st.Rescans == 0 {
+		t.Errorf("stats = %+v: the polled folder's rescan was not counted", st)
+	}
+	if b := subscribe(t, w, watched).Drain(); !b.Seen.IsZero() {
+		t.Errorf("empty batch with Seen %v", b.Seen)
+	}
+}

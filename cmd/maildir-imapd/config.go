@@ -63,6 +63,25 @@ type Config struct {
 	TLSHandshakeTimeout  time.Duration `toml:"tls_handshake_timeout"`  // implicit TLS handshake
 	AuthFailureDelay     time.Duration `toml:"auth_failure_delay"`     // a failed login is answered this long after it began; 0: at once
 
+	// Running behind nginx's mail proxy (authhttp.go, contrib/nginx/).
+	// AuthHTTPListen is the address of the auth_http service; "" (the
+	// default) disables it.
+	AuthHTTPListen string `toml:"auth_http_listen"`
+	// Backends maps users to the backend that serves them, for auth_http:
+	// "user@domain=host[:port]", "domain=host[:port]" or "*=host[:port]"
+	// (port 143 when omitted). A user's own "host=" (and "port=") extra
+	// fields in the users file come first, as in Dovecot's proxy set-ups.
+	Backends []string `toml:"backends"`
+	// ProxyTrusted lists the networks (CIDR, or single addresses) of the
+	// proxies: connections from them must begin with a PROXY protocol
+	// header (v1 or v2), which gives the client's address; connections
+	// from elsewhere are served as they are but must not send one. It also
+	// says who may ask auth_http (loopback only when empty).
+	ProxyTrusted []string `toml:"proxy_trusted"`
+	// MetricsListen is the address of the Prometheus /metrics and /healthz
+	// endpoint; "" (the default) disables it.
+	MetricsListen string `toml:"metrics_listen"`
+
 	// requireTLS refuses plaintext authentication even on loopback
 	// listeners. Tests use it to exercise the policy of public listeners on
 	// 127.0.0.1.
@@ -123,7 +142,29 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.LoginTimeout, "login-timeout", cfg.LoginTimeout, "how long a connection may stay unauthenticated")
 	fs.DurationVar(&cfg.TLSHandshakeTimeout, "tls-handshake-timeout", cfg.TLSHandshakeTimeout, "how long an implicit-TLS client may take to finish the handshake")
 	fs.DurationVar(&cfg.AuthFailureDelay, "auth-failure-delay", cfg.AuthFailureDelay, "a failed login is answered this long after it began (Dovecot's auth_failure_delay); 0: at once")
+	fs.StringVar(&cfg.AuthHTTPListen, "auth-http-listen", cfg.AuthHTTPListen, "`address` of the nginx mail proxy's auth_http service; empty disables")
+	listFlag(fs, &cfg.Backends, "backends", "backends of auth_http: comma-separated `user@domain=host:port`, domain=host:port or *=host:port")
+	listFlag(fs, &cfg.ProxyTrusted, "proxy-trusted", "comma-separated `networks` of the proxies, which must send a PROXY protocol header")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "`address` of the Prometheus /metrics and /healthz endpoint; empty disables")
 	return fs
+}
+
+// listFlag defines a flag holding a comma-separated list. Given, it
+// replaces the list of the configuration file rather than extending it; it
+// may be repeated.
+func listFlag(fs *flag.FlagSet, list *[]string, name, usage string) {
+	given := false
+	fs.Func(name, usage, func(s string) error {
+		if !given {
+			*list, given = nil, true
+		}
+		for _, v := range strings.Split(s, ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				*list = append(*list, v)
+			}
+		}
+		return nil
+	})
 }
 
 // parseConfig parses the flags of serve or check: the defaults, then the
@@ -244,6 +285,7 @@ func (c *Config) validate() error {
 			bad("%s %q: %v", a.name, a.addr, err)
 		}
 	}
+	errs = append(errs, c.validateProxy()...)
 	if c.Listen == "" && (!hasTLS || c.ListenTLS == "") {
 		bad("nothing to listen on: set listen, or listen-tls with tls-cert and tls-key")
 	}

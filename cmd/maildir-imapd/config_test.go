@@ -138,3 +138,58 @@ func TestConfig_validate(t *testing.T) {
 		})
 	}
 }
+
+// List keys: the flag (comma-separated, repeatable) replaces the file's
+// list; without the flag the file's list stands.
+func TestConfig_listFlags(t *testing.T) {
+	path := writeFile(t, filepath.Join(t.TempDir(), "c.toml"), `
+backends = ["a.test=10.0.0.1:143", "*=10.0.0.2"]
+proxy_trusted = ["10.0.0.0/8"]
+`)
+	cfg, err := parseConfig("serve", []string{"--config", path, "--proxy-trusted", "192.0.2.1, 192.0.2.0/24", "--proxy-trusted", "::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Backends, " "); got != "a.test=10.0.0.1:143 *=10.0.0.2" {
+		t.Errorf("backends = %q, want the file's", got)
+	}
+	if got := strings.Join(cfg.ProxyTrusted, " "); got != "192.0.2.1 192.0.2.0/24 ::1" {
+		t.Errorf("proxy-trusted = %q, want the flags' only", got)
+	}
+}
+
+func TestConfig_validateProxy(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(c *Config)
+		want string // "" valid
+	}{
+		{"defaults", func(c *Config) {}, ""},
+		{"all set", func(c *Config) {
+			c.AuthHTTPListen, c.MetricsListen = "127.0.0.1:9143", "127.0.0.1:9154"
+			c.Backends = []string{"alice@a.test=[2001:db8::1]:143", "b.test=backend-b", "*=10.0.0.2:10143"}
+			c.ProxyTrusted = []string{"10.0.0.1", "2001:db8::/32"}
+		}, ""},
+		{"bad backend", func(c *Config) { c.Backends = []string{"a.test"} }, "backends"},
+		{"bad backend port", func(c *Config) { c.Backends = []string{"a.test=h:0"} }, "bad port"},
+		{"duplicate backend", func(c *Config) { c.Backends = []string{"a.test=h", "A.test=i"} }, "twice"},
+		{"bad network", func(c *Config) { c.ProxyTrusted = []string{"10.0.0.0/33"} }, "proxy-trusted"},
+		{"bad auth_http address", func(c *Config) { c.AuthHTTPListen = "9143" }, "auth-http-listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			tt.edit(cfg)
+			err := cfg.validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("validate: %v, want an error about %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -56,5 +56,12 @@
 // of --listen-tls) unless --allow-insecure-auth is set; serve refuses to
 // start a public plaintext listener that nobody could log in to.
 //
+// Many backends behind nginx's mail proxy (contrib/nginx/): --auth-http-listen
+// answers nginx's auth_http requests from the users file (a user's host= and
+// port= fields, or --backends), and --proxy-trusted makes the IMAP listeners
+// read the PROXY protocol header of the proxy's connections, so that logs,
+// throttles and caps see the client's address. --metrics-listen serves
+// Prometheus metrics and /healthz.
+//
 // Exit status: 0 on success, 1 on error, 2 on a usage error.
 package main

@@ -8,14 +8,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/maildir-imapd/maildir-imapd/cmd/maildir-imapd/internal/metrics"
 	"github.com/maildir-imapd/maildir-imapd/imapd"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
 	"github.com/maildir-imapd/maildir-imapd/watch"
@@ -89,9 +92,12 @@ type daemon struct {
 	tlsAddr   string // bound address of --listen-tls, "" if none
 	serveErr  chan error
 	serving   sync.WaitGroup
+	metrics   *metrics.Metrics // nil: metrics off
+	ops       []*http.Server   // auth_http and metrics; see serve_ops.go
+	opsAddrs  map[string]string
 
 	mu      sync.Mutex
-	conns   map[*imapd.Conn]struct{} // connections with a session
+	conns   map[*imapd.Conn]*trackedSession // connections; nil until the session exists
 	closing bool
 	drained chan struct{} // closed by markDrainedLocked
 	isDrain bool          // drained is closed
@@ -103,11 +109,11 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	auth, owners, err := newAuthenticator(cfg, logger)
+	users, err := newAuthenticator(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := planIdentity(os.Geteuid(), owners)
+	plan, err := planIdentity(os.Geteuid(), users.owners)
 	if err != nil {
 		return nil, err
 	}
@@ -122,9 +128,9 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	}
 	d := &daemon{
 		log:      logger,
-		conns:    make(map[*imapd.Conn]struct{}),
+		conns:    make(map[*imapd.Conn]*trackedSession),
 		drained:  make(chan struct{}),
-		serveErr: make(chan error, 2),
+		serveErr: make(chan error, 4),
 	}
 	defer func() {
 		if err != nil {
@@ -138,7 +144,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	}
 	d.backend, err = maildirbackend.New(&maildirbackend.Options{
 		Logger:          logger,
-		Authenticate:    auth,
+		Authenticate:    users.auth,
 		Prefix:          cfg.Prefix,
 		UTF8FolderNames: cfg.UTF8FolderNames,
 		AppendLimit:     cfg.AppendLimit,
@@ -147,6 +153,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		AuthFailureDelay: libDuration(cfg.AuthFailureDelay),
 		MaxUserIPConns:   cfg.MaxUserIPConnections,
 		LoginTimeout:     cfg.LoginTimeout,
+		Metrics:          d.newMetrics(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start backend: %w", err)
@@ -162,13 +169,18 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	limits := newConnLimiter(cfg, logger)
 	d.limits = limits
 	lc := net.ListenConfig{KeepAliveConfig: keepAlive}
-	var pending []func() // d.serve of each listener, after the identity is set
+	// d.serve of each listener, after the identity is set
+	pending, err := d.listenOps(cfg, users)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Listen != "" {
 		ln, err := lc.Listen(context.Background(), "tcp", cfg.Listen)
 		if err != nil {
 			return nil, fmt.Errorf("listen: %w", err)
 		}
 		d.listeners = append(d.listeners, ln)
+		ln = d.withProxyProtocol(ln, cfg)
 		d.plainAddr = ln.Addr().String()
 		srv, policy := d.secure, "LOGINDISABLED until STARTTLS"
 		if cfg.AllowInsecureAuth || (isLoopbackAddr(cfg.Listen) && !cfg.requireTLS) {
@@ -189,6 +201,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		}
 		d.listeners = append(d.listeners, ln)
 		d.tlsAddr = ln.Addr().String()
+		ln = d.withProxyProtocol(ln, cfg)
 		pending = append(pending, func() {
 			logger.Info("listening", "addr", d.tlsAddr, "tls", "implicit")
 			d.serve(d.secure, maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{
@@ -261,6 +274,7 @@ func (d *daemon) newServer(insecureAuth bool, tlsConfig *tls.Config, debug io.Wr
 		InsecureAuth: insecureAuth,
 		DebugWriter:  debug,
 		ID:           map[string]string{"name": "maildir-imapd"},
+		CommandDone:  d.metrics.Command,
 	})
 }
 
@@ -284,8 +298,9 @@ func (d *daemon) Addrs() (plain, implicitTLS string) { return d.plainAddr, d.tls
 // imapd still finds the optional Session interfaces.
 type trackedSession struct {
 	*maildirbackend.EngineSession
-	d    *daemon
-	conn *imapd.Conn
+	d     *daemon
+	conn  *imapd.Conn
+	state atomic.Int32 // stateNotAuthenticated...; sessionmetrics.go
 }
 
 // Close closes the backend session and forgets the connection.
@@ -303,7 +318,7 @@ func (d *daemon) newSession(conn *imapd.Conn) (imapd.Session, error) {
 		d.mu.Unlock()
 		return nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "Server shutting down"}
 	}
-	d.conns[conn] = struct{}{}
+	d.conns[conn] = nil
 	d.mu.Unlock()
 	sess, err := d.backend.NewEngineSession(conn)
 	if err != nil {
@@ -316,7 +331,13 @@ func (d *daemon) newSession(conn *imapd.Conn) (imapd.Session, error) {
 		d.untrack(conn)
 		return nil, fmt.Errorf("unexpected session type %T", sess)
 	}
-	return &trackedSession{EngineSession: ms, d: d, conn: conn}, nil
+	ts := &trackedSession{EngineSession: ms, d: d, conn: conn}
+	d.mu.Lock()
+	if _, ok := d.conns[conn]; ok {
+		d.conns[conn] = ts
+	}
+	d.mu.Unlock()
+	return ts, nil
 }
 
 // isClosing reports whether shutdown has begun.
@@ -358,6 +379,7 @@ func (d *daemon) shutdown() error {
 	d.mu.Unlock()
 
 	d.closeListeners()
+	d.closeOps()
 	d.serving.Wait()
 
 	d.mu.Lock()

@@ -13,36 +13,48 @@ import (
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/passwdfile"
 )
 
-// newAuthenticator returns the backend's AuthFunc for cfg: the passwd-file
-// of --users (re-read when it changes), or the single user of --maildir,
-// --user and --password-hash/--password-file.
-// It also returns the owners of the users' files (privileges.go): the uids
-// of the users file, or the owner of the single user's Maildir.
-func newAuthenticator(cfg *Config, logger *slog.Logger) (maildirbackend.AuthFunc, []passwdfile.Owner, error) {
+// users is where the daemon's users come from.
+type users struct {
+	// auth is the backend's AuthFunc.
+	auth maildirbackend.AuthFunc
+	// verify checks a password alone and returns the user's entry, with
+	// its extra fields (auth_http's "host="); it returns an error wrapping
+	// passwdfile.ErrAuthFailed for bad credentials.
+	verify func(name, password string) (*passwdfile.User, error)
+	// owners are the owners of the users' files (privileges.go): the uids
+	// of the users file, or the owner of the single user's Maildir.
+	owners []passwdfile.Owner
+}
+
+// newAuthenticator returns the users of cfg: the passwd-file of --users
+// (re-read when it changes), or the single user of --maildir, --user and
+// --password-hash/--password-file.
+func newAuthenticator(cfg *Config, logger *slog.Logger) (*users, error) {
 	if cfg.Users != "" {
 		db, err := passwdfile.OpenDB(cfg.Users, logger)
 		if err != nil {
-			return nil, nil, fmt.Errorf("users: %w", err)
+			return nil, fmt.Errorf("users: %w", err)
 		}
 		logger.Info("users", "mode", "passwd-file", "path", cfg.Users, "mail_location", cfg.MailLocation,
 			"users", len(db.File().Users()))
-		return usersAuth(db.Verify, cfg.MailLocation), db.File().Owners(), nil
+		return &users{auth: usersAuth(db.Verify, cfg.MailLocation), verify: db.Verify, owners: db.File().Owners()}, nil
 	}
 	f, maildir, err := singleUser(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	logger.Info("users", "mode", "single-user", "user", cfg.User, "maildir", maildir)
 	var owners []passwdfile.Owner
 	if o, err := ownerOfDir(maildir); err == nil {
 		owners = append(owners, o)
 	}
-	return func(username, password string) (string, error) {
+	auth := func(username, password string) (string, error) {
 		if _, err := f.Verify(username, password); err != nil {
 			return "", authError(err)
 		}
 		return maildir, nil
-	}, owners, nil
+	}
+	return &users{auth: auth, verify: f.Verify, owners: owners}, nil
 }
 
 // usersAuth resolves a verified user's Maildir: the user's own userdb_mail

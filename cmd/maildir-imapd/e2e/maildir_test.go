@@ -77,7 +77,7 @@ func putMessage(t *testing.T, folder, sub, info, content string) string {
 
 // deliver delivers content into folder as an MTA does: write into tmp/,
 // fsync, rename into new/. It returns the path in new/.
-func deliver(t *testing.T, folder, content string) string {
+func deliver(t testing.TB, folder, content string) string {
 	t.Helper()
 	name := newKey()
 	tmp := filepath.Join(folder, "tmp", name)
