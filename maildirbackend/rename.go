@@ -60,18 +60,23 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 		if len(children) == 0 {
 			return errNoSuchMailbox
 		}
-		oldPath, _ = s.acct.names.path(oldName) // for retire: its children move
 	} else if err := renameOwnFolder(oldPath, newPath, dirs[newName] != ""); err != nil {
 		return err
+	}
+	if !parentOnly {
+		s.acct.retire(oldPath, false)
 	}
 	stayed := map[string]bool{}
 	for _, c := range children {
 		if err := s.moveChild(dirs, c); err != nil {
 			s.acct.log.Warn("child folder not renamed", "mailbox", c.name, "to", c.newName, "err", err)
 			stayed[c.name] = true
+			continue
 		}
+		// Only what moved retires: a child that stayed keeps its state
+		// and its sessions, as in Dovecot.
+		s.acct.retire(c.from, false)
 	}
-	s.acct.retire(oldPath, true)
 	s.moveSpecialUse(oldName, newName, stayed)
 	s.acct.log.Info("mailbox renamed", "user", s.user, "mailbox", oldName, "to", newName)
 	return nil
