@@ -58,7 +58,7 @@ type folder struct {
 	byKey       map[string]*message
 	keywords    *dovecot.Keywords
 	kwStamp     fileStamp
-	scanned     dirStamp // cur/ and new/ as the last complete scan read them (dirstamp.go)
+	scanned     dirStamp    // cur/ and new/ as the last complete scan read them (dirstamp.go)
 	listIno     uint64      // inode of dovecot-uidlist as we last read or wrote it
 	recheck     *time.Timer // runs recheckUIDList after activity; may be nil
 	mbox        *idle.Mailbox
