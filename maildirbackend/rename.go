@@ -64,8 +64,11 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 		return err
 	}
 	if !parentOnly {
+		moved(dirs, oldName, newName, newPath)
 		s.acct.retire(oldPath, false)
 	}
+	// Children move in ascending order, each judged by the folders as
+	// they are then: in RENAME B.z B, B.z.z takes the place B.z left.
 	stayed := map[string]bool{}
 	for _, c := range children {
 		if err := s.moveChild(dirs, c); err != nil {
@@ -73,6 +76,7 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 			stayed[c.name] = true
 			continue
 		}
+		moved(dirs, c.name, c.newName, c.to)
 		// Only what moved retires: a child that stayed keeps its state
 		// and its sessions, as in Dovecot.
 		s.acct.retire(c.from, false)
@@ -140,4 +144,11 @@ func (s *Session) moveChild(dirs map[string]string, c childMove) error {
 		return fmt.Errorf("rename child folder: %w", err)
 	}
 	return nil
+}
+
+// moved records in dirs (mailbox name to directory) that the folder of
+// name is now newName's, at dir.
+func moved(dirs map[string]string, name, newName, dir string) {
+	delete(dirs, name)
+	dirs[newName] = dir
 }

@@ -150,3 +150,34 @@ func TestRename_childThatStaysKeepsItsSessions(t *testing.T) {
 		})
 	}
 }
+
+// TestRename_intoItsParentMovesTheChain: RENAME B.z B moves B.z to B, then
+// each child up one level in ascending order, so that B.z.z takes the
+// place B.z left and B.z.z.z the place B.z.z left, as Dovecot 2.3 does
+// (checked by hand; differential seed 13, step 11,131: maildir-imapd
+// judged the new names by the folders before the rename and left B.z.z.z
+// where it was).
+func TestRename_intoItsParentMovesTheChain(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	c := s.Dial(t, nil)
+	for _, n := range []string{"B.z", "B.z.z", "B.z.z.z"} {
+		mustOK(t, c.Create(n, nil).Wait())
+		appendOne(t, c, n, "from "+n)
+	}
+	mustOK(t, c.Rename("B.z", "B", nil).Wait())
+	if names, want := listNames(t, c), " INBOX B B.z B.z.z "; names != want {
+		t.Errorf("LIST after RENAME B.z B = %q, want %q", names, want)
+	}
+	for mbox, from := range map[string]string{"B": "B.z", "B.z": "B.z.z", "B.z.z": "B.z.z.z"} {
+		if _, err := c.Select(mbox, nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		m, err := c.Fetch(seqSetAll(), &imap.FetchOptions{Envelope: true}).Collect()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m) != 1 || m[0].Envelope.Subject != "from "+from {
+			t.Errorf("%s holds %d messages, want the one from %s", mbox, len(m), from)
+		}
+	}
+}
