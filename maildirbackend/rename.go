@@ -56,6 +56,7 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 	if err != nil {
 		return err
 	}
+	s.orderMoves(children)
 	if parentOnly {
 		if len(children) == 0 {
 			return errNoSuchMailbox
@@ -67,8 +68,9 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 		moved(dirs, oldName, newName, newPath)
 		s.acct.retire(oldPath, false)
 	}
-	// Children move in ascending order, each judged by the folders as
-	// they are then: in RENAME B.z B, B.z.z takes the place B.z left.
+	// Children move in Dovecot's order (orderMoves), each judged by the
+	// folders as they are then: in RENAME B.z B, B.z.z takes the place
+	// B.z left, and B.z.z.z then the place B.z.z left.
 	stayed := map[string]bool{}
 	for _, c := range children {
 		if err := s.moveChild(dirs, c); err != nil {
@@ -151,4 +153,76 @@ func (s *Session) moveChild(dirs map[string]string, c childMove) error {
 func moved(dirs map[string]string, name, newName, dir string) {
 	delete(dirs, name)
 	dirs[newName] = dir
+}
+
+// orderMoves puts the child moves in the order Dovecot 2.3 renames them,
+// which decides the outcome when new names collide with old ones (RENAME
+// into an ancestor): a parent before its children, and siblings in the
+// order the Maildir directory lists them first (as Dovecot's folder tree
+// is built from readdir). Without a listing, name order (also parents
+// first) stands.
+func (s *Session) orderMoves(moves []childMove) {
+	d, err := os.Open(s.acct.root)
+	if err != nil {
+		return
+	}
+	ents, err := d.ReadDir(-1) // unsorted: the file system's order
+	d.Close()
+	if err != nil {
+		return
+	}
+	t := newNameTree()
+	for _, e := range ents {
+		if name, ok := s.acct.names.mailboxName(e.Name()); ok && e.IsDir() {
+			t.add(name)
+		}
+	}
+	rank := t.preorder()
+	slices.SortStableFunc(moves, func(a, b childMove) int {
+		ra, oka := rank[a.name]
+		rb, okb := rank[b.name]
+		if !oka || !okb {
+			return strings.Compare(a.name, b.name)
+		}
+		return ra - rb
+	})
+}
+
+// nameTree is a tree of mailbox names whose children keep the order they
+// were first seen in.
+type nameTree struct {
+	kids  map[string][]string // name ("" for the root) to its children
+	known map[string]bool
+}
+
+func newNameTree() *nameTree {
+	return &nameTree{kids: make(map[string][]string), known: make(map[string]bool)}
+}
+
+// add inserts name and, before it, every ancestor not seen yet.
+func (t *nameTree) add(name string) {
+	if t.known[name] {
+		return
+	}
+	parent := ""
+	if i := strings.LastIndexByte(name, Delim); i >= 0 {
+		parent = name[:i]
+		t.add(parent)
+	}
+	t.known[name] = true
+	t.kids[parent] = append(t.kids[parent], name)
+}
+
+// preorder numbers the names: each before its children.
+func (t *nameTree) preorder() map[string]int {
+	rank := make(map[string]int, len(t.known))
+	var walk func(string)
+	walk = func(n string) {
+		for _, k := range t.kids[n] {
+			rank[k] = len(rank)
+			walk(k)
+		}
+	}
+	walk("")
+	return rank
 }
