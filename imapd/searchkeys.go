@@ -147,9 +147,9 @@ func (p *parser) searchKeyAtom(c *imap.SearchCriteria, key string, depth int) er
 			return err
 		}
 		if key == "LARGER" {
-			c.And(&imap.SearchCriteria{Larger: n})
+			and(c, &imap.SearchCriteria{Larger: n})
 		} else {
-			c.And(&imap.SearchCriteria{Smaller: n})
+			and(c, &imap.SearchCriteria{Smaller: n})
 		}
 	case "UID":
 		if err := p.sp(); err != nil {
@@ -216,8 +216,26 @@ func (p *parser) searchDate(c *imap.SearchCriteria, key string) error {
 	case "SENTON":
 		d.SentSince, d.SentBefore = t, t.Add(24*time.Hour)
 	}
-	c.And(&d)
+	and(c, &d)
 	return nil
+}
+
+// and intersects d into c. imap.SearchCriteria.And takes an unset (zero)
+// Smaller as the smallest, so that "SMALLER 400 SENTSINCE 1-Jan-2023" lost
+// its SMALLER under go-imap's server; here zero means unset for both
+// sizes.
+func and(c, d *imap.SearchCriteria) {
+	larger, smaller := c.Larger, c.Smaller
+	c.And(d)
+	c.Larger = max(larger, d.Larger)
+	switch {
+	case smaller == 0:
+		c.Smaller = d.Smaller
+	case d.Smaller == 0:
+		c.Smaller = smaller
+	default:
+		c.Smaller = min(smaller, d.Smaller)
+	}
 }
 
 // spThen reads SP and then what read reads.

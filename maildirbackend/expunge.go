@@ -32,8 +32,17 @@ func (s *Session) expungeCmd(w expungeWriter, uids *imap.UIDSet) error {
 		}
 		return nil // CLOSE after EXAMINE
 	}
+	var named map[imap.UID]bool
+	if uids != nil {
+		// go-imap hands "*" and "$" over unresolved: they name UIDs of
+		// the view ("UID EXPUNGE *" expunges the last message).
+		named = make(map[imap.UID]bool)
+		for _, uid := range sel.resolve(*uids) {
+			named[uid] = true
+		}
+	}
 	seqs, err := sel.f.expunge(sel.view, func(m *message) bool {
-		return m.flags.std&flagDeleted != 0 && (uids == nil || uids.Contains(m.uid))
+		return m.flags.std&flagDeleted != 0 && (uids == nil || uids.Contains(m.uid) || named[m.uid])
 	})
 	for _, seq := range seqs {
 		if werr := w.WriteExpunge(seq); werr != nil {

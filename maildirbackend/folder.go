@@ -59,6 +59,7 @@ type folder struct {
 	byKey       map[string]*message
 	keywords    *dovecot.Keywords
 	kwStamp     fileStamp
+	scanned     dirStamp    // cur/ and new/ as the last complete scan read them (dirstamp.go)
 	listIno     uint64      // inode of dovecot-uidlist as we last read or wrote it
 	recheck     *time.Timer // runs recheckUIDList after activity; may be nil
 	mbox        *idle.Mailbox
@@ -99,6 +100,9 @@ func (f *folder) open() error {
 			return err
 		}
 		f.loaded = true
+	} else if err := f.refreshLocked(); err != nil {
+		f.mu.Unlock()
+		return err
 	}
 	f.mu.Unlock()
 	f.cleanTmpIfDue()
@@ -121,6 +125,7 @@ func (f *folder) loadLocked() error {
 		f.log.Info("imported Courier-IMAP UIDs and keywords")
 	}
 	f.readKeywordsLocked()
+	stamp := readDirStamp(f.path)
 	entries, err := readEntries(f.path)
 	if err != nil {
 		return err
@@ -157,6 +162,7 @@ func (f *folder) loadLocked() error {
 	}
 	f.initRecentLocked()
 	f.mbox = idle.NewMailbox(f.uidsLocked(), f.mailboxFlagsLocked())
+	f.scannedLocked(stamp)
 	return nil
 }
 

@@ -56,22 +56,33 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 	if err != nil {
 		return err
 	}
+	s.orderMoves(children)
 	if parentOnly {
 		if len(children) == 0 {
 			return errNoSuchMailbox
 		}
-		oldPath, _ = s.acct.names.path(oldName) // for retire: its children move
 	} else if err := renameOwnFolder(oldPath, newPath, dirs[newName] != ""); err != nil {
 		return err
 	}
+	if !parentOnly {
+		moved(dirs, oldName, newName, newPath)
+		s.acct.retire(oldPath, false)
+	}
+	// Children move in Dovecot's order (orderMoves), each judged by the
+	// folders as they are then: in RENAME B.z B, B.z.z takes the place
+	// B.z left, and B.z.z.z then the place B.z.z left.
 	stayed := map[string]bool{}
 	for _, c := range children {
 		if err := s.moveChild(dirs, c); err != nil {
 			s.acct.log.Warn("child folder not renamed", "mailbox", c.name, "to", c.newName, "err", err)
 			stayed[c.name] = true
+			continue
 		}
+		moved(dirs, c.name, c.newName, c.to)
+		// Only what moved retires: a child that stayed keeps its state
+		// and its sessions, as in Dovecot.
+		s.acct.retire(c.from, false)
 	}
-	s.acct.retire(oldPath, true)
 	s.moveSpecialUse(oldName, newName, stayed)
 	s.acct.log.Info("mailbox renamed", "user", s.user, "mailbox", oldName, "to", newName)
 	return nil
@@ -135,4 +146,83 @@ func (s *Session) moveChild(dirs map[string]string, c childMove) error {
 		return fmt.Errorf("rename child folder: %w", err)
 	}
 	return nil
+}
+
+// moved records in dirs (mailbox name to directory) that the folder of
+// name is now newName's, at dir.
+func moved(dirs map[string]string, name, newName, dir string) {
+	delete(dirs, name)
+	dirs[newName] = dir
+}
+
+// orderMoves puts the child moves in the order Dovecot 2.3 renames them,
+// which decides the outcome when new names collide with old ones (RENAME
+// into an ancestor): a parent before its children, and siblings in the
+// order the Maildir directory lists them first (as Dovecot's folder tree
+// is built from readdir). Without a listing, name order (also parents
+// first) stands.
+func (s *Session) orderMoves(moves []childMove) {
+	d, err := os.Open(s.acct.root)
+	if err != nil {
+		return
+	}
+	ents, err := d.ReadDir(-1) // unsorted: the file system's order
+	d.Close()
+	if err != nil {
+		return
+	}
+	t := newNameTree()
+	for _, e := range ents {
+		if name, ok := s.acct.names.mailboxName(e.Name()); ok && e.IsDir() {
+			t.add(name)
+		}
+	}
+	rank := t.preorder()
+	slices.SortStableFunc(moves, func(a, b childMove) int {
+		ra, oka := rank[a.name]
+		rb, okb := rank[b.name]
+		if !oka || !okb {
+			return strings.Compare(a.name, b.name)
+		}
+		return ra - rb
+	})
+}
+
+// nameTree is a tree of mailbox names whose children keep the order they
+// were first seen in.
+type nameTree struct {
+	kids  map[string][]string // name ("" for the root) to its children
+	known map[string]bool
+}
+
+func newNameTree() *nameTree {
+	return &nameTree{kids: make(map[string][]string), known: make(map[string]bool)}
+}
+
+// add inserts name and, before it, every ancestor not seen yet.
+func (t *nameTree) add(name string) {
+	if t.known[name] {
+		return
+	}
+	parent := ""
+	if i := strings.LastIndexByte(name, Delim); i >= 0 {
+		parent = name[:i]
+		t.add(parent)
+	}
+	t.known[name] = true
+	t.kids[parent] = append(t.kids[parent], name)
+}
+
+// preorder numbers the names: each before its children.
+func (t *nameTree) preorder() map[string]int {
+	rank := make(map[string]int, len(t.known))
+	var walk func(string)
+	walk = func(n string) {
+		for _, k := range t.kids[n] {
+			rank[k] = len(rank)
+			walk(k)
+		}
+	}
+	walk("")
+	return rank
 }

@@ -58,6 +58,7 @@ func (f *folder) syncHintedLocked(hints map[string]entry) error {
 	if err := f.adoptUIDListLocked(); err != nil {
 		return err
 	}
+	stamp := readDirStamp(f.path)
 	entries, err := readEntries(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return f.goneLocked()
@@ -95,7 +96,11 @@ func (f *folder) syncHintedLocked(hints map[string]entry) error {
 			entries[key] = e
 		}
 	}
-	return f.reconcileLocked(entries, true)
+	if err := f.reconcileLocked(entries, true); err != nil {
+		return err
+	}
+	f.scannedLocked(stamp)
+	return nil
 }
 
 // existsLocked reports whether a message file exists at rel.

@@ -80,6 +80,32 @@ func (o *outside) apply(w *world, pool [][]byte) (string, error) {
 	if !exists {
 		return "no folder", nil
 	}
+	r, err := o.change(dir, w, pool)
+	if err == nil && (r == "delivered" || r == "unlinked" || r == "renamed") {
+		err = o.markChanged(dir)
+	}
+	return r, err
+}
+
+// markChanged sets the modification time of dir's cur/ and new/ to a past
+// second of this step's own (docs/differences.md, "a change in the second
+// of Dovecot's last look"): Dovecot 2.3 compares these times in whole
+// seconds and misses a change made in the second it last synced the
+// folder, until the folder changes again. The times are distinct for
+// every step and never a current one, so both servers see each change.
+func (o *outside) markChanged(dir string) error {
+	mt := time.Unix(1_000_000_000+int64(o.Step), 0)
+	for _, sub := range []string{"cur", "new"} {
+		if err := os.Chtimes(filepath.Join(dir, sub), time.Time{}, mt); err != nil {
+			return fmt.Errorf("mark %s changed: %w", sub, err)
+		}
+	}
+	return nil
+}
+
+// change does a deliver, flag, unlink or uidlist action on the folder at
+// dir, which exists.
+func (o *outside) change(dir string, w *world, pool [][]byte) (string, error) {
 	if o.Action == "deliver" {
 		name := fmt.Sprintf("%d.M%dP1.oracle", deliveryTime.Unix()+int64(o.Step), o.Step)
 		tmp := filepath.Join(dir, "tmp", name)
