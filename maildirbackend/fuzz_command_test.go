@@ -110,4 +110,3 @@ func (l *panicLog) take() string {
 	l.panics.Reset()
 	return s
 }
-

@@ -2,8 +2,8 @@ package interop
 
 import (
 	"fmt"
-	"regexp"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 )
 
@@ -163,7 +163,7 @@ func (g *gen) list() string {
 		`LIST "" "*" RETURN (STATUS (MESSAGES UIDNEXT UNSEEN))`,
 		`LIST "" ("A" "B.*")`,
 		"LIST \"\" \"!#$&'+,-.0123456789:;<=>?@^_`|[}%*\"", // issue 7, item 8: not valid mUTF-7
-		`LIST "INBOX" *`, // curl's imap://host/INBOX
+		`LIST "INBOX" *`,                                   // curl's imap://host/INBOX
 	})
 	if l == `LIST "A" "*"` && tolerate("list-reference") {
 		return `LIST "" "A*"`
