@@ -31,6 +31,7 @@ const (
 	defaultLoginTimeout         = time.Minute
 	defaultTLSHandshakeTimeout  = 10 * time.Second
 	defaultAuthFailureDelay     = 2 * time.Second // Dovecot's auth_failure_delay
+	defaultRecipientDelimiter   = "+"             // Dovecot's recipient_delimiter
 )
 
 // Config is the configuration of `serve`, `check` and (partly) `demo`.
@@ -63,6 +64,12 @@ type Config struct {
 	TLSHandshakeTimeout  time.Duration `toml:"tls_handshake_timeout"`  // implicit TLS handshake
 	AuthFailureDelay     time.Duration `toml:"auth_failure_delay"`     // a failed login is answered this long after it began; 0: at once
 
+	// LMTPListen is the LMTP address (lmtp.go): an absolute path for a unix
+	// socket, or a loopback host:port. "" disables LMTP.
+	LMTPListen         string `toml:"lmtp_listen"`
+	LMTPDetailMailbox  bool   `toml:"lmtp_detail_mailbox"` // user+detail into mailbox "detail" (Dovecot's lmtp_save_to_detail_mailbox)
+	RecipientDelimiter string `toml:"recipient_delimiter"` // separates user and detail in LMTP and deliver -a addresses
+
 	// requireTLS refuses plaintext authentication even on loopback
 	// listeners. Tests use it to exercise the policy of public listeners on
 	// 127.0.0.1.
@@ -84,6 +91,7 @@ func defaultConfig() Config {
 		LoginTimeout:         defaultLoginTimeout,
 		TLSHandshakeTimeout:  defaultTLSHandshakeTimeout,
 		AuthFailureDelay:     defaultAuthFailureDelay,
+		RecipientDelimiter:   defaultRecipientDelimiter,
 	}
 }
 
@@ -123,6 +131,9 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&cfg.LoginTimeout, "login-timeout", cfg.LoginTimeout, "how long a connection may stay unauthenticated")
 	fs.DurationVar(&cfg.TLSHandshakeTimeout, "tls-handshake-timeout", cfg.TLSHandshakeTimeout, "how long an implicit-TLS client may take to finish the handshake")
 	fs.DurationVar(&cfg.AuthFailureDelay, "auth-failure-delay", cfg.AuthFailureDelay, "a failed login is answered this long after it began (Dovecot's auth_failure_delay); 0: at once")
+	fs.StringVar(&cfg.LMTPListen, "lmtp-listen", cfg.LMTPListen, "LMTP `address`: a unix socket path, or a loopback host:port; empty disables")
+	fs.BoolVar(&cfg.LMTPDetailMailbox, "lmtp-detail-mailbox", cfg.LMTPDetailMailbox, "deliver user+detail@domain into mailbox detail when it exists (Dovecot's lmtp_save_to_detail_mailbox)")
+	fs.StringVar(&cfg.RecipientDelimiter, "recipient-delimiter", cfg.RecipientDelimiter, "separator of user and detail in recipient addresses")
 	return fs
 }
 
@@ -250,6 +261,13 @@ func (c *Config) validate() error {
 	if c.Listen != "" && !hasTLS && !c.AllowInsecureAuth && !isLoopbackAddr(c.Listen) {
 		bad("listen %q is not a loopback address and there is no TLS certificate: nobody could log in "+
 			"(set tls-cert and tls-key, listen on 127.0.0.1, or set allow-insecure-auth)", c.Listen)
+	}
+
+	if c.LMTPListen != "" && !filepath.IsAbs(c.LMTPListen) && !isLoopbackAddr(c.LMTPListen) {
+		bad("lmtp-listen %q: want an absolute unix socket path or a loopback host:port (LMTP has no authentication)", c.LMTPListen)
+	}
+	if c.RecipientDelimiter == "" || strings.ContainsAny(c.RecipientDelimiter, "@ \t\r\n") {
+		bad("recipient-delimiter %q: want a character such as + or -", c.RecipientDelimiter)
 	}
 
 	single := c.Maildir != "" || c.User != "" || c.PasswordHash != "" || c.PasswordFile != ""

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/maildir-imapd/maildir-imapd/lmtp"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
@@ -85,8 +86,10 @@ type daemon struct {
 	secure    *imapserver.Server // LOGINDISABLED until STARTTLS; also serves implicit TLS
 	listeners []net.Listener
 	limits    *maildirbackend.ConnLimiter
-	plainAddr string // bound address of --listen, "" if none
-	tlsAddr   string // bound address of --listen-tls, "" if none
+	plainAddr string       // bound address of --listen, "" if none
+	tlsAddr   string       // bound address of --listen-tls, "" if none
+	lmtp      *lmtp.Server // nil without --lmtp-listen (lmtp.go)
+	lmtpAddr  string       // bound address of --lmtp-listen, "" if none
 	serveErr  chan error
 	serving   sync.WaitGroup
 
@@ -195,6 +198,13 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 				Limits: limits, Logger: logger, TLSConfig: tlsConfig, HandshakeTimeout: cfg.TLSHandshakeTimeout,
 			}))
 		})
+	}
+	if cfg.LMTPListen != "" {
+		serveLMTP, err := d.startLMTP(cfg)
+		if err != nil {
+			return nil, err
+		}
+		pending = append(pending, serveLMTP)
 	}
 	// Ports are bound and the TLS key is read: no client is served
 	// before the process has the identity it keeps (privileges.go).
@@ -380,6 +390,11 @@ func (d *daemon) shutdown() error {
 	wg.Wait()
 	d.log.Info("sent BYE", "conns", len(conns))
 
+	if d.lmtp != nil {
+		if err := d.lmtp.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			d.log.Warn("closing lmtp server", "err", err)
+		}
+	}
 	// No listeners remain in the servers, so Close only closes the
 	// connections that got no BYE (accepted during the shutdown).
 	for _, s := range []*imapserver.Server{d.open, d.secure} {
