@@ -116,12 +116,14 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	return &session{s: s}, nil
 }
 
-// splitDetail splits the local part of address at the recipient delimiter:
-// "alice+work@example.org" gives "alice@example.org" and "work".
-func (s *Server) splitDetail(address string) (string, string) {
+// SplitDetail splits the local part of address at delim (Dovecot's
+// recipient_delimiter): "alice+work@example.org" gives "alice@example.org"
+// and "work". An address without delim, or starting with it, has no
+// detail.
+func SplitDetail(address, delim string) (string, string) {
 	local, domain, hasDomain := strings.Cut(address, "@")
-	user, detail, ok := strings.Cut(local, s.opts.RecipientDelimiter)
-	if !ok || user == "" {
+	user, detail, ok := strings.Cut(local, delim)
+	if !ok || user == "" || delim == "" {
 		return address, ""
 	}
 	if hasDomain {

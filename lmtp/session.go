@@ -51,7 +51,7 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 // Rcpt resolves the recipient now, so that an unknown one is refused
 // before the data and the others are still delivered.
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	addr, detail := x.s.splitDetail(to)
+	addr, detail := SplitDetail(to, x.s.opts.RecipientDelimiter)
 	user, root, err := x.s.opts.Lookup(addr)
 	if errors.Is(err, ErrUnknownUser) {
 		x.s.log.Info("lmtp: unknown recipient", "rcpt", to)

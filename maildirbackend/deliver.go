@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,26 +46,55 @@ var (
 // folder waits for a foreign dovecot-uidlist lock (30 s at most); the file
 // is in new/ by then.
 func (b *Backend) Deliver(root, mailbox string, r io.Reader) (string, error) {
-	if !filepath.IsAbs(root) {
-		return "", errors.New("deliver: maildir path is not absolute")
-	}
-	root = filepath.Clean(root)
-	names := namer{root: root, prefix: b.opts.Prefix, utf8: b.opts.UTF8FolderNames}
-	name, path := b.deliveryFolder(&names, mailbox)
-	if _, err := ensureFolderDirs(path, name == inboxName); err != nil {
-		return "", fmt.Errorf("deliver to %s: %w", name, deliveryError(err))
-	}
-	m, err := writeDelivery(b.keys, path, r, int64(b.opts.AppendLimit))
+	name, path, m, err := deliver(b.keys, &b.opts, b.log, root, mailbox, r)
 	if err != nil {
-		return "", fmt.Errorf("deliver to %s: %w", name, err)
+		return "", err
 	}
-	b.announceDelivery(root, path, m)
+	b.announceDelivery(filepath.Clean(root), path, m)
 	return name, nil
+}
+
+// Deliver is [Backend.Deliver] for a process without a Backend (the
+// `deliver` command, as Dovecot's LDA): it uses opts's Prefix,
+// UTF8FolderNames, AppendLimit (0: DefaultAppendLimit) and Logger (nil:
+// slog.Default()), and no server is told: a running server sees the file
+// through its watcher.
+func Deliver(root, mailbox string, r io.Reader, opts *Options) (string, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.AppendLimit == 0 {
+		o.AppendLimit = DefaultAppendLimit
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	name, _, _, err := deliver(newKeyGen(), &o, log, root, mailbox, r)
+	return name, err
+}
+
+// deliver stores one message and returns its mailbox, folder and file.
+func deliver(keys *keyGen, opts *Options, log *slog.Logger, root, mailbox string, r io.Reader) (string, string, *message, error) {
+	if !filepath.IsAbs(root) {
+		return "", "", nil, errors.New("deliver: maildir path is not absolute")
+	}
+	names := namer{root: filepath.Clean(root), prefix: opts.Prefix, utf8: opts.UTF8FolderNames}
+	name, path := deliveryFolder(&names, mailbox, log)
+	if _, err := ensureFolderDirs(path, name == inboxName); err != nil {
+		return "", "", nil, fmt.Errorf("deliver to %s: %w", name, deliveryError(err))
+	}
+	m, err := writeDelivery(keys, path, r, int64(opts.AppendLimit))
+	if err != nil {
+		return "", "", nil, fmt.Errorf("deliver to %s: %w", name, err)
+	}
+	return name, path, m, nil
 }
 
 // deliveryFolder resolves the mailbox of a delivery to an existing folder:
 // the mailbox's, or INBOX's.
-func (b *Backend) deliveryFolder(names *namer, mailbox string) (name, path string) {
+func deliveryFolder(names *namer, mailbox string, log *slog.Logger) (name, path string) {
 	if mailbox != "" && !strings.EqualFold(mailbox, inboxName) && names.prefix != "" &&
 		!strings.HasPrefix(strings.ToUpper(mailbox), strings.ToUpper(names.prefix)) {
 		mailbox = names.prefix + mailbox
@@ -77,7 +107,7 @@ func (b *Backend) deliveryFolder(names *namer, mailbox string) (name, path strin
 				}
 			}
 		}
-		b.log.Debug("delivery mailbox does not exist; delivering to INBOX", "mailbox", mailbox)
+		log.Debug("delivery mailbox does not exist; delivering to INBOX", "mailbox", mailbox)
 	}
 	return inboxName, names.root
 }

@@ -141,9 +141,19 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 // TOML file of --config, then the flags given. A usage error (bad flag) is
 // a *usageError.
 func parseConfig(name string, args []string) (*Config, error) {
+	return parseConfigWith(name, args, nil)
+}
+
+// parseConfigWith is parseConfig with more flags: extra adds them to each
+// flag set it builds (the flags are parsed twice, before and after the
+// file).
+func parseConfigWith(name string, args []string, extra func(*flag.FlagSet)) (*Config, error) {
 	var path string
 	probe := defaultConfig()
 	fs := configFlags(name, &probe, &path)
+	if extra != nil {
+		extra(fs)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -159,6 +169,9 @@ func parseConfig(name string, args []string) (*Config, error) {
 	}
 	// The flags override the file: parse them again over its values.
 	fs = configFlags(name, &cfg, &path)
+	if extra != nil {
+		extra(fs)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}

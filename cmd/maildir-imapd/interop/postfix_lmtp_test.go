@@ -19,6 +19,18 @@ const postfixLMTPMainCf = `virtual_transport = lmtp:{{lmtp}}
 default_transport = error:no mail leaves the interop tests
 `
 
+// postfixPipeMainCf and postfixPipeMasterCf route the virtual domain to
+// `maildir-imapd deliver` run by pipe(8), as contrib/postfix/main.cf-lda
+// shows: user, binary, users file and mail location are filled in.
+const (
+	postfixPipeMainCf = `virtual_transport = mdeliver
+mdeliver_destination_recipient_limit = 1
+default_transport = error:no mail leaves the interop tests
+`
+	postfixPipeMasterCf = `mdeliver unix - n n - - pipe flags=DRhu user=%s argv=%s deliver --users %s --mail-location %s -f ${sender} -d ${recipient}
+`
+)
+
 // sendSMTPTo sends msg from from to rcpts and returns when the reply to
 // the end of data arrived.
 func sendSMTPTo(addr, from string, rcpts []string, msg string) (time.Time, error) {
@@ -53,13 +65,14 @@ func sendSMTPTo(addr, from string, rcpts []string, msg string) (time.Time, error
 }
 
 // TestPostfix_lmtp: Postfix delivers over LMTP into maildir-imapd, on a
-// unix socket and on loopback TCP. An IDLE client sees each message (the
+// unix socket and on loopback TCP, and through `maildir-imapd deliver` as
+// a pipe(8) transport (Dovecot's LDA set-up for virtual users). An IDLE client sees each message (the
 // latency from the SMTP end-of-data reply to EXISTS is printed), and a
 // recipient Postfix accepts but the users file lacks is refused with 550
 // by the LMTP server while the other recipient of the same message is
 // delivered; the sender gets Postfix's bounce for it, through LMTP too.
 func TestPostfix_lmtp(t *testing.T) {
-	for _, mode := range []string{"unix", "tcp"} {
+	for _, mode := range []string{"unix", "tcp", "deliver"} {
 		t.Run(mode, func(t *testing.T) { testPostfixLMTP(t, mode) })
 	}
 }
@@ -72,14 +85,21 @@ func testPostfixLMTP(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	o.chown(t, run)
+	vmail := filepath.Join(dir, "vmail")
+	users := filepath.Join(dir, "users")
+	location := "maildir:" + vmail + "/%d/%n/Maildir"
 	listen, pfAddr := filepath.Join(run, "lmtp"), "unix:"+filepath.Join(run, "lmtp")
-	if mode == "tcp" {
+	mainCf, masterCf := postfixLMTPMainCf, ""
+	switch mode {
+	case "tcp":
 		listen = freeAddr(t)
 		pfAddr = "inet:" + listen
+	case "deliver":
+		mainCf = postfixPipeMainCf
+		masterCf = fmt.Sprintf(postfixPipeMasterCf, o.name, binary, users, location)
 	}
-	vmail := filepath.Join(dir, "vmail")
 	// Postfix accepts carol; maildir-imapd does not know her.
-	pf := startPostfixWith(t, o, dir, strings.ReplaceAll(postfixLMTPMainCf, "{{lmtp}}", pfAddr),
+	pf := startPostfixWith(t, o, dir, strings.ReplaceAll(mainCf, "{{lmtp}}", pfAddr), masterCf,
 		"alice@example.test x\nbob@example.test x\ncarol@example.test x\n")
 	for _, d := range []string{"", "example.test"} {
 		p := filepath.Join(vmail, d)
@@ -88,10 +108,12 @@ func testPostfixLMTP(t *testing.T, mode string) {
 		}
 		o.chown(t, p)
 	}
-	users := filepath.Join(dir, "users")
 	writeFile(t, users, fmt.Sprintf("alice@example.test:{PLAIN}%s::::::\nbob@example.test:{PLAIN}%s::::::\n", testPass, testPass))
-	mi := startImapdArgs(t, o, []string{"serve", "--listen", "127.0.0.1:0", "--users", users,
-		"--mail-location", "maildir:" + vmail + "/%d/%n/Maildir", "--lmtp-listen", listen, "--log-level", "debug"})
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--users", users, "--mail-location", location, "--log-level", "debug"}
+	if mode != "deliver" {
+		args = append(args, "--lmtp-listen", listen)
+	}
+	mi := startImapdArgs(t, o, args)
 	if mode == "tcp" {
 		if err := waitPort(listen, nil); err != nil {
 			t.Fatal(err)
@@ -146,11 +168,16 @@ func testPostfixLMTP(t *testing.T, mode string) {
 	// whose Maildir gets the bounce over LMTP.
 	bobNew := filepath.Join(vmail, "example.test", "bob", "Maildir", "new")
 	bounce := waitFile(t, bobNew, pf)
-	if !strings.Contains(bounce, "carol@example.test") || !strings.Contains(bounce, "550 5.1.1") {
-		t.Errorf("bob's bounce does not report carol's 550 5.1.1:\n%s", bounce)
+	if !strings.Contains(bounce, "carol@example.test") || !strings.Contains(bounce, "5.1.1") {
+		t.Errorf("bob's bounce does not report carol's 5.1.1:\n%s", bounce)
 	}
-	if !hasLine(pf.Log(), "to=<carol@example.test>", "status=bounced", "550 5.1.1") {
-		t.Errorf("Postfix did not bounce carol's copy:\n%s", pf.Log())
+	// LMTP: maildir-imapd's 550 5.1.1; deliver: its exit code 67 (EX_NOUSER).
+	want := []string{"to=<carol@example.test>", "dsn=5.1.1", "status=bounced"}
+	if mode != "deliver" {
+		want = append(want, "550 5.1.1")
+	}
+	if !hasLine(pf.Log(), want...) {
+		t.Errorf("Postfix did not bounce carol's copy with %q:\n%s", want, pf.Log())
 	}
 	if _, err := os.Stat(filepath.Join(vmail, "example.test", "carol")); err == nil {
 		t.Errorf("carol, unknown to maildir-imapd, has a Maildir")

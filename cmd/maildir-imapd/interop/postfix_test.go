@@ -95,12 +95,13 @@ func (p *postfix) Log() string {
 // owner. It is stopped at cleanup.
 func startPostfix(t *testing.T, o mailOwner, dir string) *postfix {
 	t.Helper()
-	return startPostfixWith(t, o, dir, "", "alice@example.test example.test/alice/Maildir/\n")
+	return startPostfixWith(t, o, dir, "", "", "alice@example.test example.test/alice/Maildir/\n")
 }
 
 // startPostfixWith is startPostfix with main.cf lines appended (they
-// override the ones before) and the given virtual_mailbox_maps table.
-func startPostfixWith(t *testing.T, o mailOwner, dir, mainCf, vmailbox string) *postfix {
+// override the ones before), master.cf services added and the given
+// virtual_mailbox_maps table.
+func startPostfixWith(t *testing.T, o mailOwner, dir, mainCf, masterCf, vmailbox string) *postfix {
 	t.Helper()
 	p := &postfix{bin: requireTool(t, "postfix", "postfix"), dir: dir, confDir: filepath.Join(dir, "conf")}
 	requireFile(t, "/usr/lib/postfix/sbin/virtual", "postfix")
@@ -121,7 +122,7 @@ func startPostfixWith(t *testing.T, o mailOwner, dir, mainCf, vmailbox string) *
 	r := strings.NewReplacer("{{dir}}", dir, "{{addr}}", p.Addr,
 		"{{uid}}", fmt.Sprint(o.uid), "{{gid}}", fmt.Sprint(o.gid))
 	writeFile(t, filepath.Join(p.confDir, "main.cf"), r.Replace(postfixMainCf)+mainCf)
-	writeFile(t, filepath.Join(p.confDir, "master.cf"), r.Replace(postfixMasterCf))
+	writeFile(t, filepath.Join(p.confDir, "master.cf"), r.Replace(postfixMasterCf)+masterCf)
 	// Trailing slash: Maildir delivery (without it, mbox).
 	writeFile(t, filepath.Join(p.confDir, "vmailbox"), vmailbox)
 
