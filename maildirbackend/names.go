@@ -25,6 +25,22 @@ type namer struct {
 	root   string // immutable
 	prefix string // namespace prefix, "" or e.g. "INBOX."; immutable
 	utf8   bool   // folder names on disk in UTF-8 (Courier 5) instead of mUTF-7
+	ctl    string // immutable: control root (Dovecot's CONTROL=); "" means root
+}
+
+// control returns the directory of the control files (dovecot-uidlist,
+// dovecot-keywords; subscriptions and dovecot-uidvalidity for the root) of
+// the folder directory dir: dir itself, or with CONTROL= the same relative
+// path under the control root, as Dovecot lays it out.
+func (n *namer) control(dir string) string {
+	if n.ctl == "" {
+		return dir
+	}
+	rel, err := filepath.Rel(n.root, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return dir
+	}
+	return filepath.Join(n.ctl, rel)
 }
 
 // canonical returns the mailbox name with INBOX in upper case and the

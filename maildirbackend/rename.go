@@ -63,12 +63,16 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 		oldPath, _ = s.acct.names.path(oldName) // for retire: its children move
 	} else if err := renameOwnFolder(oldPath, newPath, dirs[newName] != ""); err != nil {
 		return err
+	} else {
+		s.acct.moveControl(oldPath, newPath)
 	}
 	stayed := map[string]bool{}
 	for _, c := range children {
 		if err := s.moveChild(dirs, c); err != nil {
 			s.acct.log.Warn("child folder not renamed", "mailbox", c.name, "to", c.newName, "err", err)
 			stayed[c.name] = true
+		} else {
+			s.acct.moveControl(c.from, c.to)
 		}
 	}
 	s.acct.retire(oldPath, true)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,9 @@ func checkMain(args []string, out io.Writer) error {
 	}
 	if cfg.TLSCert != "" && cfg.TLSKey != "" {
 		c.checkTLS(cfg)
+	}
+	if loc, err := cfg.templateLocation(); err == nil && loc.Index != "" {
+		c.warn("mail-location: INDEX= is ignored: maildir-imapd keeps no Dovecot index and leaves its files alone")
 	}
 	switch {
 	case cfg.Users != "":
@@ -112,6 +116,7 @@ func (c *checker) checkUsers(cfg *Config) {
 	for _, p := range f.Problems() {
 		c.problem("users: %v", p)
 	}
+	locs := newMailLocations(cfg, slog.New(slog.DiscardHandler))
 	users := f.Users()
 	if len(users) == 0 {
 		c.problem("users: %s: no usable user", cfg.Users)
@@ -123,10 +128,15 @@ func (c *checker) checkUsers(cfg *Config) {
 		if u.Password == "" {
 			c.problem("%s: empty password field: cannot log in", label)
 		}
-		maildir, err := userMaildir(u, cfg.MailLocation)
+		maildir, err := locs.maildir(u)
 		if err != nil {
 			c.problem("%s: %v", label, err)
 			continue
+		}
+		if own := u.MailLocation(); own != "" {
+			if loc, err := passwdfile.ParseLocation(own, u); err == nil && loc.Index != "" {
+				c.warn("%s: INDEX=%s is ignored: maildir-imapd keeps no Dovecot index", label, loc.Index)
+			}
 		}
 		c.checkMaildir(label, maildir)
 	}

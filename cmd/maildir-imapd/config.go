@@ -283,6 +283,12 @@ func (c *Config) validate() error {
 		bad("recipient-delimiter %q: want a character such as + or -", c.RecipientDelimiter)
 	}
 
+	if loc, err := c.templateLocation(); err != nil {
+		bad("mail-location: %v", err)
+	} else if err := checkLocation(loc); err != nil {
+		bad("mail-location %q: %v", c.MailLocation, err)
+	}
+
 	single := c.Maildir != "" || c.User != "" || c.PasswordHash != "" || c.PasswordFile != ""
 	switch {
 	case c.Users != "" && single:

@@ -87,7 +87,7 @@ func deliverMain(args []string, in io.Reader, logw io.Writer) error {
 		return err
 	}
 	got, err := maildirbackend.Deliver(root, mailbox, skipFromLine(in), &maildirbackend.Options{
-		Logger: logger, Prefix: cfg.Prefix, UTF8FolderNames: cfg.UTF8FolderNames, AppendLimit: cfg.AppendLimit,
+		Logger: logger, Prefix: cfg.Prefix, UTF8FolderNames: cfg.utf8Names(), AppendLimit: cfg.AppendLimit,
 	})
 	if err != nil {
 		return &exitError{code: deliverExitCode(err), err: err}
@@ -109,7 +109,7 @@ func deliverRoot(cfg *Config, name string, logger *slog.Logger) (string, error) 
 		name = u.Username
 	}
 	if cfg.Users != "" || cfg.Maildir != "" {
-		lookup, err := newRecipientLookup(cfg, logger)
+		lookup, err := newRecipientLookup(cfg, logger, newMailLocations(cfg, logger))
 		if err != nil {
 			return "", &exitError{code: exConfig, err: err}
 		}
@@ -130,7 +130,7 @@ func deliverRoot(cfg *Config, name string, logger *slog.Logger) (string, error) 
 		return "", &exitError{code: exTempFail, err: err}
 	}
 	uid, _ := strconv.Atoi(su.Uid)
-	root, err := passwdfile.ExpandLocation(cfg.MailLocation, &passwdfile.User{Name: su.Username, Home: su.HomeDir, UID: uid, GID: -1})
+	root, err := newMailLocations(cfg, logger).maildir(&passwdfile.User{Name: su.Username, Home: su.HomeDir, UID: uid, GID: -1})
 	if err != nil {
 		return "", &exitError{code: exConfig, err: err}
 	}

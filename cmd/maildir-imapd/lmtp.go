@@ -54,7 +54,7 @@ func listenLMTP(addr string) (net.Listener, error) {
 // startLMTP binds the LMTP listener of cfg and returns the server and a
 // function that starts serving (after the privileges are dropped).
 func (d *daemon) startLMTP(cfg *Config) (func(), error) {
-	lookup, err := newRecipientLookup(cfg, d.log)
+	lookup, err := newRecipientLookup(cfg, d.log, d.locations)
 	if err != nil {
 		return nil, err
 	}
@@ -95,13 +95,13 @@ type recipientLookup func(address string) (user, root string, err error)
 // newRecipientLookup returns the recipient resolution of cfg: the users
 // file (the address, then its local part for users written without a
 // domain, as Postfix's local(8) does), or the single user.
-func newRecipientLookup(cfg *Config, logger *slog.Logger) (recipientLookup, error) {
+func newRecipientLookup(cfg *Config, logger *slog.Logger, locs *mailLocations) (recipientLookup, error) {
 	if cfg.Users != "" {
 		db, err := passwdfile.OpenDB(cfg.Users, logger)
 		if err != nil {
 			return nil, fmt.Errorf("users: %w", err)
 		}
-		return usersLookup(db.Lookup, cfg.MailLocation), nil
+		return usersLookup(db.Lookup, locs), nil
 	}
 	_, maildir, err := singleUser(cfg)
 	if err != nil {
@@ -116,7 +116,7 @@ func newRecipientLookup(cfg *Config, logger *slog.Logger) (recipientLookup, erro
 }
 
 // usersLookup resolves addresses through a passwd-file's users.
-func usersLookup(lookup func(name string) (*passwdfile.User, bool), template string) recipientLookup {
+func usersLookup(lookup func(name string) (*passwdfile.User, bool), locs *mailLocations) recipientLookup {
 	return func(address string) (string, string, error) {
 		u, ok := lookup(address)
 		if local, _, hasDomain := strings.Cut(address, "@"); !ok && hasDomain && local != "" {
@@ -128,7 +128,7 @@ func usersLookup(lookup func(name string) (*passwdfile.User, bool), template str
 		if err := checkOwner(u, os.Getuid()); err != nil {
 			return "", "", err
 		}
-		root, err := userMaildir(u, template)
+		root, err := locs.maildir(u)
 		if err != nil {
 			return "", "", err
 		}

@@ -86,10 +86,11 @@ type daemon struct {
 	secure    *imapserver.Server // LOGINDISABLED until STARTTLS; also serves implicit TLS
 	listeners []net.Listener
 	limits    *maildirbackend.ConnLimiter
-	plainAddr string       // bound address of --listen, "" if none
-	tlsAddr   string       // bound address of --listen-tls, "" if none
-	lmtp      *lmtp.Server // nil without --lmtp-listen (lmtp.go)
-	lmtpAddr  string       // bound address of --lmtp-listen, "" if none
+	plainAddr string         // bound address of --listen, "" if none
+	tlsAddr   string         // bound address of --listen-tls, "" if none
+	lmtp      *lmtp.Server   // nil without --lmtp-listen (lmtp.go)
+	lmtpAddr  string         // bound address of --lmtp-listen, "" if none
+	locations *mailLocations // users' Maildirs and control directories (location.go)
 	serveErr  chan error
 	serving   sync.WaitGroup
 
@@ -106,7 +107,8 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	auth, owners, err := newAuthenticator(cfg, logger)
+	locations := newMailLocations(cfg, logger)
+	auth, owners, err := newAuthenticator(cfg, logger, locations)
 	if err != nil {
 		return nil, err
 	}
@@ -124,10 +126,11 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		}
 	}
 	d := &daemon{
-		log:      logger,
-		conns:    make(map[*imapserver.Conn]struct{}),
-		drained:  make(chan struct{}),
-		serveErr: make(chan error, 2),
+		log:       logger,
+		locations: locations,
+		conns:     make(map[*imapserver.Conn]struct{}),
+		drained:   make(chan struct{}),
+		serveErr:  make(chan error, 2),
 	}
 	defer func() {
 		if err != nil {
@@ -143,7 +146,8 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		Logger:          logger,
 		Authenticate:    auth,
 		Prefix:          cfg.Prefix,
-		UTF8FolderNames: cfg.UTF8FolderNames,
+		UTF8FolderNames: cfg.utf8Names(),
+		ControlDir:      locations.controlDir,
 		AppendLimit:     cfg.AppendLimit,
 		Watcher:         d.watcher,
 

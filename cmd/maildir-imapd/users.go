@@ -18,7 +18,7 @@ import (
 // --user and --password-hash/--password-file.
 // It also returns the owners of the users' files (privileges.go): the uids
 // of the users file, or the owner of the single user's Maildir.
-func newAuthenticator(cfg *Config, logger *slog.Logger) (maildirbackend.AuthFunc, []passwdfile.Owner, error) {
+func newAuthenticator(cfg *Config, logger *slog.Logger, locs *mailLocations) (maildirbackend.AuthFunc, []passwdfile.Owner, error) {
 	if cfg.Users != "" {
 		db, err := passwdfile.OpenDB(cfg.Users, logger)
 		if err != nil {
@@ -26,7 +26,7 @@ func newAuthenticator(cfg *Config, logger *slog.Logger) (maildirbackend.AuthFunc
 		}
 		logger.Info("users", "mode", "passwd-file", "path", cfg.Users, "mail_location", cfg.MailLocation,
 			"users", len(db.File().Users()))
-		return usersAuth(db.Verify, cfg.MailLocation), db.File().Owners(), nil
+		return usersAuth(db.Verify, locs), db.File().Owners(), nil
 	}
 	f, maildir, err := singleUser(cfg)
 	if err != nil {
@@ -46,9 +46,9 @@ func newAuthenticator(cfg *Config, logger *slog.Logger) (maildirbackend.AuthFunc
 }
 
 // usersAuth resolves a verified user's Maildir: the user's own userdb_mail
-// (or mail) extra field, else the template. A user whose uid is not the
-// process's is refused (privileges.go).
-func usersAuth(verify func(name, password string) (*passwdfile.User, error), template string) maildirbackend.AuthFunc {
+// (or mail) extra field, else the template (location.go). A user whose uid
+// is not the process's is refused (privileges.go).
+func usersAuth(verify func(name, password string) (*passwdfile.User, error), locs *mailLocations) maildirbackend.AuthFunc {
 	return func(username, password string) (string, error) {
 		u, err := verify(username, password)
 		if err != nil {
@@ -57,17 +57,8 @@ func usersAuth(verify func(name, password string) (*passwdfile.User, error), tem
 		if err := checkOwner(u, os.Getuid()); err != nil {
 			return "", err
 		}
-		return userMaildir(u, template)
+		return locs.maildir(u)
 	}
-}
-
-// userMaildir expands the Maildir path of u.
-func userMaildir(u *passwdfile.User, template string) (string, error) {
-	loc := template
-	if own := u.MailLocation(); own != "" {
-		loc = own
-	}
-	return passwdfile.ExpandLocation(loc, u)
 }
 
 // authError maps passwdfile's failure to imapserver's, keeping the cause.
