@@ -22,7 +22,7 @@ type account struct {
 	log   *slog.Logger
 
 	// Control files of the whole Maildir (subscriptions,
-	// dovecot-uidvalidity) are in names.control(root): see ctlRoot.
+	// dovecot-uidvalidity) are in ctlRoot; a folder's in names.control.
 
 	refs int // protected by Backend.mu
 
@@ -204,7 +204,12 @@ func (a *account) closeAll() {
 
 // ctlRoot returns the directory of the Maildir's own control files
 // (subscriptions, dovecot-uidvalidity): the root, or the CONTROL= root.
-func (a *account) ctlRoot() string { return a.names.control(a.root) }
+func (a *account) ctlRoot() string {
+	if a.names.ctl != "" {
+		return a.names.ctl
+	}
+	return a.root
+}
 
 // moveControl follows a folder renamed from the directory from to to with
 // its control directory, when the control files live apart (CONTROL=), so

@@ -78,11 +78,12 @@ type Options struct {
 	// negative means no limit.
 	LoginTimeout time.Duration
 	// ControlDir returns the directory of the control files of the Maildir
-	// at root (Dovecot's mail_location option CONTROL=): dovecot-uidlist and
-	// dovecot-keywords of each folder, in the folder's relative path below
-	// it, and subscriptions and dovecot-uidvalidity at its top. It is
-	// created when missing. Nil, or "" for a root, keeps them in the
-	// Maildir. It must be safe for concurrent use.
+	// at root (Dovecot's mail_location option CONTROL=), laid out as
+	// Dovecot 2.3 does: dovecot-uidlist and dovecot-keywords of folder .A
+	// in <dir>/.A, INBOX's in <dir>/.INBOX, and subscriptions and
+	// dovecot-uidvalidity in <dir>. It is created when missing. Nil, or ""
+	// for a root, keeps them in the Maildir. It must be safe for
+	// concurrent use.
 	ControlDir func(root string) string
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).

@@ -12,7 +12,9 @@ import (
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
 )
 
-// TestControlDir: with Options.ControlDir (Dovecot's CONTROL=), the
+// TestControlDir: with Options.ControlDir (Dovecot's CONTROL=, laid out as
+// Dovecot 2.3.19 does it: checked by hand with CREATE, STORE and
+// SUBSCRIBE), the
 // dovecot-uidlist and dovecot-keywords Dovecot left there are read (the
 // client keeps its UIDVALIDITY and UIDs), and every control file written
 // goes there, none into the Maildir; RENAME takes a folder's control
@@ -30,8 +32,8 @@ func TestControlDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What Dovecot 2.3 wrote under CONTROL=: UIDVALIDITY 1234, UID 7.
-	writeFileT(t, filepath.Join(ctl, "dovecot-uidlist"), "3 V1234 N8 G0123456789abcdef0123456789abcdef\n7 :"+key+"\n")
-	writeFileT(t, filepath.Join(ctl, "dovecot-keywords"), "0 Project-X\n")
+	writeFileT(t, filepath.Join(ctl, ".INBOX", "dovecot-uidlist"), "3 V1234 N8 G0123456789abcdef0123456789abcdef\n7 :"+key+"\n")
+	writeFileT(t, filepath.Join(ctl, ".INBOX", "dovecot-keywords"), "0 Project-X\n")
 
 	s := maildirtest.NewServer(t, &maildirtest.Options{Maildir: root, Backend: maildirbackend.Options{
 		ControlDir: func(r string) string {
@@ -72,12 +74,13 @@ func TestControlDir(t *testing.T) {
 	if _, err := app.Wait(); err != nil {
 		t.Fatalf("APPEND to Work: %v", err)
 	}
-	for _, f := range []string{"dovecot-keywords", "subscriptions", ".Work/dovecot-uidlist"} {
+	// Dovecot 2.3's layout: INBOX's files in .INBOX, a folder's in .Name.
+	for _, f := range []string{".INBOX/dovecot-keywords", "subscriptions", "dovecot-uidvalidity", ".Work/dovecot-uidlist"} {
 		if _, err := os.Stat(filepath.Join(ctl, f)); err != nil {
 			t.Errorf("control file %s not in the control directory: %v", f, err)
 		}
 	}
-	if kw, _ := os.ReadFile(filepath.Join(ctl, "dovecot-keywords")); !strings.Contains(string(kw), "NewKeyword") {
+	if kw, _ := os.ReadFile(filepath.Join(ctl, ".INBOX", "dovecot-keywords")); !strings.Contains(string(kw), "NewKeyword") {
 		t.Errorf("dovecot-keywords in the control directory lacks NewKeyword:\n%s", kw)
 	}
 	for _, f := range []string{"dovecot-uidlist", "dovecot-keywords", "subscriptions", "dovecot-uidvalidity", ".Work/dovecot-uidlist"} {

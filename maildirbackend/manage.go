@@ -323,7 +323,7 @@ func (s *Session) writeSubscriptions(names []string) error {
 // moment: nothing is lost if this stops half-way.
 func (s *Session) renameInbox(newName, newPath string) error {
 	root := s.acct.root
-	ctlRoot, ctlNew := s.acct.ctlRoot(), s.acct.names.control(newPath)
+	ctlRoot, ctlNew := s.acct.names.control(root), s.acct.names.control(newPath)
 	if err := s.checkUnlisted(newName); err != nil {
 		return err
 	}

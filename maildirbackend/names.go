@@ -29,12 +29,15 @@ type namer struct {
 }
 
 // control returns the directory of the control files (dovecot-uidlist,
-// dovecot-keywords; subscriptions and dovecot-uidvalidity for the root) of
-// the folder directory dir: dir itself, or with CONTROL= the same relative
-// path under the control root, as Dovecot lays it out.
+// dovecot-keywords) of the folder directory dir: dir itself, or with
+// CONTROL= the folder's directory name under the control root, INBOX's
+// being ".INBOX", as Dovecot 2.3 lays it out.
 func (n *namer) control(dir string) string {
 	if n.ctl == "" {
 		return dir
+	}
+	if dir == n.root {
+		return filepath.Join(n.ctl, "."+inboxName)
 	}
 	rel, err := filepath.Rel(n.root, dir)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {

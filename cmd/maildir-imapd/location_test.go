@@ -69,7 +69,7 @@ func TestServe_controlDir(t *testing.T) {
 	maildir := newMaildir(t, filepath.Join(home, "Maildir"))
 	ctl := filepath.Join(dir, "control", testUser)
 	// newMaildir's message, numbered 42 by "Dovecot" under UIDVALIDITY 777.
-	writeFile(t, filepath.Join(ctl, "dovecot-uidlist"), "3 V777 N43 G0123456789abcdef0123456789abcdef\n42 :1700000000.M1P1Q1.test,S=60\n")
+	writeFile(t, filepath.Join(ctl, ".INBOX", "dovecot-uidlist"), "3 V777 N43 G0123456789abcdef0123456789abcdef\n42 :1700000000.M1P1Q1.test,S=60\n")
 	cfg := defaultConfig()
 	cfg.Listen, cfg.ListenTLS = "127.0.0.1:0", ""
 	cfg.Users = writeFile(t, filepath.Join(dir, "users"), testUser+":"+testHash(t)+"::::"+home+"::\n")
@@ -93,11 +93,11 @@ func TestServe_controlDir(t *testing.T) {
 	if _, err := c.Store(imap.UIDSetNum(42), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{"Work"}}, nil).Collect(); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"subscriptions", "dovecot-keywords"} {
+	for _, f := range []string{"subscriptions", ".INBOX/dovecot-keywords"} {
 		if _, err := os.Stat(filepath.Join(ctl, f)); err != nil {
 			t.Errorf("%s not in the control directory: %v", f, err)
 		}
-		if _, err := os.Stat(filepath.Join(maildir, f)); err == nil {
+		if _, err := os.Stat(filepath.Join(maildir, filepath.Base(f))); err == nil {
 			t.Errorf("%s written into the Maildir", f)
 		}
 	}
