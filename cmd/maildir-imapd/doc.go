@@ -52,11 +52,11 @@
 // keys are errors. See contrib/maildir-imapd.toml.
 //
 // Deliver mail over LMTP from Postfix (virtual_transport =
-// lmtp:unix:private/maildir-imapd-lmtp; see contrib/postfix/main.cf-lmtp),
+// lmtp:unix:maildir-imapd/lmtp; see contrib/postfix/main.cf-lmtp),
 // pushed to IDLE clients before the LMTP reply:
 //
 //	maildir-imapd serve --config /etc/maildir-imapd.toml \
-//	    --lmtp-listen /var/spool/postfix/private/maildir-imapd-lmtp
+//	    --lmtp-listen /var/spool/postfix/maildir-imapd/lmtp
 //
 // Or where Dovecot's LDA was (mailbox_command, or a pipe(8) transport with
 // -d ${recipient}); the flags are Dovecot's: -d user, -m mailbox,
