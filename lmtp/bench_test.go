@@ -1,6 +1,8 @@
 package lmtp_test
 
 import (
+	"io"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ func BenchmarkLMTP_endOfDataToExists(b *testing.B) {
 	srv := lmtp.New(&lmtp.Options{
 		Lookup:  func(string) (string, string, error) { return "alice", s.Maildir, nil },
 		Deliver: s.Backend.Deliver,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	sock := b.TempDir() + "/lmtp"
 	ln, err := net.Listen("unix", sock)

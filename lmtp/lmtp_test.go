@@ -2,6 +2,7 @@ package lmtp_test
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,6 +35,7 @@ func setup(t *testing.T, opts lmtp.Options) (*maildirtest.Server, string) {
 		return "", "", lmtp.ErrUnknownUser
 	}
 	opts.Deliver = s.Backend.Deliver
+	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
 	srv := lmtp.New(&opts)
 	sock := filepath.Join(t.TempDir(), "lmtp")
 	ln, err := net.Listen("unix", sock)
