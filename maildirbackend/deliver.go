@@ -120,9 +120,10 @@ func writeDelivery(keys *keyGen, folder string, r io.Reader, limit int64) (*mess
 	if err != nil {
 		return nil, deliveryError(fmt.Errorf("create message: %w", err))
 	}
-	size, lines, err := copyLF(file, io.LimitReader(r, limit+1))
-	if err == nil && size > limit {
-		err = ErrMessageTooBig
+	wire := &countingReader{r: io.LimitReader(r, limit+1)}
+	size, lines, err := copyLF(file, wire)
+	if err == nil && wire.n > limit {
+		err = ErrMessageTooBig // counted as read: CRLF counts twice, as on the wire
 	}
 	if err == nil {
 		err = file.Sync()
@@ -185,6 +186,18 @@ func copyLF(w io.Writer, r io.Reader) (size, lines int64, err error) {
 		size++
 	}
 	return size, lines, bw.Flush()
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // deliveryError maps a file-system failure of a delivery to ErrNoSpace or

@@ -122,6 +122,13 @@ func TestDeliver_tooBigLeavesNothing(t *testing.T) {
 	}
 	emptyDir(t, filepath.Join(s.Maildir, "tmp"))
 	emptyDir(t, filepath.Join(s.Maildir, "new"))
+	// The limit is on the bytes given, CRLF included: a message that only
+	// fits once stored with LF is refused, not truncated.
+	_, err = s.Backend.Deliver(s.Maildir, "", strings.NewReader(strings.Repeat("x\r\n", 40)))
+	if !errors.Is(err, maildirbackend.ErrMessageTooBig) {
+		t.Fatalf("Deliver of 120 CRLF bytes (80 stored) over a 100-byte limit: %v, want ErrMessageTooBig", err)
+	}
+	emptyDir(t, filepath.Join(s.Maildir, "new"))
 	if _, err := s.Backend.Deliver(s.Maildir, "", strings.NewReader(strings.Repeat("x", 100))); err != nil {
 		t.Fatalf("Deliver of 100 bytes: %v", err)
 	}
