@@ -208,3 +208,25 @@ func TestLMTP_largeSpooled(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitDetail(t *testing.T) {
+	tests := []struct {
+		name, addr, delim, user, detail string
+	}{
+		{"plus", "alice+work@example.org", "+", "alice@example.org", "work"},
+		{"none", "alice@example.org", "+", "alice@example.org", ""},
+		{"no domain", "alice+work", "+", "alice", "work"},
+		{"first delimiter", "alice+a+b@example.org", "+", "alice@example.org", "a+b"},
+		{"several delimiters", "alice-work@example.org", "+-", "alice@example.org", "work"},
+		{"leading delimiter", "+work@example.org", "+", "+work@example.org", ""},
+		{"delimiter in domain only", "alice@ex+ample.org", "+", "alice@ex+ample.org", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			user, detail := lmtp.SplitDetail(tc.addr, tc.delim)
+			if user != tc.user || detail != tc.detail {
+				t.Fatalf("SplitDetail(%q, %q) = %q, %q; want %q, %q", tc.addr, tc.delim, user, detail, tc.user, tc.detail)
+			}
+		})
+	}
+}

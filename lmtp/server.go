@@ -35,7 +35,8 @@ type Options struct {
 	// lmtp_save_to_detail_mailbox. False delivers to INBOX.
 	DetailMailbox bool
 	// RecipientDelimiter separates the user from the detail in a local
-	// part, as Dovecot's recipient_delimiter. "" means "+".
+	// part, as Dovecot's recipient_delimiter: each of its characters is a
+	// delimiter. "" means "+".
 	RecipientDelimiter string
 	// MaxMessageBytes bounds a message; a larger one is refused with
 	// 552 5.3.4. Zero means no bound.
@@ -116,16 +117,18 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	return &session{s: s}, nil
 }
 
-// SplitDetail splits the local part of address at delim (Dovecot's
-// recipient_delimiter): "alice+work@example.org" gives "alice@example.org"
-// and "work". An address without delim, or starting with it, has no
-// detail.
+// SplitDetail splits the local part of address at the first of the
+// characters of delim (Dovecot's recipient_delimiter, where each character
+// is a delimiter): with "+", "alice+work@example.org" gives
+// "alice@example.org" and "work". An address without a delimiter, or
+// starting with one, has no detail.
 func SplitDetail(address, delim string) (string, string) {
 	local, domain, hasDomain := strings.Cut(address, "@")
-	user, detail, ok := strings.Cut(local, delim)
-	if !ok || user == "" || delim == "" {
+	i := strings.IndexAny(local, delim)
+	if i <= 0 {
 		return address, ""
 	}
+	user, detail := local[:i], local[i+1:]
 	if hasDomain {
 		return user + "@" + domain, detail
 	}
