@@ -22,9 +22,10 @@ var networkFS = map[int64]string{
 	0x0bd00bd0:             "lustre", // LL_SUPER_MAGIC
 }
 
-// networkFSOf returns the name of the network file system path is on, or
-// "" for a local one (or when statfs fails: inotify is tried as usual).
-func networkFSOf(path string) string {
+// NetworkFS returns the name of the network file system path is on
+// ("nfs", "cifs", "fuse", ...), whose folders a [Watcher] polls as well as
+// watches, or "" for a local one (or when statfs fails).
+func NetworkFS(path string) string {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return ""

@@ -2,6 +2,6 @@
 
 package watch
 
-// networkFSOf is not implemented off Linux: folders there rely on the
-// safety check.
-func networkFSOf(string) string { return "" }
+// NetworkFS is not implemented off Linux: it returns "", and folders rely
+// on the safety check.
+func NetworkFS(string) string { return "" }

@@ -72,7 +72,7 @@ type Watcher struct {
 	safetyInterval time.Duration            // immutable; <= 0: disabled
 	maxWatches     int                      // immutable; 0: unlimited
 	fsw            *fsnotify.Watcher        // immutable; may be nil: poll everything
-	fsOf           func(path string) string // immutable: networkFSOf; tests replace it
+	fsOf           func(path string) string // immutable: NetworkFS; tests replace it
 
 	// regMu serialises the fsnotify Add and Remove calls of Subscribe, the
 	// last Subscription.Close of a folder and Close. The event loop never
@@ -141,7 +141,7 @@ func newWatcher(opts *Options, fsw *fsnotify.Watcher, fswErr error) *Watcher {
 		folders:        make(map[string]*folderState),
 		dirs:           make(map[string]dirRef),
 		loggedRemote:   make(map[string]bool),
-		fsOf:           networkFSOf,
+		fsOf:           NetworkFS,
 		done:           make(chan struct{}),
 	}
 	if w.log == nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/passwdfile"
+	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
 // runCheck is the `check` subcommand.
@@ -160,6 +161,9 @@ func (c *checker) checkMaildir(label, dir string) {
 		return
 	}
 	c.ok("%s: Maildir %s: readable, has cur/ new/ tmp/", label, dir)
+	if fs := watch.NetworkFS(dir); fs != "" {
+		c.warn("%s: Maildir %s is on a network file system (%s): inotify misses other hosts' changes; its folders are polled every poll-interval", label, dir, fs)
+	}
 }
 
 func maildirProblem(dir string) error {

@@ -94,6 +94,12 @@ func TestNetworkFS_deliveryFromAnotherHostPushes(t *testing.T) {
 	}
 	logout(t, c)
 	mi.Stop(t)
+	// check tells the operator.
+	out, _ := exec.Command(binary, "check", "--listen", "127.0.0.1:143", "--maildir", filepath.Join(mnt, "Maildir"),
+		"--user", testUser, "--password-hash", "{PLAIN}"+testPass).CombinedOutput()
+	if !strings.Contains(string(out), "is on a network file system (fuse)") {
+		t.Errorf("check does not report the network file system:\n%s", out)
+	}
 	log := mi.proc.output.String()
 	if n := strings.Count(log, "folder on a network file system"); n != 1 || !strings.Contains(log, "fs=fuse") {
 		t.Errorf("%d log lines about the network file system (want 1, fs=fuse):\n%s", n, log)
