@@ -134,3 +134,21 @@ func TestServe_utf8Location(t *testing.T) {
 		})
 	}
 }
+
+// TestServe_refusesUserLayoutFS: a user whose own userdb_mail has LAYOUT=fs
+// cannot log in (the tree would be read wrong); the log names the option.
+func TestServe_refusesUserLayoutFS(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home", testUser)
+	newMaildir(t, filepath.Join(home, "Maildir"))
+	cfg := defaultConfig()
+	cfg.Listen, cfg.ListenTLS = "127.0.0.1:0", ""
+	cfg.AuthFailureDelay = 0
+	cfg.Users = writeFile(t, filepath.Join(dir, "users"), testUser+":"+testHash(t)+"::::"+home+"::userdb_mail=maildir:~/Maildir:LAYOUT=fs\n")
+	r := startServe(t, &cfg)
+	plain, _ := r.d.Addrs()
+	c := dialPlain(t, plain)
+	if err := c.Login(testUser, testPassword).Wait(); err == nil {
+		t.Fatal("LOGIN of a user with LAYOUT=fs succeeded")
+	}
+}
