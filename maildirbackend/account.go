@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +20,9 @@ type account struct {
 	root  string   // immutable
 	names namer    // immutable
 	log   *slog.Logger
+
+	// Control files of the whole Maildir (subscriptions,
+	// dovecot-uidvalidity) are in ctlRoot; a folder's in names.control.
 
 	refs int // protected by Backend.mu
 
@@ -194,5 +199,47 @@ func (a *account) closeAll() {
 			f.linger.Stop()
 		}
 		a.closeFolderLocked(f)
+	}
+}
+
+// ctlRoot returns the directory of the Maildir's own control files
+// (subscriptions, dovecot-uidvalidity): the root, or the CONTROL= root.
+func (a *account) ctlRoot() string {
+	if a.names.ctl != "" {
+		return a.names.ctl
+	}
+	return a.root
+}
+
+// moveControl follows a folder renamed from the directory from to to with
+// its control directory, when the control files live apart (CONTROL=), so
+// that it keeps its UIDs. A control directory already at the new place
+// (left by a folder deleted by another program) is replaced. Failures are
+// logged: the folder then gets new UIDs, as after a lost dovecot-uidlist.
+func (a *account) moveControl(from, to string) {
+	cfrom, cto := a.names.control(from), a.names.control(to)
+	if cfrom == from {
+		return
+	}
+	if err := os.RemoveAll(cto); err != nil {
+		a.log.Warn("control directory not moved with its folder", "folder", to, "err", err)
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(cto), 0o700); err != nil {
+		a.log.Warn("control directory not moved with its folder", "folder", to, "err", err)
+		return
+	}
+	if err := os.Rename(cfrom, cto); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		a.log.Warn("control directory not moved with its folder", "folder", to, "err", err)
+	}
+}
+
+// removeControl removes the control directory of a deleted folder, when
+// the control files live apart (CONTROL=).
+func (a *account) removeControl(path string) {
+	if c := a.names.control(path); c != path {
+		if err := os.RemoveAll(c); err != nil {
+			a.log.Warn("control directory of a deleted folder not removed", "folder", path, "err", err)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -79,6 +80,14 @@ type Options struct {
 	LoginTimeout time.Duration
 	// Metrics receives the backend's measurements. Nil means none.
 	Metrics Metrics
+	// ControlDir returns the directory of the control files of the Maildir
+	// at root (Dovecot's mail_location option CONTROL=), laid out as
+	// Dovecot 2.3 does: dovecot-uidlist and dovecot-keywords of folder .A
+	// in <dir>/.A, INBOX's in <dir>/.INBOX, and subscriptions and
+	// dovecot-uidvalidity in <dir>. It is created when missing. Nil, or ""
+	// for a root, keeps them in the Maildir. It must be safe for
+	// concurrent use.
+	ControlDir func(root string) string
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr
@@ -237,14 +246,23 @@ func (b *Backend) openAccount(root string) (*account, error) {
 	defer b.mu.Unlock()
 	a := b.accounts[root]
 	if a == nil {
+		var ctl string
+		if b.opts.ControlDir != nil {
+			ctl = b.opts.ControlDir(root)
+		}
 		a = &account{
 			b:       b,
 			root:    root,
-			names:   namer{root: root, prefix: b.opts.Prefix, utf8: b.opts.UTF8FolderNames},
+			names:   namer{root: root, prefix: b.opts.Prefix, utf8: b.opts.UTF8FolderNames, ctl: ctl},
 			log:     b.log.With("maildir", root),
 			folders: make(map[string]*folder),
 		}
 		b.accounts[root] = a
+		if ctl != "" {
+			if err := os.MkdirAll(ctl, 0o700); err != nil {
+				a.log.Warn("cannot create the control directory", "dir", ctl, "err", err)
+			}
+		}
 	}
 	a.refs++
 	return a, nil

@@ -27,4 +27,9 @@
 // uses: a folder is renamed there, then removed). Dovecot's binary
 // index files (dovecot.index*, dovecot.list.index*) are never read, written
 // or deleted.
+//
+// With Options.ControlDir (Dovecot's CONTROL=), dovecot-uidlist and
+// dovecot-keywords live in <control>/.INBOX and <control>/.<folder>, and
+// subscriptions and dovecot-uidvalidity in <control>, as Dovecot 2.3 lays
+// them out; messages stay in the Maildir.
 package maildirbackend

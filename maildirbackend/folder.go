@@ -32,6 +32,7 @@ type folder struct {
 	acct    *account // immutable
 	mailbox string   // immutable: the IMAP name it was opened under
 	path    string   // immutable: absolute folder directory
+	ctl     string   // immutable: directory of its control files: path, or under CONTROL=
 	log     *slog.Logger
 
 	refs   int         // protected by account.mu
@@ -75,6 +76,7 @@ func newFolder(a *account, name, path string) *folder {
 		acct:    a,
 		mailbox: name,
 		path:    path,
+		ctl:     a.names.control(path),
 		log:     a.log.With("mailbox", name),
 		byKey:   make(map[string]*message),
 	}
@@ -116,13 +118,17 @@ func (f *folder) loadLocked() error {
 	if err != nil {
 		return err
 	}
+	if f.ctl != f.path {
+		if err := os.MkdirAll(f.ctl, 0o700); err != nil {
+			return mapFSError(fmt.Errorf("create control directory: %w", err))
+		}
+	}
 	f.dir = id
 	// A Courier-IMAP folder (courierimapuiddb, no dovecot-uidlist) is
-	// converted once, keeping its UIDs and keywords.
-	if ok, err := courier.Convert(f.path); err != nil {
-		f.log.Warn("cannot import Courier-IMAP UIDs and keywords; assigning new UIDs", "err", err)
-	} else if ok {
-		f.log.Info("imported Courier-IMAP UIDs and keywords")
+	// converted once, keeping its UIDs and keywords; not with CONTROL=
+	// elsewhere, where the import would write where nobody reads.
+	if f.ctl == f.path {
+		f.importCourierLocked()
 	}
 	f.readKeywordsLocked()
 	stamp := readDirStamp(f.path)
@@ -130,8 +136,8 @@ func (f *folder) loadLocked() error {
 	if err != nil {
 		return err
 	}
-	f.listIno = stampOf(filepath.Join(f.path, uidlistName)).ino
-	list, err := dovecot.ReadUIDList(filepath.Join(f.path, uidlistName))
+	f.listIno = stampOf(filepath.Join(f.ctl, uidlistName)).ino
+	list, err := dovecot.ReadUIDList(filepath.Join(f.ctl, uidlistName))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		f.log.Warn("unreadable dovecot-uidlist, rebuilding under its lock", "err", err)
 		list = nil
@@ -431,5 +437,15 @@ func (f *folder) recheckUIDList() {
 	}
 	if err := f.adoptUIDListLocked(); err != nil {
 		f.log.Warn("adopting rewritten dovecot-uidlist", "err", err)
+	}
+}
+
+// importCourierLocked converts a Courier-IMAP folder's UIDs and keywords
+// once.
+func (f *folder) importCourierLocked() {
+	if ok, err := courier.Convert(f.path); err != nil {
+		f.log.Warn("cannot import Courier-IMAP UIDs and keywords; assigning new UIDs", "err", err)
+	} else if ok {
+		f.log.Info("imported Courier-IMAP UIDs and keywords")
 	}
 }

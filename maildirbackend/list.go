@@ -314,7 +314,7 @@ func childAttr(child bool) imap.MailboxAttr {
 // readSubscriptions returns the subscribed mailbox names, with the namespace
 // prefix. The file holds them without it, as Dovecot stores them.
 func (s *Session) readSubscriptions() ([]string, error) {
-	rels, err := dovecot.ReadSubscriptions(s.acct.root)
+	rels, err := dovecot.ReadSubscriptions(s.acct.ctlRoot())
 	if err != nil {
 		return nil, mapFSError(fmt.Errorf("read subscriptions: %w", err))
 	}

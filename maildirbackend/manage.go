@@ -223,6 +223,7 @@ func (s *Session) Delete(name string) error {
 		}
 	}
 	s.acct.retire(path, false)
+	s.acct.removeControl(path)
 	if err := os.RemoveAll(trash); err != nil {
 		// The folder is already gone from the tree; the next delete
 		// removes the rest.
@@ -304,7 +305,7 @@ func (s *Session) writeSubscriptions(names []string) error {
 	for i, n := range names {
 		rels[i] = s.relName(n)
 	}
-	if err := dovecot.WriteSubscriptions(s.acct.root, rels); err != nil {
+	if err := dovecot.WriteSubscriptions(s.acct.ctlRoot(), rels); err != nil {
 		if errors.Is(err, dovecot.ErrLockTimeout) {
 			return errBusy
 		}
@@ -322,37 +323,41 @@ func (s *Session) writeSubscriptions(names []string) error {
 // moment: nothing is lost if this stops half-way.
 func (s *Session) renameInbox(newName, newPath string) error {
 	root := s.acct.root
+	ctlRoot, ctlNew := s.acct.names.control(root), s.acct.names.control(newPath)
 	if err := s.checkUnlisted(newName); err != nil {
 		return err
 	}
 	if err := createFolder(newPath); err != nil {
 		return err
 	}
-	unlockIn, err := lockUIDList(root)
+	if err := os.MkdirAll(ctlNew, 0o700); err != nil {
+		return mapFSError(fmt.Errorf("create control directory: %w", err))
+	}
+	unlockIn, err := lockUIDList(ctlRoot)
 	if err != nil {
 		return err
 	}
 	defer unlockIn(s)
-	unlockNew, err := lockUIDList(newPath)
+	unlockNew, err := lockUIDList(ctlNew)
 	if err != nil {
 		return err
 	}
 	defer unlockNew(s)
 
-	list, err := dovecot.ReadUIDList(filepath.Join(root, uidlistName))
+	list, err := dovecot.ReadUIDList(filepath.Join(ctlRoot, uidlistName))
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			s.acct.log.Warn("RENAME INBOX: unreadable dovecot-uidlist, messages get new UIDs", "err", err)
 		}
 		list = nil
 	}
-	if err := copyFileAtomic(filepath.Join(root, keywordsName), filepath.Join(newPath, keywordsName)); err != nil {
+	if err := copyFileAtomic(filepath.Join(ctlRoot, keywordsName), filepath.Join(ctlNew, keywordsName)); err != nil {
 		return mapFSError(fmt.Errorf("copy keywords: %w", err))
 	}
 	if list != nil {
 		cp := *list
 		cp.GUID = ""
-		if err := dovecot.WriteUIDList(newPath, &cp); err != nil {
+		if err := dovecot.WriteUIDList(ctlNew, &cp); err != nil {
 			return mapFSError(fmt.Errorf("copy uidlist: %w", err))
 		}
 	}
@@ -368,7 +373,7 @@ func (s *Session) renameInbox(newName, newPath string) error {
 				rest.Records = append(rest.Records, r)
 			}
 		}
-		if err := dovecot.WriteUIDList(root, rest); err != nil {
+		if err := dovecot.WriteUIDList(ctlRoot, rest); err != nil {
 			return mapFSError(fmt.Errorf("rewrite INBOX uidlist: %w", err))
 		}
 	}

@@ -25,6 +25,25 @@ type namer struct {
 	root   string // immutable
 	prefix string // namespace prefix, "" or e.g. "INBOX."; immutable
 	utf8   bool   // folder names on disk in UTF-8 (Courier 5) instead of mUTF-7
+	ctl    string // immutable: control root (Dovecot's CONTROL=); "" means root
+}
+
+// control returns the directory of the control files (dovecot-uidlist,
+// dovecot-keywords) of the folder directory dir: dir itself, or with
+// CONTROL= the folder's directory name under the control root, INBOX's
+// being ".INBOX", as Dovecot 2.3 lays it out.
+func (n *namer) control(dir string) string {
+	if n.ctl == "" {
+		return dir
+	}
+	if dir == n.root {
+		return filepath.Join(n.ctl, "."+inboxName)
+	}
+	rel, err := filepath.Rel(n.root, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return dir
+	}
+	return filepath.Join(n.ctl, rel)
 }
 
 // canonical returns the mailbox name with INBOX in upper case and the

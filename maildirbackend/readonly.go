@@ -44,7 +44,7 @@ func (f *folder) lockUIDListLocked() (*dovecot.Lock, error) {
 	if f.readOnly {
 		return nil, nil
 	}
-	lock, err := dovecot.LockUIDList(f.path, f.lockWaitLocked())
+	lock, err := dovecot.LockUIDList(f.ctl, f.lockWaitLocked())
 	if err != nil && !missingDir(err) && unwritable(err) {
 		f.setReadOnlyLocked(err)
 		return nil, nil
@@ -57,7 +57,7 @@ func (f *folder) lockUIDListLocked() (*dovecot.Lock, error) {
 // cannot be written, the current time, in memory.
 func (f *folder) newUIDValidityLocked() (uint32, error) {
 	if !f.readOnly {
-		uv, err := dovecot.NextUIDValidity(f.acct.root)
+		uv, err := dovecot.NextUIDValidity(f.acct.ctlRoot())
 		if err == nil || !unwritable(err) {
 			return uv, err
 		}

@@ -63,6 +63,8 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 		}
 	} else if err := renameOwnFolder(oldPath, newPath, dirs[newName] != ""); err != nil {
 		return err
+	} else {
+		s.acct.moveControl(oldPath, newPath)
 	}
 	if !parentOnly {
 		moved(dirs, oldName, newName, newPath)
@@ -78,6 +80,7 @@ func (s *Session) Rename(oldName, newName string, options *imap.RenameOptions) e
 			stayed[c.name] = true
 			continue
 		}
+		s.acct.moveControl(c.from, c.to)
 		moved(dirs, c.name, c.newName, c.to)
 		// Only what moved retires: a child that stayed keeps its state
 		// and its sessions, as in Dovecot.

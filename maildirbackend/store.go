@@ -176,14 +176,14 @@ func (f *folder) keywordMaskLocked(names []string, add bool) (mask uint32, added
 	if len(missing) == 0 {
 		return mask, false, nil
 	}
-	lock, err := dovecot.LockUIDList(f.path, f.lockWaitLocked())
+	lock, err := dovecot.LockUIDList(f.ctl, f.lockWaitLocked())
 	if errors.Is(err, dovecot.ErrLockTimeout) {
 		return 0, false, errBusy
 	} else if err != nil {
 		return 0, false, mapFSError(fmt.Errorf("lock uidlist: %w", err))
 	}
 	defer lock.Unlock()
-	kw, err := dovecot.ReadKeywords(f.path)
+	kw, err := dovecot.ReadKeywords(f.ctl)
 	if err != nil {
 		return 0, false, fmt.Errorf("read keywords: %w", err)
 	}
@@ -197,11 +197,11 @@ func (f *folder) keywordMaskLocked(names []string, add bool) (mask uint32, added
 		mask |= 1 << (l - 'a')
 	}
 	if changed {
-		if err := dovecot.WriteKeywords(f.path, kw); err != nil {
+		if err := dovecot.WriteKeywords(f.ctl, kw); err != nil {
 			return 0, false, mapFSError(fmt.Errorf("write keywords: %w", err))
 		}
 	}
 	f.keywords = kw
-	f.kwStamp = stampOf(filepath.Join(f.path, "dovecot-keywords"))
+	f.kwStamp = stampOf(filepath.Join(f.ctl, keywordsName))
 	return mask, true, nil
 }

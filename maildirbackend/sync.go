@@ -298,7 +298,7 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 		return err
 	}
 
-	listPath := filepath.Join(f.path, uidlistName)
+	listPath := filepath.Join(f.ctl, uidlistName)
 	list, err := dovecot.ReadUIDList(listPath)
 	created := false
 	if err != nil {
@@ -430,7 +430,7 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 	if list.GUID == "" {
 		list.GUID = dovecot.NewGUID()
 	}
-	if err := dovecot.WriteUIDList(f.path, list); err != nil {
+	if err := dovecot.WriteUIDList(f.ctl, list); err != nil {
 		return f.uidlistWrittenLocked(err)
 	}
 	f.listIno = stampOf(listPath).ino
@@ -510,11 +510,11 @@ func stampOf(path string) fileStamp {
 // readKeywordsLocked (re)reads dovecot-keywords when it changed and reports
 // whether the list of names changed.
 func (f *folder) readKeywordsLocked() bool {
-	stamp := stampOf(filepath.Join(f.path, "dovecot-keywords"))
+	stamp := stampOf(filepath.Join(f.ctl, keywordsName))
 	if f.keywords != nil && stamp == f.kwStamp {
 		return false
 	}
-	kw, err := dovecot.ReadKeywords(f.path)
+	kw, err := dovecot.ReadKeywords(f.ctl)
 	if err != nil {
 		f.log.Warn("unreadable dovecot-keywords", "err", err)
 		if f.keywords != nil {

@@ -22,7 +22,7 @@ import (
 // with a new one (and the file is rewritten), which the others then adopt.
 // So all processes converge on one UID per message.
 func (f *folder) adoptUIDListLocked() error {
-	path := filepath.Join(f.path, uidlistName)
+	path := filepath.Join(f.ctl, uidlistName)
 	st := stampOf(path)
 	if st.ino == 0 || st.ino == f.listIno {
 		return nil

@@ -20,6 +20,11 @@
 // [Options.SafetyInterval], because network filesystems deliver no events for
 // changes made by other hosts.
 //
-// Package watch imports only fsnotify, and its exported API exposes none of
-// fsnotify's types.
+// A folder on a network file system (NFS, SMB/CIFS, FUSE such as sshfs or
+// glusterfs, 9p, Ceph, AFS, cluster file systems), found by statfs(2), keeps
+// its watches for local changes and is polled every PollInterval from the
+// start as well, logged once per folder.
+//
+// Package watch imports only fsnotify and golang.org/x/sys/unix (statfs),
+// and its exported API exposes none of fsnotify's types.
 package watch

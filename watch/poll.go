@@ -23,6 +23,16 @@ type dirSig struct {
 	racy         bool  // not part of the signature; see racyWindow
 }
 
+// dirID identifies a directory by device and inode: what an inotify watch
+// follows, whatever path leads to it now.
+type dirID struct{ dev, ino uint64 }
+
+// idOf returns the identity of the directory at path, or ok false.
+func idOf(path string) (id dirID, ok bool) {
+	sig, ok := statSig(path)
+	return dirID{sig.dev, sig.ino}, ok
+}
+
 // same reports whether a and b are the same signature.
 func (a dirSig) same(b dirSig) bool {
 	a.racy, b.racy = false, false
@@ -93,7 +103,7 @@ func (w *Watcher) check(poll, safety bool) {
 		return
 	}
 	for _, f := range w.folders {
-		if (f.polled && poll) || (!f.polled && safety) {
+		if (f.polls() && poll) || (!f.polls() && safety) {
 			jobs = append(jobs, checkJob{f: f, seen: f.eventSeen})
 			f.eventSeen = false
 		}
@@ -130,7 +140,7 @@ func (w *Watcher) compare(jobs []checkJob) []*folderState {
 		changed, replaced, back := false, false, f.lost
 		for j := range subdirs {
 			old, cur := f.sig[j], job.sig[j]
-			if !old.same(cur) || (f.polled && old.racy) {
+			if !old.same(cur) || (f.polls() && old.racy) {
 				changed = true
 			}
 			// A watch follows its inode: a directory replaced at the same
@@ -144,10 +154,10 @@ func (w *Watcher) compare(jobs []checkJob) []*folderState {
 		if replaced || back {
 			rewatch = append(rewatch, f)
 		}
-		if !changed || (!f.polled && job.seen && !replaced) {
+		if !changed || (!f.polls() && job.seen && !replaced) {
 			continue
 		}
-		if !f.polled {
+		if !f.polls() {
 			w.log.Debug("watch: safety check found an unreported change", "folder", f.path)
 		}
 		for _, s := range f.subs {

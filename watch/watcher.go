@@ -68,11 +68,12 @@ type Stats struct {
 // Create it with [New], normally once per process. All methods are safe for
 // concurrent use. The owner calls [Watcher.Close].
 type Watcher struct {
-	log            *slog.Logger      // immutable
-	pollInterval   time.Duration     // immutable
-	safetyInterval time.Duration     // immutable; <= 0: disabled
-	maxWatches     int               // immutable; 0: unlimited
-	fsw            *fsnotify.Watcher // immutable; may be nil: poll everything
+	log            *slog.Logger             // immutable
+	pollInterval   time.Duration            // immutable
+	safetyInterval time.Duration            // immutable; <= 0: disabled
+	maxWatches     int                      // immutable; 0: unlimited
+	fsw            *fsnotify.Watcher        // immutable; may be nil: poll everything
+	fsOf           func(path string) string // immutable: NetworkFS; tests replace it
 
 	// regMu serialises the fsnotify Add and Remove calls of Subscribe, the
 	// last Subscription.Close of a folder and Close. The event loop never
@@ -88,6 +89,7 @@ type Watcher struct {
 	warnedFallback bool
 	warnedOverflow bool
 	warnedError    bool
+	loggedRemote   map[string]bool // folders logged as on a network file system
 
 	events    atomic.Uint64
 	overflows atomic.Uint64
@@ -104,20 +106,11 @@ type folderState struct {
 	subs      []*Subscription
 	watched   [2]bool // subdirs[i] holds an inotify watch
 	polled    bool    // served by the poller (no, or lost, watches)
+	remote    string  // immutable: the network file system it is on ("nfs"), polled too; "" if local
 	lost      bool    // the kernel dropped a watch (directory removed or moved): re-add when back
 	sig       [2]dirSig
 	wid       [2]dirID // the directory each inotify watch follows
 	eventSeen bool     // an event was delivered since the last safety check
-}
-
-// dirID identifies a directory by device and inode: what an inotify watch
-// follows, whatever path leads to it now.
-type dirID struct{ dev, ino uint64 }
-
-// idOf returns the identity of the directory at path, or ok false.
-func idOf(path string) (id dirID, ok bool) {
-	sig, ok := statSig(path)
-	return dirID{sig.dev, sig.ino}, ok
 }
 
 // dirRef names one watched directory: subdirs[i] of f.
@@ -149,6 +142,8 @@ func newWatcher(opts *Options, fsw *fsnotify.Watcher, fswErr error) *Watcher {
 		maxWatches:     opts.MaxWatches,
 		folders:        make(map[string]*folderState),
 		dirs:           make(map[string]dirRef),
+		loggedRemote:   make(map[string]bool),
+		fsOf:           NetworkFS,
 		done:           make(chan struct{}),
 	}
 	if w.log == nil {
@@ -253,7 +248,7 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 	w.mu.Unlock()
 
 	// The fsnotify calls run without w.mu; regMu keeps them ordered.
-	f := &folderState{path: path}
+	f := &folderState{path: path, remote: w.fsOf(path)}
 	now := time.Now()
 	for i, d := range subdirs {
 		f.sig[i] = statDir(filepath.Join(path, d), now)
@@ -284,6 +279,9 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 		w.log.Debug("folder lacks new/ or cur/, polling it", "folder", path, "err", addErr)
 	case f.polled:
 		w.noteFallbackLocked(path, reason, addErr)
+	}
+	if f.remote != "" {
+		w.noteRemoteLocked(f)
 	}
 	s := newSubscription(w, f, notify)
 	f.subs = append(f.subs, s)
@@ -461,7 +459,7 @@ func (w *Watcher) Stats() Stats {
 	}
 	for _, f := range w.folders {
 		st.Subscriptions += len(f.subs)
-		if f.polled {
+		if f.polls() {
 			st.PolledFolders++
 		}
 	}

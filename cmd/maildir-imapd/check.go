@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/passwdfile"
+	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
 // runCheck is the `check` subcommand.
@@ -36,6 +38,9 @@ func checkMain(args []string, out io.Writer) error {
 	}
 	if cfg.TLSCert != "" && cfg.TLSKey != "" {
 		c.checkTLS(cfg)
+	}
+	if loc, err := cfg.templateLocation(); err == nil && loc.Index != "" {
+		c.warn("mail-location: INDEX= is ignored: maildir-imapd keeps no Dovecot index and leaves its files alone")
 	}
 	switch {
 	case cfg.Users != "":
@@ -112,6 +117,7 @@ func (c *checker) checkUsers(cfg *Config) {
 	for _, p := range f.Problems() {
 		c.problem("users: %v", p)
 	}
+	locs := newMailLocations(cfg, slog.New(slog.DiscardHandler))
 	users := f.Users()
 	if len(users) == 0 {
 		c.problem("users: %s: no usable user", cfg.Users)
@@ -123,10 +129,15 @@ func (c *checker) checkUsers(cfg *Config) {
 		if u.Password == "" {
 			c.problem("%s: empty password field: cannot log in", label)
 		}
-		maildir, err := userMaildir(u, cfg.MailLocation)
+		maildir, err := locs.maildir(u)
 		if err != nil {
 			c.problem("%s: %v", label, err)
 			continue
+		}
+		if own := u.MailLocation(); own != "" {
+			if loc, err := passwdfile.ParseLocation(own, u); err == nil && loc.Index != "" {
+				c.warn("%s: INDEX=%s is ignored: maildir-imapd keeps no Dovecot index", label, loc.Index)
+			}
 		}
 		c.checkMaildir(label, maildir)
 	}
@@ -150,6 +161,9 @@ func (c *checker) checkMaildir(label, dir string) {
 		return
 	}
 	c.ok("%s: Maildir %s: readable, has cur/ new/ tmp/", label, dir)
+	if fs := watch.NetworkFS(dir); fs != "" {
+		c.warn("%s: Maildir %s is on a network file system (%s): inotify misses other hosts' changes; its folders are polled every poll-interval", label, dir, fs)
+	}
 }
 
 func maildirProblem(dir string) error {

@@ -31,6 +31,7 @@ const (
 	defaultLoginTimeout         = time.Minute
 	defaultTLSHandshakeTimeout  = 10 * time.Second
 	defaultAuthFailureDelay     = 2 * time.Second // Dovecot's auth_failure_delay
+	defaultRecipientDelimiter   = "+"             // Dovecot's recipient_delimiter
 )
 
 // Config is the configuration of `serve`, `check` and (partly) `demo`.
@@ -81,6 +82,11 @@ type Config struct {
 	// MetricsListen is the address of the Prometheus /metrics and /healthz
 	// endpoint; "" (the default) disables it.
 	MetricsListen string `toml:"metrics_listen"`
+	// LMTPListen is the LMTP address (lmtp.go): an absolute path for a unix
+	// socket, or a loopback host:port. "" disables LMTP.
+	LMTPListen         string `toml:"lmtp_listen"`
+	LMTPDetailMailbox  bool   `toml:"lmtp_detail_mailbox"` // user+detail into mailbox "detail" (Dovecot's lmtp_save_to_detail_mailbox)
+	RecipientDelimiter string `toml:"recipient_delimiter"` // separates user and detail in LMTP and deliver -a addresses
 
 	// requireTLS refuses plaintext authentication even on loopback
 	// listeners. Tests use it to exercise the policy of public listeners on
@@ -103,6 +109,7 @@ func defaultConfig() Config {
 		LoginTimeout:         defaultLoginTimeout,
 		TLSHandshakeTimeout:  defaultTLSHandshakeTimeout,
 		AuthFailureDelay:     defaultAuthFailureDelay,
+		RecipientDelimiter:   defaultRecipientDelimiter,
 	}
 }
 
@@ -146,6 +153,9 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 	listFlag(fs, &cfg.Backends, "backends", "backends of auth_http: comma-separated `user@domain=host:port`, domain=host:port or *=host:port")
 	listFlag(fs, &cfg.ProxyTrusted, "proxy-trusted", "comma-separated `networks` of the proxies, which must send a PROXY protocol header")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "`address` of the Prometheus /metrics and /healthz endpoint; empty disables")
+	fs.StringVar(&cfg.LMTPListen, "lmtp-listen", cfg.LMTPListen, "LMTP `address`: a unix socket path, or a loopback host:port; empty disables")
+	fs.BoolVar(&cfg.LMTPDetailMailbox, "lmtp-detail-mailbox", cfg.LMTPDetailMailbox, "deliver user+detail@domain into mailbox detail when it exists (Dovecot's lmtp_save_to_detail_mailbox)")
+	fs.StringVar(&cfg.RecipientDelimiter, "recipient-delimiter", cfg.RecipientDelimiter, "separator of user and detail in recipient addresses")
 	return fs
 }
 
@@ -171,9 +181,19 @@ func listFlag(fs *flag.FlagSet, list *[]string, name, usage string) {
 // TOML file of --config, then the flags given. A usage error (bad flag) is
 // a *usageError.
 func parseConfig(name string, args []string) (*Config, error) {
+	return parseConfigWith(name, args, nil)
+}
+
+// parseConfigWith is parseConfig with more flags: extra adds them to each
+// flag set it builds (the flags are parsed twice, before and after the
+// file).
+func parseConfigWith(name string, args []string, extra func(*flag.FlagSet)) (*Config, error) {
 	var path string
 	probe := defaultConfig()
 	fs := configFlags(name, &probe, &path)
+	if extra != nil {
+		extra(fs)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -189,6 +209,9 @@ func parseConfig(name string, args []string) (*Config, error) {
 	}
 	// The flags override the file: parse them again over its values.
 	fs = configFlags(name, &cfg, &path)
+	if extra != nil {
+		extra(fs)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -292,6 +315,19 @@ func (c *Config) validate() error {
 	if c.Listen != "" && !hasTLS && !c.AllowInsecureAuth && !isLoopbackAddr(c.Listen) {
 		bad("listen %q is not a loopback address and there is no TLS certificate: nobody could log in "+
 			"(set tls-cert and tls-key, listen on 127.0.0.1, or set allow-insecure-auth)", c.Listen)
+	}
+
+	if c.LMTPListen != "" && !filepath.IsAbs(c.LMTPListen) && !isLoopbackAddr(c.LMTPListen) {
+		bad("lmtp-listen %q: want an absolute unix socket path or a loopback host:port (LMTP has no authentication)", c.LMTPListen)
+	}
+	if c.RecipientDelimiter == "" || strings.ContainsAny(c.RecipientDelimiter, "@ \t\r\n") {
+		bad("recipient-delimiter %q: want a character such as + or -", c.RecipientDelimiter)
+	}
+
+	if loc, err := c.templateLocation(); err != nil {
+		bad("mail-location: %v", err)
+	} else if err := checkLocation(loc); err != nil {
+		bad("mail-location %q: %v", c.MailLocation, err)
 	}
 
 	single := c.Maildir != "" || c.User != "" || c.PasswordHash != "" || c.PasswordFile != ""

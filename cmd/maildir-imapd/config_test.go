@@ -193,3 +193,27 @@ func TestConfig_validateProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestConfig_contribSamples: the sample configurations of contrib/ use
+// only known keys and valid values.
+func TestConfig_contribSamples(t *testing.T) {
+	paths, err := filepath.Glob("../../contrib/*.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, _ := filepath.Glob("../../contrib/*/*.toml")
+	paths = append(paths, more...)
+	if len(paths) < 3 {
+		t.Fatalf("found only %v", paths)
+	}
+	for _, p := range paths {
+		cfg := defaultConfig()
+		if err := loadConfigFile(p, &cfg); err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if err := cfg.validate(); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

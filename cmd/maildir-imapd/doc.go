@@ -16,6 +16,7 @@
 //	demo     create a demo Maildir and serve it on 127.0.0.1:1143 (STARTTLS, self-signed)
 //	tail     log in, IDLE on a folder and print every change as it arrives
 //	passwd   hash a password read from stdin for the users file (alias: hash)
+//	deliver  deliver a message from stdin into a user's Maildir (Dovecot's LDA)
 //	check    validate the configuration, the users file and every Maildir
 //	bench    measure push latency and throughput
 //	version  print the version
@@ -50,6 +51,19 @@
 // -, for example listen_tls = ":993"; flags override the file, and unknown
 // keys are errors. See contrib/maildir-imapd.toml.
 //
+// Deliver mail over LMTP from Postfix (virtual_transport =
+// lmtp:unix:maildir-imapd/lmtp; see contrib/postfix/main.cf-lmtp),
+// pushed to IDLE clients before the LMTP reply:
+//
+//	maildir-imapd serve --config /etc/maildir-imapd.toml \
+//	    --lmtp-listen /var/spool/postfix/maildir-imapd/lmtp
+//
+// Or where Dovecot's LDA was (mailbox_command, or a pipe(8) transport with
+// -d ${recipient}); the flags are Dovecot's: -d user, -m mailbox,
+// -f sender, -a address:
+//
+//	mailbox_command = /usr/local/bin/maildir-imapd deliver
+//
 // Plaintext authentication: on a listener bound to a loopback address
 // (127.0.0.0/8, ::1, localhost), LOGIN and AUTHENTICATE work without TLS.
 // On any other address they need TLS (STARTTLS, or the implicit-TLS listener
@@ -63,5 +77,8 @@
 // throttles and caps see the client's address. --metrics-listen serves
 // Prometheus metrics and /healthz.
 //
-// Exit status: 0 on success, 1 on error, 2 on a usage error.
+// Exit status: 0 on success, 1 on error, 2 on a usage error. deliver exits
+// with sysexits.h codes, as Postfix expects: 0 delivered, 64 usage, 65
+// message too big, 67 unknown user, 75 temporary failure (full disk, I/O),
+// 77 over quota, 78 configuration error (deferred).
 package main

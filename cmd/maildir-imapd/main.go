@@ -26,6 +26,7 @@ func init() {
 		{name: "demo", summary: "create a demo Maildir and serve it on 127.0.0.1:1143", run: runDemo},
 		{name: "tail", summary: "log in, IDLE on a folder and print every change as it arrives", run: runTail},
 		{name: "passwd", alias: "hash", summary: "hash a password from stdin for the users file", run: runPasswd},
+		{name: "deliver", summary: "deliver a message from stdin into a user's Maildir (Dovecot's LDA, for mailbox_command)", run: runDeliver},
 		{name: "check", summary: "validate the configuration, the users file and the Maildirs", run: runCheck},
 		{name: "bench", summary: "measure push latency and throughput", run: runBench},
 		{name: "version", summary: "print the version", run: runVersion},
@@ -56,9 +57,16 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 	}
 	err := cmd.run(args[1:])
 	var ue *usageError
+	var ee *exitError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &ee):
+		fmt.Fprintf(stderr, "maildir-imapd: %s: %v\n", cmd.name, ee.err)
+		if errors.As(ee.err, &ue) && !errors.Is(ee.err, flag.ErrHelp) {
+			ue.printUsage(stderr)
+		}
+		return ee.code
 	case errors.Is(err, flag.ErrHelp):
 		if errors.As(err, &ue) {
 			ue.printUsage(stdout)
@@ -73,6 +81,16 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 }
+
+// exitError makes mainExit exit with code (the deliver command's
+// sysexits.h codes) after printing err.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
 
 func lookupCommand(name string) *command {
 	for i := range commands {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/maildir-imapd/maildir-imapd/cmd/maildir-imapd/internal/metrics"
 	"github.com/maildir-imapd/maildir-imapd/imapd"
+	"github.com/maildir-imapd/maildir-imapd/lmtp"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
@@ -88,8 +89,11 @@ type daemon struct {
 	secure    *imapd.Server // LOGINDISABLED until STARTTLS; also serves implicit TLS
 	listeners []net.Listener
 	limits    *maildirbackend.ConnLimiter
-	plainAddr string // bound address of --listen, "" if none
-	tlsAddr   string // bound address of --listen-tls, "" if none
+	plainAddr string         // bound address of --listen, "" if none
+	tlsAddr   string         // bound address of --listen-tls, "" if none
+	lmtp      *lmtp.Server   // nil without --lmtp-listen (lmtp.go)
+	lmtpAddr  string         // bound address of --lmtp-listen, "" if none
+	locations *mailLocations // users' Maildirs and control directories (location.go)
 	serveErr  chan error
 	serving   sync.WaitGroup
 	metrics   *metrics.Metrics // nil: metrics off
@@ -109,7 +113,8 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	users, err := newAuthenticator(cfg, logger)
+	locations := newMailLocations(cfg, logger)
+	users, err := newAuthenticator(cfg, logger, locations)
 	if err != nil {
 		return nil, err
 	}
@@ -127,10 +132,11 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		}
 	}
 	d := &daemon{
-		log:      logger,
-		conns:    make(map[*imapd.Conn]*trackedSession),
-		drained:  make(chan struct{}),
-		serveErr: make(chan error, 4),
+		log:       logger,
+		locations: locations,
+		conns:     make(map[*imapd.Conn]*trackedSession),
+		drained:   make(chan struct{}),
+		serveErr:  make(chan error, 4),
 	}
 	defer func() {
 		if err != nil {
@@ -146,7 +152,8 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		Logger:          logger,
 		Authenticate:    users.auth,
 		Prefix:          cfg.Prefix,
-		UTF8FolderNames: cfg.UTF8FolderNames,
+		UTF8FolderNames: cfg.utf8Names(),
+		ControlDir:      locations.controlDir,
 		AppendLimit:     cfg.AppendLimit,
 		Watcher:         d.watcher,
 
@@ -208,6 +215,13 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 				Limits: limits, Logger: logger, TLSConfig: tlsConfig, HandshakeTimeout: cfg.TLSHandshakeTimeout, Unbatched: true,
 			}))
 		})
+	}
+	if cfg.LMTPListen != "" {
+		serveLMTP, err := d.startLMTP(cfg)
+		if err != nil {
+			return nil, err
+		}
+		pending = append(pending, serveLMTP)
 	}
 	// Ports are bound and the TLS key is read: no client is served
 	// before the process has the identity it keeps (privileges.go).
@@ -402,6 +416,11 @@ func (d *daemon) shutdown() error {
 	wg.Wait()
 	d.log.Info("sent BYE", "conns", len(conns))
 
+	if d.lmtp != nil {
+		if err := d.lmtp.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			d.log.Warn("closing lmtp server", "err", err)
+		}
+	}
 	// No listeners remain in the servers, so Close only closes the
 	// connections that got no BYE (accepted during the shutdown).
 	for _, s := range []*imapd.Server{d.open, d.secure} {

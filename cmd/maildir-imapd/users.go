@@ -29,7 +29,7 @@ type users struct {
 // newAuthenticator returns the users of cfg: the passwd-file of --users
 // (re-read when it changes), or the single user of --maildir, --user and
 // --password-hash/--password-file.
-func newAuthenticator(cfg *Config, logger *slog.Logger) (*users, error) {
+func newAuthenticator(cfg *Config, logger *slog.Logger, locs *mailLocations) (*users, error) {
 	if cfg.Users != "" {
 		db, err := passwdfile.OpenDB(cfg.Users, logger)
 		if err != nil {
@@ -37,7 +37,7 @@ func newAuthenticator(cfg *Config, logger *slog.Logger) (*users, error) {
 		}
 		logger.Info("users", "mode", "passwd-file", "path", cfg.Users, "mail_location", cfg.MailLocation,
 			"users", len(db.File().Users()))
-		return &users{auth: usersAuth(db.Verify, cfg.MailLocation), verify: db.Verify, owners: db.File().Owners()}, nil
+		return &users{auth: usersAuth(db.Verify, locs), verify: db.Verify, owners: db.File().Owners()}, nil
 	}
 	f, maildir, err := singleUser(cfg)
 	if err != nil {
@@ -58,9 +58,9 @@ func newAuthenticator(cfg *Config, logger *slog.Logger) (*users, error) {
 }
 
 // usersAuth resolves a verified user's Maildir: the user's own userdb_mail
-// (or mail) extra field, else the template. A user whose uid is not the
-// process's is refused (privileges.go).
-func usersAuth(verify func(name, password string) (*passwdfile.User, error), template string) maildirbackend.AuthFunc {
+// (or mail) extra field, else the template (location.go). A user whose uid
+// is not the process's is refused (privileges.go).
+func usersAuth(verify func(name, password string) (*passwdfile.User, error), locs *mailLocations) maildirbackend.AuthFunc {
 	return func(username, password string) (string, error) {
 		u, err := verify(username, password)
 		if err != nil {
@@ -69,17 +69,8 @@ func usersAuth(verify func(name, password string) (*passwdfile.User, error), tem
 		if err := checkOwner(u, os.Getuid()); err != nil {
 			return "", err
 		}
-		return userMaildir(u, template)
+		return locs.maildir(u)
 	}
-}
-
-// userMaildir expands the Maildir path of u.
-func userMaildir(u *passwdfile.User, template string) (string, error) {
-	loc := template
-	if own := u.MailLocation(); own != "" {
-		loc = own
-	}
-	return passwdfile.ExpandLocation(loc, u)
 }
 
 // authError maps passwdfile's failure to imapserver's, keeping the cause.

@@ -1,6 +1,7 @@
 package passwdfile_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -111,4 +112,39 @@ func FuzzExpandLocation(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseLocation_options(t *testing.T) {
+	alice := &passwdfile.User{Name: "alice@example.org", Home: "/home/alice"}
+	tests := []struct {
+		name     string
+		template string
+		want     passwdfile.Location
+	}{
+		{"none", "maildir:~/Maildir", passwdfile.Location{Path: "/home/alice/Maildir"}},
+		{"real config", "maildir:~/Maildir:CONTROL=/var/lib/dovecot/control/%u:INDEX=/var/lib/dovecot/index/%u:LAYOUT=fs:UTF8:INBOX=~/Inbox",
+			passwdfile.Location{Path: "/home/alice/Maildir", Control: "/var/lib/dovecot/control/alice@example.org",
+				Index: "/var/lib/dovecot/index/alice@example.org", Layout: "fs", UTF8: true, Inbox: "/home/alice/Inbox"}},
+		{"control in home", "maildir:~/Maildir:CONTROL=~/.control", passwdfile.Location{Path: "/home/alice/Maildir", Control: "/home/alice/.control"}},
+		{"index memory", "maildir:~/Maildir:INDEX=MEMORY", passwdfile.Location{Path: "/home/alice/Maildir", Index: "MEMORY"}},
+		{"lower case keys", "maildir:~/Maildir:utf8:layout=maildir++", passwdfile.Location{Path: "/home/alice/Maildir", UTF8: true, Layout: "maildir++"}},
+		{"others kept", "maildir:~/Maildir:VOLATILEDIR=/tmp/v:NO-NOSELECT", passwdfile.Location{Path: "/home/alice/Maildir", Other: []string{"VOLATILEDIR=/tmp/v", "NO-NOSELECT"}}},
+		{"trailing colon", "maildir:~/Maildir:", passwdfile.Location{Path: "/home/alice/Maildir"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := passwdfile.ParseLocation(tc.template, alice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", tc.want) {
+				t.Fatalf("ParseLocation(%q) =\n%+v\nwant\n%+v", tc.template, *got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"maildir:~/M:CONTROL=relative", "maildir:~/M:INDEX=%x", "maildir:~/M:INBOX=~bob/x"} {
+		if _, err := passwdfile.ParseLocation(bad, alice); err == nil {
+			t.Errorf("ParseLocation(%q) succeeded", bad)
+		}
+	}
 }

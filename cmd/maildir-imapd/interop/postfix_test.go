@@ -59,6 +59,7 @@ error     unix  - - n -    - error
 retry     unix  - - n -    - error
 discard   unix  - - n -    - discard
 virtual   unix  - n n -    - virtual
+lmtp      unix  - - n -    - lmtp
 anvil     unix  - - n -    1 anvil
 scache    unix  - - n -    1 scache
 postlog   unix-dgram n - n - 1 postlogd
@@ -94,6 +95,14 @@ func (p *postfix) Log() string {
 // owner. It is stopped at cleanup.
 func startPostfix(t *testing.T, o mailOwner, dir string) *postfix {
 	t.Helper()
+	return startPostfixWith(t, o, dir, "", "", "alice@example.test example.test/alice/Maildir/\n")
+}
+
+// startPostfixWith is startPostfix with main.cf lines appended (they
+// override the ones before), master.cf services added and the given
+// virtual_mailbox_maps table.
+func startPostfixWith(t *testing.T, o mailOwner, dir, mainCf, masterCf, vmailbox string) *postfix {
+	t.Helper()
 	p := &postfix{bin: requireTool(t, "postfix", "postfix"), dir: dir, confDir: filepath.Join(dir, "conf")}
 	requireFile(t, "/usr/lib/postfix/sbin/virtual", "postfix")
 	// postfix's master(8) must be started as root.
@@ -112,10 +121,10 @@ func startPostfix(t *testing.T, o mailOwner, dir string) *postfix {
 	o.chown(t, filepath.Join(dir, "vmail"))
 	r := strings.NewReplacer("{{dir}}", dir, "{{addr}}", p.Addr,
 		"{{uid}}", fmt.Sprint(o.uid), "{{gid}}", fmt.Sprint(o.gid))
-	writeFile(t, filepath.Join(p.confDir, "main.cf"), r.Replace(postfixMainCf))
-	writeFile(t, filepath.Join(p.confDir, "master.cf"), r.Replace(postfixMasterCf))
+	writeFile(t, filepath.Join(p.confDir, "main.cf"), r.Replace(postfixMainCf)+mainCf)
+	writeFile(t, filepath.Join(p.confDir, "master.cf"), r.Replace(postfixMasterCf)+masterCf)
 	// Trailing slash: Maildir delivery (without it, mbox).
-	writeFile(t, filepath.Join(p.confDir, "vmailbox"), "alice@example.test example.test/alice/Maildir/\n")
+	writeFile(t, filepath.Join(p.confDir, "vmailbox"), vmailbox)
 
 	if err := p.run("start"); err != nil {
 		t.Fatalf("%v\nmaillog:\n%s", err, p.Log())

@@ -23,6 +23,9 @@ type account struct {
 	users   string // passwd-file path
 	home    string
 	maildir string // home/Maildir
+	// location is both servers' mail_location; newAccount sets
+	// "maildir:~/Maildir".
+	location string
 }
 
 // newAccount creates the passwd-file and an empty Maildir in a fresh
@@ -34,6 +37,7 @@ func newAccount(t *testing.T) *account {
 	dir := sharedDir(t)
 	a := &account{owner: o, dir: dir, users: filepath.Join(dir, "users"), home: filepath.Join(dir, "home")}
 	a.maildir = filepath.Join(a.home, "Maildir")
+	a.location = "maildir:~/Maildir"
 	if err := os.Mkdir(a.home, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +73,7 @@ default_internal_group = {{internalgroup}}
 default_login_user = {{login}}
 first_valid_uid = 1
 first_valid_gid = 1
-mail_location = maildir:~/Maildir
+mail_location = {{location}}
 namespace inbox {
   inbox = yes
   separator = .
@@ -127,7 +131,8 @@ func startDovecot(t *testing.T, a *account) *dovecot {
 		internalGroup = g.Name
 	}
 	conf := strings.NewReplacer("{{dir}}", a.dir, "{{users}}", a.users, "{{port}}", port,
-		"{{internal}}", internal, "{{internalgroup}}", internalGroup, "{{login}}", login).Replace(dovecotConf)
+		"{{internal}}", internal, "{{internalgroup}}", internalGroup, "{{login}}", login,
+		"{{location}}", a.location).Replace(dovecotConf)
 	confPath := filepath.Join(ddir, "dovecot.conf")
 	writeFile(t, confPath, conf)
 
@@ -208,7 +213,7 @@ var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 func startImapd(t *testing.T, a *account, extra ...string) *imapd {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--users", a.users,
-		"--mail-location", "maildir:~/Maildir", "--log-level", "debug"}, extra...)
+		"--mail-location", a.location, "--log-level", "debug"}, extra...)
 	return startImapdArgs(t, a.owner, args)
 }
 

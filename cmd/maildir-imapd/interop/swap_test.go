@@ -92,8 +92,25 @@ func checkScenario(t *testing.T, s *state, created map[string]uint32) {
 // subscriptions on a Maildir of MTA deliveries; after Dovecot stopped,
 // maildir-imapd reports exactly the same UIDVALIDITY, UIDNEXT, UIDs, flags,
 // keywords and subscriptions.
+//
+// With CONTROL= and INDEX= in mail_location (Dovecot 2.3's form in real
+// configurations), the control files are where Dovecot put them, apart from
+// the Maildir, and maildir-imapd finds them there.
 func TestSwap_dovecotFirst(t *testing.T) {
+	for name, location := range swapLocations {
+		t.Run(name, func(t *testing.T) { testSwapDovecotFirst(t, location) })
+	}
+}
+
+// swapLocations are the mail locations the swap tests run with.
+var swapLocations = map[string]string{
+	"default": "maildir:~/Maildir",
+	"control": "maildir:~/Maildir:CONTROL=~/control:INDEX=~/index",
+}
+
+func testSwapDovecotFirst(t *testing.T, location string) {
 	a := newAccount(t)
+	a.location = location
 	deliverInbox(t, a, 5)
 
 	dc := startDovecot(t, a)
@@ -116,7 +133,14 @@ func TestSwap_dovecotFirst(t *testing.T) {
 // subscriptions; after it stopped, Dovecot serves them unchanged and logs
 // no uidlist corruption.
 func TestSwap_imapdFirst(t *testing.T) {
+	for name, location := range swapLocations {
+		t.Run(name, func(t *testing.T) { testSwapImapdFirst(t, location) })
+	}
+}
+
+func testSwapImapdFirst(t *testing.T, location string) {
 	a := newAccount(t)
+	a.location = location
 	deliverInbox(t, a, 5)
 
 	d := startImapd(t, a)
