@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -70,7 +71,7 @@ func (d *daemon) startLMTP(cfg *Config) (func(), error) {
 	}
 	d.lmtp = lmtp.New(&lmtp.Options{
 		Lookup:             lookup,
-		Deliver:            d.backend.Deliver,
+		Deliver:            d.deliver,
 		DetailMailbox:      cfg.LMTPDetailMailbox,
 		RecipientDelimiter: cfg.RecipientDelimiter,
 		MaxMessageBytes:    limit,
@@ -144,4 +145,24 @@ func sameUser(address, user string) bool {
 	}
 	local, _, hasDomain := strings.Cut(address, "@")
 	return hasDomain && !strings.Contains(user, "@") && strings.EqualFold(local, user)
+}
+
+// deliver is the LMTP server's DeliverFunc: the backend's, counted in the
+// metrics.
+func (d *daemon) deliver(root, mailbox string, r io.Reader) (string, error) {
+	mb, err := d.backend.Deliver(root, mailbox, r)
+	result := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, maildirbackend.ErrMessageTooBig):
+		result = "too_big"
+	case errors.Is(err, maildirbackend.ErrNoSpace):
+		result = "no_space"
+	case errors.Is(err, maildirbackend.ErrOverQuota):
+		result = "over_quota"
+	default:
+		result = "error"
+	}
+	d.metrics.LMTPDelivery(result)
+	return mb, err
 }
