@@ -155,13 +155,13 @@ func (d *daemon) deliver(root, mailbox string, r io.Reader) (string, error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, maildirbackend.ErrMessageTooBig):
-		result = "too_big"
+		result = "permanent"
 	case errors.Is(err, maildirbackend.ErrNoSpace):
-		result = "no_space"
+		result = "temporary"
 	case errors.Is(err, maildirbackend.ErrOverQuota):
 		result = "over_quota"
 	default:
-		result = "error"
+		result = "temporary" // answered 451
 	}
 	d.metrics.LMTPDelivery(result)
 	return mb, err
