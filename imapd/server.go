@@ -216,6 +216,9 @@ func (c *Conn) caps() []imap.Cap {
 	if !compressed {
 		caps = append(caps, "COMPRESS=DEFLATE")
 	}
+	if _, ok := sess.(SessionMultiAppend); ok {
+		caps = append(caps, imap.CapMultiAppend)
+	}
 	if _, ok := sess.(SessionSort); ok {
 		caps = append(caps, imap.CapSort, imap.CapSortDisplay, imap.CapESort)
 	}

@@ -87,6 +87,14 @@ type SessionThread interface {
 	Thread(kind NumKind, alg imap.ThreadAlgorithm, search *imap.SearchCriteria) ([]*Thread, error)
 }
 
+// SessionMultiAppend is a Session that supports MULTIAPPEND (RFC 3502):
+// the engine stores each message of the command with Append and, when one
+// fails, calls CancelAppend with the UIDs stored so far, so that the
+// command stores all of its messages or none.
+type SessionMultiAppend interface {
+	CancelAppend(mailbox string, uids []imap.UID) error
+}
+
 // SessionID is a Session that wants to know what the client said of itself
 // in an ID command (RFC 2971).
 type SessionID interface {

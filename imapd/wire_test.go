@@ -279,3 +279,36 @@ func TestWire_id(t *testing.T) {
 		t.Fatalf("ID NIL: %q", l)
 	}
 }
+
+// TestWire_multiappend: MULTIAPPEND (RFC 3502) stores every message of
+// the command or none.
+func TestWire_multiappend(t *testing.T) {
+	srv := newServer(t)
+	c := dialRaw(t, srv)
+	c.login()
+	msg := func(subject string) string {
+		return "From: a@example.org\r\nSubject: " + subject + "\r\n\r\nbody\r\n"
+	}
+	m1, m2, m3 := msg("one"), msg("two"), msg("three")
+	c.send(fmt.Sprintf("a APPEND INBOX (\\Seen) {%d+}\r\n%s (\\Flagged) \"02-Jun-2025 10:00:00 +0000\" {%d+}\r\n%s {%d+}\r\n%s\r\n",
+		len(m1), m1, len(m2), m2, len(m3), m3))
+	r := c.until("a")
+	if got := last(r); !strings.HasPrefix(got, "a OK [APPENDUID ") || !strings.Contains(got, " 1:3]") {
+		t.Fatalf("MULTIAPPEND of three: %q", r)
+	}
+	// The second message has a flag the server refuses: the first,
+	// stored already, is taken back.
+	c.send(fmt.Sprintf("b APPEND INBOX {%d+}\r\n%s (\\Bogus) {%d+}\r\n%s\r\n", len(m1), m1, len(m2), m2))
+	r = c.until("b")
+	if got := last(r); strings.HasPrefix(got, "b OK") {
+		t.Fatalf("MULTIAPPEND with a refused message: %q", r)
+	}
+	r = c.cmd("s", "STATUS INBOX (MESSAGES)")
+	if r[0] != "* STATUS INBOX (MESSAGES 3)" {
+		t.Fatalf("after a failed MULTIAPPEND: %q", r)
+	}
+	r = c.cmd("c", "CAPABILITY")
+	if !strings.Contains(r[0], " MULTIAPPEND") {
+		t.Fatalf("MULTIAPPEND not advertised: %q", r[0])
+	}
+}

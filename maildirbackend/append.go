@@ -230,3 +230,20 @@ func (f *folder) setPlacing(key string, on bool) {
 	}
 	f.placing[key] = true
 }
+
+// CancelAppend implements imapd.SessionMultiAppend: it removes the messages
+// an APPEND of several messages (MULTIAPPEND, RFC 3502) stored before one
+// of them failed, so that none of them stays.
+func (s *Session) CancelAppend(mailbox string, uids []imap.UID) error {
+	f, err := s.acct.acquire(mailbox)
+	if err != nil {
+		return err
+	}
+	defer s.acct.release(f)
+	cancel := make(map[imap.UID]bool, len(uids))
+	for _, uid := range uids {
+		cancel[uid] = true
+	}
+	_, err = f.expunge(nil, func(m *message) bool { return cancel[m.uid] })
+	return err
+}

@@ -17,6 +17,7 @@ var (
 	_ imapd.Session               = (*EngineSession)(nil)
 	_ imapd.SessionUnauthenticate = (*EngineSession)(nil)
 	_ imapd.SessionAppendLimit    = (*EngineSession)(nil)
+	_ imapd.SessionMultiAppend    = (*EngineSession)(nil)
 )
 
 // List implements imapd.Session.

@@ -179,8 +179,17 @@ func (g *gen) appendCmd() (string, []int) {
 	// Always a date: without one the internal date is the clock's, which
 	// differs between the servers by the moment (differences.md, row
 	// "APPEND without a date" is avoided, not normalised).
-	cmd += " " + quote(g.pick([]string{"02-Jun-2025 10:00:00 +0000", "31-Dec-2024 23:59:59 +0200", " 1-Jan-2020 00:00:01 -0530", "15-Mar-2023 12:30:00 +0000"}))
-	return cmd + " \x00", []int{g.r.IntN(g.nmsg)}
+	date := func() string {
+		return quote(g.pick([]string{"02-Jun-2025 10:00:00 +0000", "31-Dec-2024 23:59:59 +0200", " 1-Jan-2020 00:00:01 -0530", "15-Mar-2023 12:30:00 +0000"}))
+	}
+	cmd += " " + date() + " \x00"
+	lits := []int{g.r.IntN(g.nmsg)}
+	if g.r.IntN(6) == 0 {
+		// MULTIAPPEND (RFC 3502): a second message in the same command.
+		cmd += " " + g.flags() + " " + date() + " \x00"
+		lits = append(lits, g.r.IntN(g.nmsg))
+	}
+	return cmd, lits
 }
 
 func (g *gen) store() string {
