@@ -43,6 +43,9 @@ type View struct {
 	seen   time.Time
 	idling bool
 	closed bool
+	// notify, when set, is called (with mbox.mu held) after each wake:
+	// IdleFunc's way to learn of changes without a waiting goroutine.
+	notify func()
 }
 
 // flagUpdate is one FETCH FLAGS response to write.
@@ -89,6 +92,9 @@ func (v *View) wakeLocked() {
 	select {
 	case v.wake <- struct{}{}:
 	default:
+	}
+	if v.notify != nil {
+		v.notify()
 	}
 }
 

@@ -20,6 +20,9 @@ func handleIdle(c *Conn, cmd *command) error {
 	if err := c.continueReq("idling"); err != nil {
 		return err
 	}
+	if s, ok := c.session.(SessionIdleFunc); ok {
+		return idleFunc(c, cmd, s)
+	}
 	stop := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
@@ -40,6 +43,26 @@ func handleIdle(c *Conn, cmd *command) error {
 	}
 	if idleErr != nil {
 		c.log.Debug("IDLE ended with an error", "err", idleErr)
+	}
+	if !strings.EqualFold(strings.TrimSpace(line), "DONE") {
+		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Expected DONE"}
+	}
+	cmd.ok = &imap.StatusResponse{Type: imap.StatusResponseTypeOK, Text: "Idle completed"}
+	return nil
+}
+
+// idleFunc idles with a SessionIdleFunc: this goroutine waits for DONE
+// while the session writes updates from its own.
+func idleFunc(c *Conn, cmd *command, s SessionIdleFunc) error {
+	stop, err := s.StartIdle(&UpdateWriter{c: c, allowExpunge: true, idle: true})
+	if err != nil {
+		return err
+	}
+	c.waitDeadline()
+	line, readErr := c.readLine()
+	stop()
+	if readErr != nil {
+		return readErr
 	}
 	if !strings.EqualFold(strings.TrimSpace(line), "DONE") {
 		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Expected DONE"}

@@ -95,6 +95,16 @@ type SessionMultiAppend interface {
 	CancelAppend(mailbox string, uids []imap.UID) error
 }
 
+// SessionIdleFunc is a Session that idles without a goroutine of its own:
+// StartIdle writes the pending updates, arranges for later ones to be
+// written through w as they happen, and returns the function that stops
+// that. The engine then waits for DONE in the connection's goroutine, so an
+// idle connection costs one goroutine, not two. A write error during IDLE
+// should end the connection (Conn.Bye).
+type SessionIdleFunc interface {
+	StartIdle(w *UpdateWriter) (stop func(), err error)
+}
+
 // SessionID is a Session that wants to know what the client said of itself
 // in an ID command (RFC 2971).
 type SessionID interface {

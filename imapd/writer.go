@@ -130,14 +130,13 @@ func (e *encoder) byte(b byte) *encoder {
 func (e *encoder) crlf() *encoder { return e.raw("\r\n") }
 
 func (e *encoder) num(n uint32) *encoder {
-	var buf [10]byte
-	e.bw.Write(strconv.AppendUint(buf[:0], uint64(n), 10))
+	// AvailableBuffer: the digits go straight into the output buffer.
+	e.bw.Write(strconv.AppendUint(e.bw.AvailableBuffer(), uint64(n), 10))
 	return e
 }
 
 func (e *encoder) num64(n int64) *encoder {
-	var buf [20]byte
-	e.bw.Write(strconv.AppendInt(buf[:0], n, 10))
+	e.bw.Write(strconv.AppendInt(e.bw.AvailableBuffer(), n, 10))
 	return e
 }
 

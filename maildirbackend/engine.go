@@ -1,6 +1,9 @@
 package maildirbackend
 
 import (
+	"sync"
+	"time"
+
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/maildir-imapd/maildir-imapd/imapd"
@@ -67,4 +70,47 @@ type engineFetchWriter struct{ w *imapd.FetchWriter }
 
 func (e engineFetchWriter) CreateMessage(seqNum uint32) fetchResponseWriter {
 	return e.w.CreateMessage(seqNum)
+}
+
+// StartIdle implements imapd.SessionIdleFunc: the view writes updates from
+// a goroutine that exists only while it writes, and "* OK Still here" comes
+// from a timer. A write error ends the connection.
+func (s *EngineSession) StartIdle(w *imapd.UpdateWriter) (stop func(), err error) {
+	keepalive := func() error { return w.WriteText("Still here") }
+	fail := func(err error) {
+		s.b.log.Debug("IDLE write failed", "conn", s.remote(), "err", err)
+		if s.conn != nil {
+			_ = s.conn.Bye("Write error")
+		}
+	}
+	s.selMu.Lock()
+	sel := s.sel
+	s.selMu.Unlock()
+	if sel == nil {
+		// Authenticated state: nothing to report but the keepalive.
+		var mu sync.Mutex
+		stopped := false
+		var t *time.Timer
+		mu.Lock()
+		defer mu.Unlock()
+		t = time.AfterFunc(s.b.opts.KeepaliveInterval, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if stopped {
+				return
+			}
+			if err := keepalive(); err != nil {
+				fail(err)
+				return
+			}
+			t.Reset(s.b.opts.KeepaliveInterval)
+		})
+		return func() {
+			mu.Lock()
+			stopped = true
+			t.Stop()
+			mu.Unlock()
+		}, nil
+	}
+	return sel.view.IdleFunc(w, s.b.opts.KeepaliveInterval, keepalive, fail)
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -76,7 +77,13 @@ func (f *folder) snapMany(uids []imap.UID, sel *selection) []snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]snapshot, 0, len(uids))
+	// Start at the first UID, not at the first message: FETCH 1:* walks
+	// the folder a chunk at a time, and a walk from the start for every
+	// chunk made it quadratic (100,000 messages: 19.5 million steps).
 	j := 0
+	if len(uids) > 0 {
+		j = sort.Search(len(f.msgs), func(i int) bool { return f.msgs[i].uid >= uids[0] })
+	}
 	for _, uid := range uids {
 		for j < len(f.msgs) && f.msgs[j].uid < uid {
 			j++

@@ -284,15 +284,16 @@ func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[str
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]*flagSet, len(uids))
+	sets := make([]flagSet, len(uids)) // one allocation, not one per message
 	j := 0
 	for i, uid := range uids {
 		for j < len(f.msgs) && f.msgs[j].uid < uid {
 			j++
 		}
 		if j < len(f.msgs) && f.msgs[j].uid == uid {
-			fs := f.msgs[j].flags
-			fs.recent = sel.recent[uid]
-			out[i] = &fs
+			sets[i] = f.msgs[j].flags
+			sets[i].recent = sel.recent[uid]
+			out[i] = &sets[i]
 		}
 	}
 	kw := make(map[string]uint32)

@@ -81,6 +81,19 @@ func (s *trackedSession) Idle(w *imapd.UpdateWriter, stop <-chan struct{}) error
 	return err
 }
 
+func (s *trackedSession) StartIdle(w *imapd.UpdateWriter) (func(), error) {
+	prev := s.state.Swap(stateIdle)
+	stop, err := s.EngineSession.StartIdle(w)
+	if err != nil {
+		s.state.CompareAndSwap(stateIdle, prev)
+		return nil, err
+	}
+	return func() {
+		stop()
+		s.state.CompareAndSwap(stateIdle, prev)
+	}, nil
+}
+
 // countConns reports each open connection's state and TLS to the
 // connection gauge. NetConn takes the connection's own lock, so it is
 // called after d.mu is released.
@@ -113,4 +126,5 @@ var (
 	_ imapd.SessionUnauthenticate = (*trackedSession)(nil)
 	_ imapd.SessionSort           = (*trackedSession)(nil)
 	_ imapd.SessionThread         = (*trackedSession)(nil)
+	_ imapd.SessionIdleFunc       = (*trackedSession)(nil)
 )
