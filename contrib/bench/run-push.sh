@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # run-push.sh: the push benchmarks of contrib/bench/README.md, on loopback.
 #
-#   contrib/bench/run-push.sh [single] [fanout] [fanout-tls] [burst]   (default: all)
+#   contrib/bench/run-push.sh [single] [fanout] [fanout-tls] [burst] [idle-one] [idle-many]
+#
+# The default is the first four. idle-one and idle-many measure memory per
+# idle connection, plain and implicit TLS: CONNS connections on user0's
+# INBOX, or on CONNS users (one folder each).
 #
 # Environment: BIN (maildir-imapd binary; built from this tree if unset),
 # DIR (work directory, default /tmp/maildir-imapd-bench), USERS (default
-# 10000), PORT/TLSPORT (default 11143/11993). Each scenario gets a freshly
-# started server, so that its memory figures start from the same state.
+# 10000), CONNS (idle-*, default 2000, at most USERS), PORT/TLSPORT
+# (default 11143/11993). Each scenario gets a freshly started server, so
+# that its memory figures start from the same state.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 DIR=${DIR:-/tmp/maildir-imapd-bench}
 USERS=${USERS:-10000}
+CONNS=${CONNS:-2000}
 PORT=${PORT:-11143}
 TLSPORT=${TLSPORT:-11993}
 if [ -z "${BIN:-}" ]; then
@@ -87,12 +93,20 @@ for s in $scenarios; do
 		start_server
 		push --addr "127.0.0.1:$TLSPORT" --tls --conns "$USERS" --users "$USERS" --deliveries 1000 --interval 10ms
 		;;
+	idle-one | idle-many)
+		users=1
+		[ "$s" = idle-many ] && users=$CONNS
+		start_server
+		push --addr "127.0.0.1:$PORT" --conns "$CONNS" --users "$users" --deliveries 1 --interval 0
+		start_server
+		push --addr "127.0.0.1:$TLSPORT" --tls --conns "$CONNS" --users "$users" --deliveries 1 --interval 0
+		;;
 	burst)
 		start_server
 		push --addr "127.0.0.1:$PORT" --conns 200 --mode burst --burst 1000
 		;;
 	*)
-		echo "unknown scenario $s (want single, fanout, fanout-tls or burst)" >&2
+		echo "unknown scenario $s (want single, fanout, fanout-tls, burst, idle-one or idle-many)" >&2
 		exit 2
 		;;
 	esac

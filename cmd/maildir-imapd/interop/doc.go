@@ -20,6 +20,12 @@
 //   - TestPostfix_virtualIdle: Postfix's virtual(8) delivers over SMTP into a
 //     virtual Maildir; an IDLE client of maildir-imapd gets the EXISTS. The
 //     latency from the DATA command's 250 reply to EXISTS is printed.
+//   - BenchmarkSideBySide: the same commands (SELECT, FETCH 1:* (FLAGS),
+//     UID SEARCH UNSEEN, FETCH 1:* (ENVELOPE), UID FETCH of 100 BODY.PEEK[])
+//     timed against Dovecot and maildir-imapd on one generated INBOX
+//     (MAILDIR_IMAPD_BENCH_N messages, 10,000 by default), warm and in a
+//     new server process, with a raw client that costs both the same; wall
+//     and server CPU medians side by side (contrib/bench/README.md).
 //
 // contrib/postfix and contrib/MIGRATING.md describe the same configurations
 // and steps. The tests need dovecot-imapd, dovecot-core and postfix

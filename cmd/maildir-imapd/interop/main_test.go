@@ -69,7 +69,7 @@ type mailOwner struct {
 // owner returns the mail owner: the current user, or "nobody" as root
 // (Dovecot refuses mail access as uid 0: "Mail access not allowed for
 // root").
-func owner(t *testing.T) mailOwner {
+func owner(t testing.TB) mailOwner {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		u, err := user.Current()
@@ -91,7 +91,7 @@ func owner(t *testing.T) mailOwner {
 }
 
 // chown gives path to the mail owner (a no-op when not root).
-func (o mailOwner) chown(t *testing.T, path string) {
+func (o mailOwner) chown(t testing.TB, path string) {
 	t.Helper()
 	if !o.root {
 		return
@@ -112,7 +112,7 @@ func (o mailOwner) credential() *syscall.Credential {
 
 // sharedDir returns a new temporary directory that the mail owner can
 // traverse (t.TempDir's parent is 0700).
-func sharedDir(t *testing.T) string {
+func sharedDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{dir, filepath.Dir(dir)} {
@@ -124,7 +124,7 @@ func sharedDir(t *testing.T) string {
 }
 
 // mkMaildir creates root with cur/, new/ and tmp/, owned by the mail owner.
-func (o mailOwner) mkMaildir(t *testing.T, root string) {
+func (o mailOwner) mkMaildir(t testing.TB, root string) {
 	t.Helper()
 	for _, d := range []string{"", "cur", "new", "tmp"} {
 		p := filepath.Join(root, d)
@@ -136,7 +136,7 @@ func (o mailOwner) mkMaildir(t *testing.T, root string) {
 }
 
 // writeFile writes a file readable by everybody (configuration, users).
-func writeFile(t *testing.T, path, text string) {
+func writeFile(t testing.TB, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func writeFile(t *testing.T, path, text string) {
 // freeAddr returns a loopback address with a port that was free a moment
 // ago, for servers that cannot report the port they bound (Dovecot,
 // Postfix). A lost race shows as a bind error in the server's log.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -209,7 +209,7 @@ type process struct {
 
 // startProcess starts cmd in a new process group with its output in
 // p.output. lineFn, if not nil, sees every output line as it arrives.
-func startProcess(t *testing.T, name string, cmd *exec.Cmd, lineFn func(string)) *process {
+func startProcess(t testing.TB, name string, cmd *exec.Cmd, lineFn func(string)) *process {
 	t.Helper()
 	p := &process{name: name, cmd: cmd, output: &syncBuffer{}, exited: make(chan struct{})}
 	if cmd.SysProcAttr == nil {

@@ -9,8 +9,8 @@ import (
 // The helpers below skip a test that cannot run on this machine, or fail
 // it under MAILDIR_IMAPD_E2E_REQUIRE=1: see testenv.
 
-func requireTool(t *testing.T, name, pkg string) string { return testenv.Tool(t, name, pkg) }
+func requireTool(t testing.TB, name, pkg string) string { return testenv.Tool(t, name, pkg) }
 
-func requireFile(t *testing.T, path, pkg string) { testenv.File(t, path, pkg) }
+func requireFile(t testing.TB, path, pkg string) { testenv.File(t, path, pkg) }
 
-func requireRoot(t *testing.T) { testenv.Root(t) }
+func requireRoot(t testing.TB) { testenv.Root(t) }

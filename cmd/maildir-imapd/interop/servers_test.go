@@ -31,7 +31,7 @@ type account struct {
 // newAccount creates the passwd-file and an empty Maildir in a fresh
 // directory. The passwd-file line is what Dovecot's passwd-file
 // passdb/userdb reads: user:{PLAIN}password:uid:gid::home::.
-func newAccount(t *testing.T) *account {
+func newAccount(t testing.TB) *account {
 	t.Helper()
 	o := owner(t)
 	dir := sharedDir(t)
@@ -105,7 +105,7 @@ service anvil {
 // startDovecot writes dovecot.conf for a and starts Dovecot in the
 // foreground. It returns once the IMAP port accepts connections; Dovecot is
 // stopped at cleanup, where its log is checked for uidlist corruption.
-func startDovecot(t *testing.T, a *account) *dovecot {
+func startDovecot(t testing.TB, a *account) *dovecot {
 	t.Helper()
 	bin := requireTool(t, "dovecot", "dovecot-imapd dovecot-core")
 	requireTool(t, "doveadm", "dovecot-core")
@@ -151,7 +151,7 @@ func startDovecot(t *testing.T, a *account) *dovecot {
 }
 
 // Log returns Dovecot's log file.
-func (d *dovecot) Log(t *testing.T) string {
+func (d *dovecot) Log(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(d.LogPath)
 	if err != nil && !os.IsNotExist(err) {
@@ -163,7 +163,7 @@ func (d *dovecot) Log(t *testing.T) string {
 // CheckLog fails the test if Dovecot logged an error or anything about a
 // corrupt, broken or rebuilt uidlist or index, except lines that match one
 // of expected (errors the caller's commands provoke on purpose).
-func (d *dovecot) CheckLog(t *testing.T, expected ...*regexp.Regexp) {
+func (d *dovecot) CheckLog(t testing.TB, expected ...*regexp.Regexp) {
 	t.Helper()
 	bad := grepLines(d.Log(t), "corrupt", "broken", "rebuild", "Error:", "Panic:", "Fatal:")
 	bad = slices.DeleteFunc(bad, func(l string) bool {
@@ -176,7 +176,7 @@ func (d *dovecot) CheckLog(t *testing.T, expected ...*regexp.Regexp) {
 
 // Stop stops Dovecot (SIGTERM to the master, which stops its children) and
 // waits for it. Calling it again does nothing.
-func (d *dovecot) Stop(t *testing.T) {
+func (d *dovecot) Stop(t testing.TB) {
 	t.Helper()
 	if d.stopped {
 		return
@@ -210,7 +210,7 @@ var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startImapd starts `maildir-imapd serve` on a free loopback port, as the
 // mail owner, with the passwd-file of a and Dovecot's mail location. extra
 // flags come last.
-func startImapd(t *testing.T, a *account, extra ...string) *imapd {
+func startImapd(t testing.TB, a *account, extra ...string) *imapd {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--users", a.users,
 		"--mail-location", a.location, "--log-level", "debug"}, extra...)
@@ -219,7 +219,7 @@ func startImapd(t *testing.T, a *account, extra ...string) *imapd {
 
 // startImapdArgs starts the binary with args, which must make it listen on
 // one plain address, and waits until it listens.
-func startImapdArgs(t *testing.T, o mailOwner, args []string) *imapd {
+func startImapdArgs(t testing.TB, o mailOwner, args []string) *imapd {
 	t.Helper()
 	addrc := make(chan string, 1)
 	cmd := exec.Command(binary, args...)
@@ -251,7 +251,7 @@ func startImapdArgs(t *testing.T, o mailOwner, args []string) *imapd {
 
 // Stop stops maildir-imapd with SIGTERM and checks that it exits 0.
 // Calling it again does nothing.
-func (d *imapd) Stop(t *testing.T) {
+func (d *imapd) Stop(t testing.TB) {
 	t.Helper()
 	if d.stopped {
 		return
@@ -263,7 +263,7 @@ func (d *imapd) Stop(t *testing.T) {
 }
 
 // CheckLog fails the test if maildir-imapd logged at level ERROR.
-func (d *imapd) CheckLog(t *testing.T) {
+func (d *imapd) CheckLog(t testing.TB) {
 	t.Helper()
 	if bad := grepLines(d.proc.output.String(), "level=ERROR", "panic", "DATA RACE"); len(bad) > 0 {
 		t.Errorf("maildir-imapd logged %d ERROR lines:\n%s", len(bad), strings.Join(bad, "\n"))
