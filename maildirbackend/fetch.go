@@ -305,7 +305,9 @@ func (f *folder) fetchOne(w fetchWriter, seq uint32, sn snapshot, options *imap.
 	}
 
 	rw := w.CreateMessage(seq)
-	rw.WriteUID(uid)
+	if options.UID {
+		rw.WriteUID(uid) // UID FETCH, or asked for; Dovecot sends no UID otherwise
+	}
 	if options.Flags || withFlags {
 		rw.WriteFlags(sn.flags)
 	}
