@@ -450,3 +450,43 @@ func TestCopy_keepsSourceOrder(t *testing.T) {
 		t.Fatalf("X in UID order: %v, %v; want zzz-first, aaa-second", msgs[0].Envelope.Subject, msgs[1].Envelope.Subject)
 	}
 }
+
+// A sync that finds a message unlinked and another delivered, and then
+// cannot number the delivery (another process holds the uidlist lock),
+// still tells the views of the expunge: the folder state has dropped the
+// message, so no later sync would ever expunge it, and every session,
+// including a new SELECT, would list it for good (found by
+// TestConcurrent_bothServers under load: UIDs whose files were gone stayed
+// in SEARCH ALL and the EXISTS count while FETCH skipped them).
+func TestSync_failedAssignStillExpunges(t *testing.T) {
+	shortLockTimeout(t)
+	s := newListServer(t, nil)
+	writeMessage(t, s.maildir, "unlinked-outside")
+	c := s.dial(t)
+	if sel, err := c.Select("INBOX", nil).Wait(); err != nil || sel.NumMessages != 1 {
+		t.Fatalf("SELECT INBOX = %v, %v; want 1 message", sel, err)
+	}
+	release := holdUIDListLock(t, s.maildir)
+	writeMessage(t, s.maildir, "delivered-under-lock")
+	if err := os.Remove(filepath.Join(s.maildir, "new", "unlinked-outside")); err != nil {
+		t.Fatal(err)
+	}
+	// This SELECT's sync sees both changes and cannot number the
+	// delivery (a watcher-started sync may fail the same way first).
+	if _, err := c.Select("INBOX", nil).Wait(); imapCode(err) != imap.ResponseCodeInUse {
+		t.Fatalf("SELECT INBOX under a held lock = %v, want NO [INUSE]", err)
+	}
+	release()
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uids := data.AllUIDs(); sel.NumMessages != 1 || len(uids) != 1 || uids[0] != 2 {
+		t.Fatalf("after the lock went: SELECT says %d messages, UID SEARCH ALL %v; want 1 message, UID 2",
+			sel.NumMessages, uids)
+	}
+}

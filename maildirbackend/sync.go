@@ -148,21 +148,31 @@ func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error 
 	}
 	if len(cands) > 0 {
 		added, err := f.assignAndAddLocked(cands, complete)
+		if err != nil {
+			// The state has dropped the expunged and taken the flags:
+			// no later sync finds those again, so tell the views now.
+			f.announceLocked(change, kwChanged)
+		}
 		if errors.Is(err, errUIDGap) {
 			// Another process numbered files this batch does not name:
 			// read the whole folder, so that UIDs are taken in order.
-			f.applyLocked(change, nil)
 			return f.syncHintedLocked(entries)
 		} else if err != nil {
 			return err
 		}
 		change.Added = added
 	}
+	f.announceLocked(change, kwChanged)
+	return nil
+}
+
+// announceLocked hands a sync's change to the views, with the mailbox FLAGS
+// when dovecot-keywords changed or a keyword letter has no name.
+func (f *folder) announceLocked(change idle.Change, kwChanged bool) {
 	if kwChanged || f.lettersUnnamedLocked(change) {
 		change.MailboxFlags = f.mailboxFlagsLocked()
 	}
 	f.applyLocked(change, nil)
-	return nil
 }
 
 // syncNamesLocked handles a batch of changed names cheaply: it stats each
