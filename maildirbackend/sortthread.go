@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/maildir-imapd/maildir-imapd/imapd"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapmsg"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapsort"
 )
 
@@ -134,12 +135,14 @@ func sortMessage(id uint32, sn *snapshot) imapsort.Message {
 	}
 	env := sn.parsed.Envelope
 	m.Date = env.Date
-	m.Subject = env.Subject
+	// The ENVELOPE keeps encoded words as Dovecot sends them; SORT and
+	// THREAD compare the decoded text, as Dovecot does.
+	m.Subject = imapmsg.DecodeHeaderText(env.Subject)
 	first := func(l []imap.Address) imapsort.Address {
 		if len(l) == 0 {
 			return imapsort.Address{}
 		}
-		return imapsort.Address{Name: l[0].Name, Mailbox: l[0].Mailbox, Host: l[0].Host}
+		return imapsort.Address{Name: imapmsg.DecodeHeaderText(l[0].Name), Mailbox: l[0].Mailbox, Host: l[0].Host}
 	}
 	m.From, m.To, m.Cc = first(env.From), first(env.To), first(env.Cc)
 	if env.MessageID != "" {

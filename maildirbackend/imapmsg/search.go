@@ -288,3 +288,18 @@ func fold(s string) string {
 	}
 	return cases.Fold().String(s)
 }
+
+// DecodeHeaderText decodes the RFC 2047 encoded words of a header text (an
+// ENVELOPE's subject or display name, kept encoded as Dovecot sends them),
+// for SORT and THREAD, which compare decoded text. Text that does not
+// decode is returned as it is.
+func DecodeHeaderText(s string) string {
+	if !strings.Contains(s, "=?") {
+		return s
+	}
+	d, err := wordDecoder.DecodeHeader(s)
+	if err != nil {
+		return s
+	}
+	return d
+}
