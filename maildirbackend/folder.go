@@ -143,11 +143,15 @@ func (f *folder) loadLocked() error {
 		list = nil
 	}
 	var cands []*message
+	var stale []dovecot.Record
 	if list != nil {
 		f.uidValidity = list.UIDValidity
 		f.uidNext = imap.UID(list.Next())
 		for _, r := range list.Records {
 			e, ok := entries[r.Key]
+			if !ok {
+				stale = append(stale, r)
+			}
 			if !ok || f.byKey[r.Key] != nil {
 				continue // stale line, or a duplicate: the first wins here
 			}
@@ -158,6 +162,7 @@ func (f *folder) loadLocked() error {
 			delete(entries, r.Key)
 		}
 	}
+	f.usedStaleUIDsLocked(stale)
 	for key, e := range entries {
 		cands = append(cands, newMessage(key, e.inNew, e.info))
 	}
@@ -170,6 +175,28 @@ func (f *folder) loadLocked() error {
 	f.mbox = idle.NewMailbox(f.uidsLocked(), f.mailboxFlagsLocked())
 	f.scannedLocked(stamp)
 	return nil
+}
+
+// usedStaleUIDsLocked counts the UIDs of dovecot-uidlist records whose
+// files a load did not find as used: those messages were expunged (another
+// program unlinked them) while the record stayed. A file with such a name
+// that turns up later, such as a COPY, which keeps its source's name, is a
+// new message and gets a new UID, as Dovecot gives an "expunged message
+// reappeared". A second listing keeps a file that readdir missed while it
+// was renamed from being taken for gone.
+func (f *folder) usedStaleUIDsLocked(stale []dovecot.Record) {
+	if len(stale) == 0 {
+		return
+	}
+	again, err := readEntries(f.path)
+	if err != nil {
+		return
+	}
+	for _, r := range stale {
+		if _, ok := again[r.Key]; !ok && imap.UID(r.UID) > f.maxUID {
+			f.maxUID = imap.UID(r.UID)
+		}
+	}
 }
 
 const uidlistName = "dovecot-uidlist"
