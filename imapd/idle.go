@@ -17,11 +17,11 @@ func handleIdle(c *Conn, cmd *command) error {
 	if err := cmd.p.crlf(); err != nil {
 		return err
 	}
-	if err := c.continueReq("idling"); err != nil {
-		return err
-	}
 	if s, ok := c.session.(SessionIdleFunc); ok {
 		return idleFunc(c, cmd, s)
+	}
+	if err := c.continueReq("idling"); err != nil {
+		return err
 	}
 	stop := make(chan struct{})
 	done := make(chan error, 1)
@@ -32,7 +32,9 @@ func handleIdle(c *Conn, cmd *command) error {
 				done <- nil
 			}
 		}()
-		done <- c.session.Idle(&UpdateWriter{c: c, allowExpunge: true, idle: true}, stop)
+		w := &UpdateWriter{c: c, allowExpunge: true}
+		w.idle.Store(true)
+		done <- c.session.Idle(w, stop)
 	}()
 	c.waitDeadline()
 	line, readErr := c.readLine()
@@ -54,8 +56,17 @@ func handleIdle(c *Conn, cmd *command) error {
 // idleFunc idles with a SessionIdleFunc: this goroutine waits for DONE
 // while the session writes updates from its own.
 func idleFunc(c *Conn, cmd *command, s SessionIdleFunc) error {
-	stop, err := s.StartIdle(&UpdateWriter{c: c, allowExpunge: true, idle: true})
+	// The session starts idling before "+ idling" goes out, so that a
+	// client that has read it finds the session idling; the updates
+	// pending until then are buffered and leave with it.
+	w := &UpdateWriter{c: c, allowExpunge: true}
+	stop, err := s.StartIdle(w)
 	if err != nil {
+		return err
+	}
+	w.idle.Store(true)
+	if err := c.continueReq("idling"); err != nil {
+		stop()
 		return err
 	}
 	c.waitDeadline()

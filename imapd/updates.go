@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -16,11 +17,11 @@ var errNoExpunge = errors.New("imapd: EXPUNGE not allowed after this command")
 type UpdateWriter struct {
 	c            *Conn
 	allowExpunge bool
-	idle         bool
+	idle         atomic.Bool // IDLE has begun: each update is flushed at once
 }
 
 func (w *UpdateWriter) end() error {
-	if w.idle {
+	if w.idle.Load() {
 		return w.c.enc.flushLocked()
 	}
 	return w.c.enc.err
