@@ -282,7 +282,7 @@ func (c *Conn) readCommand() error {
 	start := time.Now()
 	err = c.run(h, cmd)
 	if hook := c.srv.opts.CommandDone; hook != nil {
-		hook(cmd.name, time.Since(start), outcome(err))
+		hook(cmd.name, time.Since(start), outcome(cmd.name, err))
 	}
 	if cmd.done && err == nil {
 		return nil
@@ -290,26 +290,20 @@ func (c *Conn) readCommand() error {
 	return c.reply(p, tag, cmd.name, err)
 }
 
-// outcome names a command's result for Options.CommandDone.
-func outcome(err error) string {
-	var ie *imap.Error
-	var se *syntaxError
-	var tb *tooBigError
-	switch {
-	case err == nil:
+// outcome names a command's result for Options.CommandDone: "ok", "no",
+// "bad" or "error" (a server failure), from the reply statusFor gives.
+func outcome(name string, err error) string {
+	if err == nil {
 		return "ok"
-	case errors.As(err, &ie):
-		switch ie.Type {
-		case imap.StatusResponseTypeNo:
-			return "no"
-		case imap.StatusResponseTypeBad:
-			return "bad"
-		}
+	}
+	r, fault := response(name, err)
+	switch {
+	case fault:
 		return "error"
-	case errors.As(err, &se):
-		return "bad"
-	case errors.As(err, &tb):
+	case r.Type == imap.StatusResponseTypeNo:
 		return "no"
+	case r.Type == imap.StatusResponseTypeBad:
+		return "bad"
 	}
 	return "error"
 }
@@ -381,23 +375,33 @@ func isFatal(err error) bool {
 	return errors.Is(err, errLineTooLong) || errors.As(err, &ne) || isNetClosed(err) || errors.Is(err, errDiscardTooMuch)
 }
 
-// statusFor maps a handler's error to its tagged response.
+// statusFor maps a handler's error to its tagged response, logging a
+// server failure.
 func (c *Conn) statusFor(name string, err error) *imap.StatusResponse {
+	r, fault := response(name, err)
+	if fault {
+		c.log.Error("command failed", "command", name, "err", err)
+	}
+	return r
+}
+
+// response is the tagged response for a handler's error; fault reports a
+// server failure (NO [SERVERBUG]) rather than the client's.
+func response(name string, err error) (r *imap.StatusResponse, fault bool) {
 	var se *syntaxError
 	var ie *imap.Error
 	var tb *tooBigError
 	switch {
 	case errors.As(err, &ie):
-		return (*imap.StatusResponse)(ie)
+		return (*imap.StatusResponse)(ie), false
 	case errors.As(err, &se):
 		return &imap.StatusResponse{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug,
-			Text: "Error in IMAP command " + name + ": " + se.msg}
+			Text: "Error in IMAP command " + name + ": " + se.msg}, false
 	case errors.As(err, &tb):
-		return &imap.StatusResponse{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Literal too big"}
+		return &imap.StatusResponse{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Literal too big"}, false
 	}
-	c.log.Error("command failed", "command", name, "err", err)
 	return &imap.StatusResponse{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeServerBug,
-		Text: "Internal error occurred. Refer to server log for more information."}
+		Text: "Internal error occurred. Refer to server log for more information."}, true
 }
 
 // checkState answers a command sent in a state that does not allow it.

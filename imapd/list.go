@@ -81,11 +81,9 @@ func handleList(c *Conn, cmd *command) error {
 	if err := p.sp(); err != nil {
 		return err
 	}
-	extended := false
 	if b, err := p.peek(); err != nil {
 		return err
 	} else if b == '(' {
-		extended = true
 		if err := p.list(func() error { return listSelectOption(p, opts) }); err != nil {
 			return err
 		}
@@ -106,12 +104,9 @@ func handleList(c *Conn, cmd *command) error {
 		return err
 	}
 	if b == '(' {
-		extended = true
 		if err := p.list(func() error {
-			pat, err := p.listMailbox()
-			if pat != "" {
-				patterns = append(patterns, pat)
-			}
+			more, err := p.listPattern()
+			patterns = append(patterns, more...)
 			return err
 		}); err != nil {
 			return err
@@ -119,14 +114,8 @@ func handleList(c *Conn, cmd *command) error {
 		if len(patterns) == 0 {
 			return syntaxf("empty pattern list")
 		}
-	} else {
-		pat, err := p.listMailbox()
-		if err != nil {
-			return err
-		}
-		if pat != "" {
-			patterns = append(patterns, pat)
-		}
+	} else if patterns, err = p.listPattern(); err != nil {
+		return err
 	}
 	if ok, err := p.maybeSP(); err != nil {
 		return err
@@ -148,7 +137,6 @@ func handleList(c *Conn, cmd *command) error {
 	if err := p.crlf(); err != nil {
 		return err
 	}
-	_ = extended
 	if opts.SelectRecursiveMatch && !opts.SelectSubscribed && !opts.SelectSpecialUse {
 		return syntaxf("RECURSIVEMATCH needs another selection option")
 	}
@@ -202,6 +190,16 @@ func listReturnOption(p *parser, o *imap.ListOptions) error {
 	return nil
 }
 
+// listPattern reads one LIST or LSUB pattern and returns it as a list of
+// patterns: none for "" (LIST "" "" asks for the hierarchy delimiter).
+func (p *parser) listPattern() ([]string, error) {
+	pat, err := p.listMailbox()
+	if err != nil || pat == "" {
+		return nil, err
+	}
+	return []string{pat}, nil
+}
+
 func handleLSub(c *Conn, cmd *command) error {
 	p := cmd.p
 	if err := p.sp(); err != nil {
@@ -214,16 +212,12 @@ func handleLSub(c *Conn, cmd *command) error {
 	if err := p.sp(); err != nil {
 		return err
 	}
-	pat, err := p.listMailbox()
+	patterns, err := p.listPattern()
 	if err != nil {
 		return err
 	}
 	if err := p.crlf(); err != nil {
 		return err
-	}
-	var patterns []string
-	if pat != "" {
-		patterns = []string{pat}
 	}
 	opts := &imap.ListOptions{SelectSubscribed: true}
 	return c.session.List(&ListWriter{c: c, options: opts, lsub: true}, ref, patterns, opts)

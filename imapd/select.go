@@ -1,6 +1,8 @@
 package imapd
 
 import (
+	"strings"
+
 	"github.com/emersion/go-imap/v2"
 )
 
@@ -51,19 +53,9 @@ func handleSelect(c *Conn, cmd *command) error {
 	if opts.ReadOnly {
 		code = "READ-ONLY"
 	}
-	cmd.ok = &imap.StatusResponse{Type: imap.StatusResponseTypeOK, Code: code, Text: cmd.name[:1] + lower(cmd.name[1:]) + " completed"}
+	cmd.ok = &imap.StatusResponse{Type: imap.StatusResponseTypeOK, Code: code, Text: cmd.name[:1] + strings.ToLower(cmd.name[1:]) + " completed"}
 	cmd.noPoll = true
 	return nil
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // writeSelectData writes the untagged part of a SELECT answer in

@@ -1,11 +1,7 @@
 package maildirbackend
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"strings"
 	"time"
@@ -164,52 +160,7 @@ func (f *folder) headerField(sn *snapshot, name string) (string, error) {
 		return "", err
 	}
 	defer file.Close()
-	return readHeaderField(bufio.NewReaderSize(file, 64<<10), name)
-}
-
-// maxHeaderBlock bounds the header read for one field.
-const maxHeaderBlock = 1 << 20
-
-// readHeaderField scans a message's header block for a field.
-func readHeaderField(r *bufio.Reader, name string) (string, error) {
-	var (
-		value   strings.Builder
-		inField bool
-		read    int
-	)
-	for {
-		line, err := r.ReadSlice('\n')
-		read += len(line)
-		if read > maxHeaderBlock {
-			return value.String(), nil
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			err = nil // a very long line: the rest follows in the next slices
-		}
-		trimmed := bytes.TrimRight(line, "\r\n")
-		switch {
-		case len(trimmed) == 0 && len(line) > 0 && (line[0] == '\n' || line[0] == '\r'):
-			return value.String(), nil // end of the header
-		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
-			if inField {
-				value.WriteByte(' ')
-				value.Write(bytes.TrimSpace(trimmed))
-			}
-		default:
-			if inField {
-				return value.String(), nil
-			}
-			if k, v, ok := bytes.Cut(trimmed, []byte(":")); ok && strings.EqualFold(string(bytes.TrimSpace(k)), name) {
-				inField = true
-				value.Write(bytes.TrimSpace(v))
-			}
-		}
-		if err == io.EOF {
-			return value.String(), nil
-		} else if err != nil {
-			return "", fmt.Errorf("read header: %w", err)
-		}
-	}
+	return imapmsg.HeaderField(file, name)
 }
 
 var (

@@ -303,3 +303,16 @@ func DecodeHeaderText(s string) string {
 	}
 	return d
 }
+
+// HeaderField returns the unfolded, undecoded value of the first field
+// name (case-insensitive) of the message's top-level header read from r,
+// or "" when it has none (THREAD=REFERENCES reads References with it). It
+// reads the header a line at a time, as MatchHeader does.
+func HeaderField(r io.Reader, name string) (string, error) {
+	var value string
+	_, err := eachField(r, func(n string) bool { return strings.EqualFold(n, name) }, func(f field) bool {
+		value = unfold(f.value)
+		return true
+	})
+	return value, err
+}
