@@ -1,6 +1,8 @@
 package imapd
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -93,7 +95,7 @@ func handleID(c *Conn, cmd *command) error {
 		c.enc.raw("NIL")
 	} else {
 		c.enc.byte('(')
-		for i, k := range sortedKeys(c.srv.opts.ID) {
+		for i, k := range slices.Sorted(maps.Keys(c.srv.opts.ID)) {
 			if i > 0 {
 				c.enc.sp()
 			}

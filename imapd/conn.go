@@ -49,8 +49,6 @@ type Conn struct {
 	badName  bool // the command named a mailbox that is not valid mUTF-7
 	readOnly bool // the selected mailbox is read-only (EXAMINE, or the backend said so)
 
-	// Set while a command runs, for the session's writers.
-	uidCmd bool
 	// byeAfter, when set, is sent as BYE once the current command's
 	// tagged reply is written; then the connection closes.
 	byeAfter string
@@ -316,7 +314,6 @@ func (c *Conn) run(h handler, cmd *command) (err error) {
 			err = fmt.Errorf("panic: %v", v)
 		}
 	}()
-	c.uidCmd = cmd.kind == NumKindUID
 	if err := h.fn(c, cmd); err != nil {
 		return err
 	}

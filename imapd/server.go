@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sort"
 	"sync"
 	"time"
 
@@ -232,14 +231,4 @@ func (c *Conn) caps() []imap.Cap {
 	}
 	caps = append(caps, c.srv.opts.Caps...)
 	return caps
-}
-
-// sortedKeys returns the keys of m in order (for stable ID answers).
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

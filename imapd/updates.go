@@ -50,12 +50,12 @@ func (w *UpdateWriter) WriteNumMessages(n uint32) error {
 
 // WriteNumRecent writes "* n RECENT", for IMAP4rev1 clients only.
 func (w *UpdateWriter) WriteNumRecent(n uint32) error {
-	if w.c.Enabled().Has(imap.CapIMAP4rev2) {
-		return nil
-	}
 	e := &w.c.enc
 	e.lock()
 	defer e.unlock()
+	if e.rev2 {
+		return nil
+	}
 	e.raw("* ").num(n).raw(" RECENT").crlf()
 	return w.end()
 }
