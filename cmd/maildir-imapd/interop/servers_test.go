@@ -107,6 +107,14 @@ service anvil {
 // stopped at cleanup, where its log is checked for uidlist corruption.
 func startDovecot(t testing.TB, a *account) *dovecot {
 	t.Helper()
+	return startDovecotWith(t, a, "")
+}
+
+// startDovecotWith is startDovecot with extra configuration appended to
+// dovecot.conf (plugins and their settings: quota, mail attributes). The
+// placeholders of dovecotConf ({{dir}}, {{users}}) are replaced in it too.
+func startDovecotWith(t testing.TB, a *account, extra string) *dovecot {
+	t.Helper()
 	bin := requireTool(t, "dovecot", "dovecot-imapd dovecot-core")
 	requireTool(t, "doveadm", "dovecot-core")
 	requireFile(t, "/usr/lib/dovecot/imap", "dovecot-imapd")
@@ -132,7 +140,7 @@ func startDovecot(t testing.TB, a *account) *dovecot {
 	}
 	conf := strings.NewReplacer("{{dir}}", a.dir, "{{users}}", a.users, "{{port}}", port,
 		"{{internal}}", internal, "{{internalgroup}}", internalGroup, "{{login}}", login,
-		"{{location}}", a.location).Replace(dovecotConf)
+		"{{location}}", a.location).Replace(dovecotConf + extra)
 	confPath := filepath.Join(ddir, "dovecot.conf")
 	writeFile(t, confPath, conf)
 
