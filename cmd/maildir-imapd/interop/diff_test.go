@@ -27,7 +27,7 @@ var (
 	diffSteps    = flag.Int("diff.steps", 0, "steps of TestDifferential (0: $MAILDIR_IMAPD_DIFF_STEPS, else the CI budget)")
 	diffTolerate = flag.String("diff.tolerate", "", "comma-separated known bugs (docs/differences.md) to normalise away while exploring past them; CI tolerates none")
 	diffShrink   = flag.Duration("diff.shrink", 90*time.Second, "time TestDifferential may spend shrinking a failing sequence")
-	diffFresh    = flag.Bool("diff.fresh", false, "also run a fresh seed at the CI budget (or MAILDIR_IMAPD_DIFF_FRESH=1)")
+	diffFresh    = flag.Bool("diff.fresh", true, "also run a fresh seed at the CI budget (off: -diff.fresh=false or MAILDIR_IMAPD_DIFF_FRESH=0)")
 	diffTrace    = flag.Int("diff.trace", 80, "transcript lines per server shown with a difference")
 )
 
@@ -66,15 +66,12 @@ func tolerate(name string) bool {
 // difference it prints the seed and a shrunk sequence that still fails.
 //
 // Without -diff.seed or -diff.steps (or MAILDIR_IMAPD_DIFF_STEPS), as in
-// CI, it runs the fixed seeds of diffCISeeds at the CI budget: they agree
-// today, so a change that makes one of them differ fails every run. A fresh
-// seed at the CI budget runs too with -diff.fresh or
-// MAILDIR_IMAPD_DIFF_FRESH=1, named in its subtest ("fresh_seed=N") so that
-// a failure can be replayed with -diff.seed=N. CI does not run it: on
-// 2026-12-02 about one fresh seed in four still found a difference within
-// 1000 steps (docs/differences.md, "Open"), and a red CI lands nothing.
-// -diff.seed runs one given seed, -diff.steps (or the environment) sets
-// the length.
+// CI, it runs a fresh seed and the fixed seeds of diffCISeeds, each at the
+// CI budget. The fresh seed is named in its subtest ("fresh_seed=N") so
+// that a failure can be replayed with -diff.seed=N; -diff.fresh=false or
+// MAILDIR_IMAPD_DIFF_FRESH=0 leaves it out. The fixed seeds agree today,
+// so a change that makes one of them differ fails every run. -diff.seed
+// runs one given seed, -diff.steps (or the environment) sets the length.
 func TestDifferential(t *testing.T) {
 	requireTool(t, "dovecot", "dovecot-imapd dovecot-core")
 	steps := *diffSteps
@@ -91,7 +88,7 @@ func TestDifferential(t *testing.T) {
 		runDifferential(t, seed, cmp.Or(steps, diffCISteps))
 		return
 	}
-	if *diffFresh || os.Getenv("MAILDIR_IMAPD_DIFF_FRESH") == "1" {
+	if *diffFresh && os.Getenv("MAILDIR_IMAPD_DIFF_FRESH") != "0" {
 		fresh := freshSeed()
 		t.Run(fmt.Sprintf("fresh_seed=%d", fresh), func(t *testing.T) { runDifferential(t, fresh, diffCISteps) })
 	}
