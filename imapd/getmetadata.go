@@ -44,7 +44,7 @@ func handleGetMetadata(c *Conn, cmd *command) error {
 	if longest >= 0 {
 		cmd.ok = &imap.StatusResponse{Type: imap.StatusResponseTypeOK,
 			Code: imap.ResponseCode(fmt.Sprintf("METADATA LONGENTRIES %d", longest)),
-			Text: "Getmetadata completed"}
+			Text: "GETMETADATA completed"}
 	}
 	return nil
 }
