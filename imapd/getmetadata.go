@@ -81,9 +81,11 @@ func readGetMetadata(p *parser) (*getMetadataArgs, error) {
 		args.entries = append(args.entries, name)
 		return err
 	}
-	if b, err := p.peek(); err != nil {
+	b, err := p.peek()
+	if err != nil {
 		return nil, err
-	} else if b == '(' {
+	}
+	if b == '(' {
 		err = p.list(entry)
 	} else {
 		err = entry()

@@ -77,7 +77,18 @@ func errMetadataMaxSize(max int64) error {
 // (imap_metadata_verify_entry_name) and returns it in lower case: entry
 // names are case-insensitive (RFC 5464 section 3.2).
 func (p *parser) entryName() (string, error) {
-	name, err := p.astring()
+	b, err := p.peek()
+	if err != nil {
+		return "", err
+	}
+	var name string
+	if b == '"' || b == '{' {
+		name, err = p.str()
+	} else {
+		// '*' and '%' are read, so that they are refused in Dovecot's
+		// words rather than as a syntax error.
+		name, err = p.run(isListChar, "entry name")
+	}
 	if err != nil {
 		return "", err
 	}
