@@ -56,9 +56,7 @@ func readGetMetadata(p *parser) (*getMetadataArgs, error) {
 	if err := p.sp(); err != nil {
 		return nil, err
 	}
-	if b, err := p.peek(); err != nil {
-		return nil, err
-	} else if b == '(' {
+	if p.optionsNext() {
 		if err := p.list(func() error { return p.getMetadataOption(args) }); err != nil {
 			return nil, err
 		}
@@ -81,6 +79,17 @@ func readGetMetadata(p *parser) (*getMetadataArgs, error) {
 		args.entries = append(args.entries, name)
 		return err
 	}
+	if p.optionsNext() {
+		// The options after the mailbox, as RFC 5464's drafts had them and
+		// go-imap's client (v2.0.0-beta.8) sends them; Cyrus accepts them
+		// there too.
+		if err := p.list(func() error { return p.getMetadataOption(args) }); err != nil {
+			return nil, err
+		}
+		if err := p.sp(); err != nil {
+			return nil, err
+		}
+	}
 	b, err := p.peek()
 	if err != nil {
 		return nil, err
@@ -94,6 +103,13 @@ func readGetMetadata(p *parser) (*getMetadataArgs, error) {
 		return nil, err
 	}
 	return args, p.crlf()
+}
+
+// optionsNext reports whether a list of GETMETADATA options comes next: a
+// parenthesis and a letter (an entry name begins with '/' or a quote).
+func (p *parser) optionsNext() bool {
+	b, err := p.br.Peek(2)
+	return err == nil && b[0] == '(' && (b[1]|0x20 >= 'a' && b[1]|0x20 <= 'z')
 }
 
 // getMetadataOption reads MAXSIZE n or DEPTH (0 / 1 / infinity).
