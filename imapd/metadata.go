@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -96,6 +97,17 @@ func (p *parser) entryName() (string, error) {
 		return "", err
 	}
 	return strings.ToLower(name), nil
+}
+
+// CheckMetadataEntryName reports whether name is a valid entry name of
+// RFC 5464 (section 3.2): "/private/..." or "/shared/...", without "*",
+// "%", "//", control characters or a trailing "/". Configurations use it
+// for the entries they define.
+func CheckMetadataEntryName(name string) error {
+	if err := checkEntryName(name); err != nil {
+		return errors.New(err.Error())
+	}
+	return nil
 }
 
 // checkEntryName applies RFC 5464 section 3.2's rules, in Dovecot's words.
