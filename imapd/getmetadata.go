@@ -56,7 +56,9 @@ func readGetMetadata(p *parser) (*getMetadataArgs, error) {
 	if err := p.sp(); err != nil {
 		return nil, err
 	}
-	if p.optionsNext() {
+	if b, err := p.peek(); err != nil {
+		return nil, err
+	} else if b == '(' {
 		if err := p.list(func() error { return p.getMetadataOption(args) }); err != nil {
 			return nil, err
 		}
@@ -106,10 +108,26 @@ func readGetMetadata(p *parser) (*getMetadataArgs, error) {
 }
 
 // optionsNext reports whether a list of GETMETADATA options comes next: a
-// parenthesis and a letter (an entry name begins with '/' or a quote).
+// parenthesis and MAXSIZE or DEPTH (an entry list holds names beginning
+// with '/' or a quote). It looks at what the connection has buffered; when
+// the word is cut there, a letter after the parenthesis is enough.
 func (p *parser) optionsNext() bool {
-	b, err := p.br.Peek(2)
-	return err == nil && b[0] == '(' && (b[1]|0x20 >= 'a' && b[1]|0x20 <= 'z')
+	b, _ := p.br.Peek(max(p.br.Buffered(), 2))
+	if len(b) < 2 || b[0] != '(' {
+		return false
+	}
+	word := b[1:]
+	for i, c := range word {
+		if c|0x20 < 'a' || c|0x20 > 'z' {
+			word = word[:i]
+			break
+		}
+	}
+	if len(word) == len(b)-1 {
+		return len(word) > 0 // cut by the buffer's end
+	}
+	w := strings.ToUpper(string(word))
+	return w == "MAXSIZE" || w == "DEPTH"
 }
 
 // getMetadataOption reads MAXSIZE n or DEPTH (0 / 1 / infinity).
