@@ -37,7 +37,7 @@ func metaSet(t *testing.T, c *imapclient.Client, mailbox, entry, value string) {
 	}
 }
 
-func metaServer(t *testing.T, root string, o maildirbackend.MetadataOptions) *maildirtest.Server {
+func metaServer(t testing.TB, root string, o maildirbackend.MetadataOptions) *maildirtest.Server {
 	t.Helper()
 	return maildirtest.NewServer(t, &maildirtest.Options{Frontend: "imapd", Maildir: root, Backend: maildirbackend.Options{Metadata: o}})
 }
