@@ -91,6 +91,9 @@ type Options struct {
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr
+	// Metadata configures METADATA (RFC 5464, metadata.go): limits and
+	// the server's /shared entries.
+	Metadata MetadataOptions
 }
 
 // Metrics receives measurements from a [Backend]; the daemon's
@@ -132,6 +135,7 @@ func New(opts *Options) (*Backend, error) {
 	if b.opts.AppendLimit == 0 {
 		b.opts.AppendLimit = DefaultAppendLimit
 	}
+	b.opts.Metadata = b.opts.Metadata.withDefaults()
 	if b.opts.KeepaliveInterval <= 0 {
 		b.opts.KeepaliveInterval = 2 * time.Minute
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/maildir-imapd/maildir-imapd/imapd"
 )
 
 // Defaults of the serve configuration, documented here once. Every field of
@@ -87,6 +89,12 @@ type Config struct {
 	LMTPListen         string `toml:"lmtp_listen"`
 	LMTPDetailMailbox  bool   `toml:"lmtp_detail_mailbox"` // user+detail into mailbox "detail" (Dovecot's lmtp_save_to_detail_mailbox)
 	RecipientDelimiter string `toml:"recipient_delimiter"` // separates user and detail in LMTP and deliver -a addresses
+	// ServerMetadata holds the server's METADATA entries (RFC 5464), as
+	// "/shared/name=value": /shared/admin (a URI such as
+	// mailto:postmaster@example.org), /shared/comment, or a vendor entry
+	// such as /shared/vendor/deltachat/irohrelay. Clients read them and
+	// cannot change them.
+	ServerMetadata []string `toml:"server_metadata"`
 
 	// requireTLS refuses plaintext authentication even on loopback
 	// listeners. Tests use it to exercise the policy of public listeners on
@@ -156,6 +164,7 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&cfg.LMTPListen, "lmtp-listen", cfg.LMTPListen, "LMTP `address`: a unix socket path, or a loopback host:port; empty disables")
 	fs.BoolVar(&cfg.LMTPDetailMailbox, "lmtp-detail-mailbox", cfg.LMTPDetailMailbox, "deliver user+detail@domain into mailbox detail when it exists (Dovecot's lmtp_save_to_detail_mailbox)")
 	fs.StringVar(&cfg.RecipientDelimiter, "recipient-delimiter", cfg.RecipientDelimiter, "separator of user and detail in recipient addresses")
+	listFlag(fs, &cfg.ServerMetadata, "server-metadata", "the server's METADATA entries: comma-separated `/shared/name=value` (/shared/admin, /shared/comment, /shared/vendor/...)")
 	return fs
 }
 
@@ -320,6 +329,9 @@ func (c *Config) validate() error {
 	if c.LMTPListen != "" && !filepath.IsAbs(c.LMTPListen) && !isLoopbackAddr(c.LMTPListen) {
 		bad("lmtp-listen %q: want an absolute unix socket path or a loopback host:port (LMTP has no authentication)", c.LMTPListen)
 	}
+	if _, err := c.serverMetadata(); err != nil {
+		bad("server-metadata: %v", err)
+	}
 	if c.RecipientDelimiter == "" || strings.ContainsAny(c.RecipientDelimiter, "@ \t\r\n") {
 		bad("recipient-delimiter %q: want a character such as + or -", c.RecipientDelimiter)
 	}
@@ -394,4 +406,23 @@ func isLoopbackAddr(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// serverMetadata returns the entries of ServerMetadata by name.
+func (c *Config) serverMetadata() (map[string]string, error) {
+	m := make(map[string]string, len(c.ServerMetadata))
+	for _, kv := range c.ServerMetadata {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q: want /shared/name=value", kv)
+		}
+		if err := imapd.CheckMetadataEntryName(name); err != nil {
+			return nil, fmt.Errorf("%q: %w", name, err)
+		}
+		if !strings.HasPrefix(strings.ToLower(name), "/shared/") {
+			return nil, fmt.Errorf("%q: the server's entries are /shared (each user has its own /private ones)", name)
+		}
+		m[strings.ToLower(name)] = value
+	}
+	return m, nil
 }
