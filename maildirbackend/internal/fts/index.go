@@ -311,3 +311,16 @@ func (x *Index) dropLocked(seg *segment) {
 	}
 	os.Remove(seg.path) // removed or not, it is no longer read
 }
+
+// Missing returns the keys, in their order, that have no document.
+func (x *Index) Missing(keys []string) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []string
+	for _, k := range keys {
+		if _, ok := x.docs[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
