@@ -92,14 +92,14 @@ func newMaildir(t *testing.T) string {
 func TestSearchFTS_indexEqualsScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 1))
 	root := newMaildir(t)
-	writeSearchCorpus(t, root, rng, 200)
+	writeSearchCorpus(t, root, rng, 120)
 	s := newFTSServers(t, root)
 	hits := 0
-	for range 40 { // while the index is being built
+	for range 20 { // while the index is being built
 		hits += len(s.compare(t, maildirtest.SearchCriteria(rng)))
 	}
 	s.waitIndexed(t)
-	for range 150 {
+	for range 80 {
 		hits += len(s.compare(t, maildirtest.SearchCriteria(rng)))
 	}
 	if hits == 0 {
@@ -111,7 +111,7 @@ func TestSearchFTS_indexEqualsScan(t *testing.T) {
 	// A new process finds the index on disk.
 	s2 := newFTSServers(t, root)
 	s2.waitIndexed(t)
-	for range 100 {
+	for range 40 {
 		s2.compare(t, maildirtest.SearchCriteria(rng))
 	}
 }
@@ -123,7 +123,7 @@ func TestSearchFTS_indexEqualsScan(t *testing.T) {
 func TestSearchFTS_keptCurrent(t *testing.T) {
 	rng := rand.New(rand.NewPCG(12, 2))
 	root := newMaildir(t)
-	writeSearchCorpus(t, root, rng, 50)
+	writeSearchCorpus(t, root, rng, 30)
 	s := newFTSServers(t, root)
 	s.waitIndexed(t)
 	body := func(v string) *imap.SearchCriteria { return &imap.SearchCriteria{Body: []string{v}} }
@@ -186,7 +186,7 @@ func TestSearchFTS_keptCurrent(t *testing.T) {
 		s2.compare(t, body(v))
 	}
 	s2.waitIndexed(t)
-	for range 30 {
+	for range 20 {
 		s2.compare(t, maildirtest.SearchCriteria(rng))
 	}
 }

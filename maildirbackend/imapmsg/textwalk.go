@@ -120,14 +120,17 @@ func (ns *needleSet) scanHeader(text string) {
 // scanBody reads folded text from r and marks the keys it contains. It
 // holds a 64 KiB window plus the longest key still looked for.
 func (ns *needleSet) scanBody(r io.Reader) error {
-	bp := chunks.Get().(*[]byte)
-	defer chunks.Put(bp)
+	wp := chunks.Get().(*[]byte)
+	defer chunks.Put(wp)
 	keep := ns.keep()
-	win := make([]byte, 0, keep+len(*bp))
+	win := (*wp)[:0]
+	if cap(win) < 2*keep+1 {
+		win = make([]byte, 0, 2*keep+len(*wp)) // a key over 32 KiB
+	}
 	for ns.left > 0 {
-		n, err := r.Read(*bp)
+		n, err := r.Read(win[len(win):cap(win)])
 		if n > 0 {
-			win = append(win, (*bp)[:n]...)
+			win = win[:len(win)+n]
 			for i, nd := range ns.needles {
 				if !ns.hit[i] && bytes.Contains(win, nd) {
 					ns.hit[i] = true
