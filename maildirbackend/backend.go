@@ -80,6 +80,10 @@ type Options struct {
 	LoginTimeout time.Duration
 	// Metrics receives the backend's measurements. Nil means none.
 	Metrics Metrics
+	// NoFullTextIndex turns off the full-text index (maildir-imapd.fts in
+	// each folder's control directory) that SEARCH BODY and TEXT use:
+	// they then read every message.
+	NoFullTextIndex bool
 	// ControlDir returns the directory of the control files of the Maildir
 	// at root (Dovecot's mail_location option CONTROL=), laid out as
 	// Dovecot 2.3 does: dovecot-uidlist and dovecot-keywords of folder .A

@@ -52,6 +52,7 @@ type Config struct {
 	UTF8FolderNames   bool          `toml:"utf8_folder_names"`   // new folder names in UTF-8 on disk
 	AppendLimit       uint32        `toml:"append_limit"`        // bytes; 0: the backend's default (64 MiB)
 	PollInterval      time.Duration `toml:"poll_interval"`       // watch fallback polling
+	FullTextIndex     bool          `toml:"full_text_index"`     // maildir-imapd.fts per folder for SEARCH BODY/TEXT
 	AllowInsecureAuth bool          `toml:"allow_insecure_auth"` // plaintext LOGIN on non-loopback listeners
 	DebugWire         bool          `toml:"debug_wire"`          // IMAP wire trace to stderr (shows passwords)
 	LogLevel          string        `toml:"log_level"`           // debug, info, warn, error
@@ -105,12 +106,13 @@ type Config struct {
 // defaultConfig returns the configuration before the file and the flags.
 func defaultConfig() Config {
 	return Config{
-		Listen:       defaultListen,
-		ListenTLS:    defaultListenTLS,
-		MailLocation: defaultMailLocation,
-		PollInterval: defaultPollInterval,
-		LogLevel:     defaultLogLevel,
-		LogFormat:    defaultLogFormat,
+		Listen:        defaultListen,
+		ListenTLS:     defaultListenTLS,
+		MailLocation:  defaultMailLocation,
+		PollInterval:  defaultPollInterval,
+		FullTextIndex: true,
+		LogLevel:      defaultLogLevel,
+		LogFormat:     defaultLogFormat,
 
 		MaxConnectionsPerIP:  defaultMaxConnectionsPerIP,
 		MaxUserIPConnections: defaultMaxUserIPConnections,
@@ -147,6 +149,7 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 		return nil
 	})
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often folders without inotify are polled")
+	fs.BoolVar(&cfg.FullTextIndex, "full-text-index", cfg.FullTextIndex, "keep a trigram index per folder (maildir-imapd.fts) for SEARCH BODY and TEXT; false: scan every message")
 	fs.BoolVar(&cfg.AllowInsecureAuth, "allow-insecure-auth", cfg.AllowInsecureAuth, "allow LOGIN/AUTHENTICATE without TLS on non-loopback listeners")
 	fs.BoolVar(&cfg.DebugWire, "debug-wire", cfg.DebugWire, "write the IMAP wire trace to stderr (it shows passwords)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
