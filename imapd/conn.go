@@ -52,6 +52,8 @@ type Conn struct {
 	// byeAfter, when set, is sent as BYE once the current command's
 	// tagged reply is written; then the connection closes.
 	byeAfter string
+
+	pipe pipeline // pipelined commands running concurrently (pipeline.go)
 }
 
 // ByeAfterReply arranges for "* BYE text" to be sent, and the connection
@@ -65,6 +67,7 @@ func (c *Conn) ByeAfterReply(text string) {
 
 func newConn(srv *Server, nc net.Conn) *Conn {
 	c := &Conn{srv: srv, nc: nc, raw: nc, state: imap.ConnStateNotAuthenticated, enabled: imap.CapSet{}}
+	c.pipe.cond.L = &c.pipe.mu
 	_, c.tls = nc.(*tls.Conn)
 	c.log = srv.log.With("remote", nc.RemoteAddr().String())
 	c.setTransport(nc)
@@ -149,6 +152,7 @@ func (c *Conn) serve() {
 		if v := recover(); v != nil {
 			c.log.Error("panic in IMAP connection", "panic", v)
 		}
+		c.drain()
 		c.mu.Lock()
 		s := c.session
 		c.session = nil
@@ -277,6 +281,11 @@ func (c *Conn) readCommand() error {
 	if err := c.checkState(h.states); err != nil {
 		return c.reply(p, tag, cmd.name, err)
 	}
+	if line := c.concurrentLine(cmd); line != nil {
+		c.startConcurrent(h, cmd, line)
+		return nil
+	}
+	c.drain()
 	start := time.Now()
 	err = c.run(h, cmd)
 	if hook := c.srv.opts.CommandDone; hook != nil {
@@ -339,6 +348,7 @@ func (c *Conn) reply(p *parser, tag, name string, err error) error {
 	if err == nil {
 		return nil
 	}
+	c.drain()
 	if isFatal(err) {
 		if errors.Is(err, errLineTooLong) {
 			c.Bye("Command line too long")
