@@ -47,7 +47,7 @@ import (
 const (
 	// maxInFlight bounds the commands of one connection that run or wait
 	// to write their responses; the next one is not read until one ends.
-	maxInFlight = 8
+	maxInFlight = 4
 	// maxHeld bounds the response bytes that commands behind the head
 	// hold for one connection; a command that would exceed it waits.
 	maxHeld = 128 << 10

@@ -73,6 +73,9 @@ func (c *pipeClient) response() string {
 			c.t.Fatalf("read: %v (after %q)", err, sb.String()+l)
 		}
 		sb.WriteString(l)
+		if !strings.HasSuffix(l, "}\r\n") {
+			return strings.TrimSuffix(sb.String(), "\r\n")
+		}
 		m := literalAtEnd.FindStringSubmatch(l)
 		if m == nil {
 			return strings.TrimSuffix(sb.String(), "\r\n")
