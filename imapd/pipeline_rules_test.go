@@ -290,7 +290,7 @@ func TestPipeline_startTLS(t *testing.T) {
 	}
 }
 
-func testTLSConfig(t *testing.T) *tls.Config {
+func testTLSConfig(t testing.TB) *tls.Config {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
