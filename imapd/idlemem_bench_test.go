@@ -131,6 +131,10 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 }
 
 func benchIdleMemory(b *testing.B, useTLS bool) {
+	if os.Getenv(idleHeapProfile) != "" {
+		defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
+		runtime.MemProfileRate = 1
+	}
 	srv := maildirtest.NewServer(b, &maildirtest.Options{Frontend: "imapd"})
 	deliverN(b, srv, 5)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
