@@ -32,8 +32,8 @@ const (
 // engine and for a Session during its own calls.
 type Conn struct {
 	srv  *Server
-	nc   net.Conn // current transport, TLS or compressed included
-	raw  net.Conn // the accepted connection
+	nc   net.Conn      // current transport, TLS or compressed included
+	raw  net.Conn      // the accepted connection
 	br   *bufio.Reader // nil while waiting for input (idlewait.go)
 	src  inputSource
 	enc  encoder
