@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -185,15 +187,18 @@ func (c *diffCase) run(next func(i int) (step, bool)) (*failure, string) {
 		}
 		kinds[s.kind()]++
 		if what := c.step(ws, s); what != "" {
+			keepWorlds(c.t, ws)
 			return &failure{step: i, what: what, logs: [2]string{ws[0].log.String(), ws[1].log.String()}}, countKinds(kinds)
 		}
 		if (i+1)%diffFullEvery == 0 {
 			if what := compareFull(ws); what != "" {
+				keepWorlds(c.t, ws)
 				return &failure{step: i, what: what, logs: [2]string{ws[0].log.String(), ws[1].log.String()}}, countKinds(kinds)
 			}
 		}
 	}
 	if what := compareFull(ws); what != "" {
+		keepWorlds(c.t, ws)
 		return &failure{step: i - 1, what: what, logs: [2]string{ws[0].log.String(), ws[1].log.String()}}, countKinds(kinds)
 	}
 	return nil, countKinds(kinds)
@@ -253,6 +258,7 @@ func (c *diffCase) step(ws [2]*world, s step) string {
 	alignEmptyCopy(s, res)
 	alignNegatedOr(s, &res)
 	alignNegatedSameKind(s, &res)
+	alignStaleSort(ws, s, &res)
 	if tolerate("empty-seqset") && ws[0].sess[s.Sess].selected != "" && len(ws[0].sess[s.Sess].msgs) == 0 &&
 		len(res[0]) == 1 && res[0][0] == "BAD" && len(res[1]) == 1 {
 		res[1][0] = "BAD"
@@ -443,4 +449,31 @@ func (c *diffCase) shrink(seq []step, budget time.Duration) shrunk {
 		}
 	}
 	return best
+}
+
+// keepWorlds copies both worlds' Maildirs, as the failing step left them,
+// to the directory $MAILDIR_IMAPD_DIFF_KEEP (if set) for a look by hand:
+// dovecot/ and maildir-imapd/ under it. Only the first failure of a run
+// is kept (shrinking fails again and again).
+func keepWorlds(t *testing.T, ws [2]*world) {
+	dir := os.Getenv("MAILDIR_IMAPD_DIFF_KEEP")
+	if dir == "" {
+		return
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("keeping the Maildirs: %v", err)
+		return
+	}
+	for _, w := range ws {
+		// cp -a keeps the modification times: the internal dates.
+		dst := filepath.Join(dir, w.name)
+		if out, err := exec.Command("cp", "-a", w.acct.maildir, dst).CombinedOutput(); err != nil {
+			t.Logf("keeping %s's Maildir: %v %s", w.name, err, out)
+			continue
+		}
+		t.Logf("%s's Maildir kept in %s", w.name, dst)
+	}
 }
