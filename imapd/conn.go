@@ -52,6 +52,8 @@ type Conn struct {
 	// byeAfter, when set, is sent as BYE once the current command's
 	// tagged reply is written; then the connection closes.
 	byeAfter string
+
+	notifyState // NOTIFY's asynchronous responses (notifyasync.go)
 }
 
 // ByeAfterReply arranges for "* BYE text" to be sent, and the connection
@@ -237,6 +239,8 @@ func (c *Conn) readCommand() error {
 		return err
 	}
 	c.lineDeadline()
+	c.beginCommand()
+	defer c.endCommand()
 	if b == '\r' || b == '\n' {
 		// An empty line: ignored, as Dovecot does.
 		return p.crlf()
@@ -324,6 +328,9 @@ func (c *Conn) run(h handler, cmd *command) (err error) {
 		if err := c.poll(cmd.name); err != nil {
 			return err
 		}
+	}
+	if err := c.flushNotify(pushNone); err != nil {
+		return err
 	}
 	resp := cmd.ok
 	if resp == nil {
@@ -484,7 +491,7 @@ func (c *Conn) poll(name string) error {
 	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD":
 		allowExpunge = false
 	}
-	return c.session.Poll(&UpdateWriter{c: c, allowExpunge: allowExpunge}, allowExpunge)
+	return c.pollSelected(allowExpunge)
 }
 
 // prefixWriter writes each chunk to w after a prefix (the wire trace).

@@ -17,6 +17,9 @@ func handleIdle(c *Conn, cmd *command) error {
 	if err := cmd.p.crlf(); err != nil {
 		return err
 	}
+	if set := c.notifySet(); set != nil && set.Selected != nil && c.State() == imap.ConnStateSelected {
+		return idleNotify(c, cmd)
+	}
 	if s, ok := c.session.(SessionIdleFunc); ok {
 		return idleFunc(c, cmd, s)
 	}
@@ -36,8 +39,12 @@ func handleIdle(c *Conn, cmd *command) error {
 		w.idle.Store(true)
 		done <- c.session.Idle(w, stop)
 	}()
-	c.waitDeadline()
-	line, readErr := c.readLine()
+	var line string
+	var readErr error
+	c.idleUnlocked(func() {
+		c.waitDeadline()
+		line, readErr = c.readLine()
+	})
 	close(stop)
 	idleErr := <-done
 	if readErr != nil {
@@ -46,6 +53,11 @@ func handleIdle(c *Conn, cmd *command) error {
 	if idleErr != nil {
 		c.log.Debug("IDLE ended with an error", "err", idleErr)
 	}
+	return idleDone(cmd, line)
+}
+
+// idleDone ends IDLE with the client's line, which must be DONE.
+func idleDone(cmd *command, line string) error {
 	if !strings.EqualFold(strings.TrimSpace(line), "DONE") {
 		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Expected DONE"}
 	}
@@ -69,17 +81,17 @@ func idleFunc(c *Conn, cmd *command, s SessionIdleFunc) error {
 		stop()
 		return err
 	}
-	c.waitDeadline()
-	line, readErr := c.readLine()
+	var line string
+	var readErr error
+	c.idleUnlocked(func() {
+		c.waitDeadline()
+		line, readErr = c.readLine()
+	})
 	stop()
 	if readErr != nil {
 		return readErr
 	}
-	if !strings.EqualFold(strings.TrimSpace(line), "DONE") {
-		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Expected DONE"}
-	}
-	cmd.ok = &imap.StatusResponse{Type: imap.StatusResponseTypeOK, Text: "Idle completed"}
-	return nil
+	return idleDone(cmd, line)
 }
 
 // readLine reads one line (without its CRLF) of at most maxLine bytes.

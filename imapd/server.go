@@ -226,6 +226,9 @@ func (c *Conn) caps() []imap.Cap {
 			caps = append(caps, imap.Cap("THREAD="+string(alg)))
 		}
 	}
+	if _, ok := sess.(SessionNotify); ok {
+		caps = append(caps, "NOTIFY")
+	}
 	if al, ok := sess.(SessionAppendLimit); ok {
 		caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", al.AppendLimit())))
 	}
