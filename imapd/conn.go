@@ -156,7 +156,10 @@ func (c *Conn) serve() {
 		c.session = nil
 		c.mu.Unlock()
 		if s != nil {
+			// Not while NOTIFY's goroutine writes (notifyasync.go).
+			c.cmdMu.Lock()
 			s.Close()
+			c.cmdMu.Unlock()
 		}
 	}()
 	s, err := c.srv.opts.NewSession(c)
