@@ -193,7 +193,12 @@ func TestNotify_mailboxName(t *testing.T) {
 	if l, _ := c.expect(`^\* LIST`); l != `* LIST (\NonExistent) "." Archive.Projects` {
 		t.Fatalf("folder removed: %q", l)
 	}
-	if err := os.WriteFile(filepath.Join(s.Maildir, "subscriptions"), []byte("V\t2\n\nTrash\n"), 0o600); err != nil {
+	// As Dovecot writes it: a new file renamed over the old one.
+	tmp := filepath.Join(s.Maildir, "subscriptions.lock")
+	if err := os.WriteFile(tmp, []byte("V\t2\n\nTrash\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.Maildir, "subscriptions")); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := c.expect(`^\* LIST`); l != `* LIST (\Subscribed) "." Trash` {
