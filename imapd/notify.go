@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -167,7 +168,7 @@ func handleNotify(c *Conn, cmd *command) error {
 			return err
 		}
 	default:
-		return syntaxf("NOTIFY takes SET or NONE")
+		return notifyBad("NOTIFY takes SET or NONE")
 	}
 	if err := p.crlf(); err != nil {
 		return err
@@ -193,6 +194,12 @@ func handleNotify(c *Conn, cmd *command) error {
 	return nil
 }
 
+// notifyBad is NOTIFY's BAD for arguments the grammar allows but the
+// command does not, without [CLIENTBUG], as Dovecot answers.
+func notifyBad(format string, args ...any) error {
+	return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Error in IMAP command NOTIFY: " + fmt.Sprintf(format, args...)}
+}
+
 // notifySet reads [SP "STATUS"] SP event-group *(SP event-group).
 func (p *parser) notifySet() (*NotifySet, error) {
 	set := &NotifySet{}
@@ -210,7 +217,7 @@ func (p *parser) notifySet() (*NotifySet, error) {
 				return nil, err
 			}
 			if !strings.EqualFold(w, "STATUS") {
-				return nil, syntaxf("expected STATUS or an event group")
+				return nil, notifyBad("expected STATUS or an event group")
 			}
 			set.Status = true
 			if err := p.sp(); err != nil {
@@ -244,7 +251,7 @@ func (p *parser) eventGroup(set *NotifySet) error {
 	}
 	g := NotifyGroup{Filter: notifyFilters[strings.ToUpper(word)]}
 	if g.Filter == 0 {
-		return syntaxf("unknown mailbox filter %s", word)
+		return notifyBad("unknown mailbox filter %s", word)
 	}
 	if err := p.sp(); err != nil {
 		return err
@@ -267,7 +274,7 @@ func (p *parser) eventGroup(set *NotifySet) error {
 	}
 	if selected {
 		if set.Selected != nil {
-			return syntaxf("only one SELECTED or SELECTED-DELAYED group")
+			return notifyBad("only one SELECTED or SELECTED-DELAYED group")
 		}
 		set.Selected, set.fetch = &g, fetch
 		return nil
@@ -293,7 +300,7 @@ func (p *parser) oneOrMoreMailbox() ([]string, error) {
 		return err
 	})
 	if err == nil && len(names) == 0 {
-		err = syntaxf("empty mailbox list")
+		err = notifyBad("empty mailbox list")
 	}
 	return names, err
 }
@@ -308,7 +315,7 @@ func (p *parser) notifyEvents(selected bool) (NotifyEvent, *fetchArgs, error) {
 	if b != '(' {
 		w, err := p.atom()
 		if err == nil && !strings.EqualFold(w, "NONE") {
-			err = syntaxf("expected NONE or a list of events")
+			err = notifyBad("expected NONE or a list of events")
 		}
 		return 0, nil, err
 	}
@@ -343,7 +350,7 @@ func (p *parser) notifyEvents(selected bool) (NotifyEvent, *fetchArgs, error) {
 		}
 		// MessageNew SP "(" fetch-att *(SP fetch-att) ")"
 		if ev != NotifyMessageNew || !selected {
-			return 0, nil, syntaxf("fetch attributes only follow MessageNew of the selected mailbox")
+			return 0, nil, notifyBad("fetch attributes only follow MessageNew of the selected mailbox")
 		}
 		if fetch, err = p.notifyFetchAtts(); err != nil {
 			return 0, nil, err
@@ -396,13 +403,13 @@ func (set *NotifySet) check() error {
 	}
 	ev := g.Events
 	if ev&^messageEvents != 0 {
-		return syntaxf("SELECTED takes message events only")
+		return notifyBad("SELECTED takes message events only")
 	}
 	if (ev&NotifyMessageNew != 0) != (ev&NotifyMessageExpunge != 0) {
-		return syntaxf("MessageNew and MessageExpunge must be together")
+		return notifyBad("MessageNew and MessageExpunge must be together")
 	}
 	if ev&NotifyFlagChange != 0 && ev&NotifyMessageNew == 0 {
-		return syntaxf("FlagChange requires MessageNew and MessageExpunge")
+		return notifyBad("FlagChange requires MessageNew and MessageExpunge")
 	}
 	return nil
 }

@@ -78,8 +78,13 @@ func (n *notifier) flushFolder(w *imapd.NotifyWriter, nf *notifyFolder) error {
 	if !send {
 		return nil
 	}
+	opts := &notifyStatus
+	if t != nil && c.messages == t.messages && c.uidNext == t.uidNext && c.uidValidity == t.uidValidity {
+		// Only flags changed: UNSEEN alone, as Dovecot sends.
+		opts = &imap.StatusOptions{NumUnseen: true}
+	}
 	nf.told = &c
-	return w.WriteStatus(d, &notifyStatus)
+	return w.WriteStatus(d, opts)
 }
 
 func countsOf(d *imap.StatusData) folderCounts {
