@@ -77,16 +77,19 @@ type folderCounts struct {
 
 // SetNotify implements imapd.SessionNotify.
 func (s *Session) SetNotify(w *imapd.NotifyWriter, set *imapd.NotifySet, ready func()) error {
-	s.stopNotify()
 	if set == nil {
+		s.stopNotify()
 		return nil
 	}
+	// A refused set leaves the previous one on, as in Dovecot.
 	n := &notifier{s: s, set: set, ready: ready, limit: s.b.opts.NotifyLimit, folders: map[string]*notifyFolder{}}
 	if err := n.start(); err != nil {
 		n.stop()
 		return err
 	}
-	s.notify.Store(n)
+	if old := s.notify.Swap(n); old != nil {
+		old.stop()
+	}
 	s.selMu.Lock()
 	sel := s.sel
 	s.selMu.Unlock()
