@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,4 +337,42 @@ func TestNotify_selectedFetch(t *testing.T) {
 		t.Fatalf("FETCH in IDLE: %q", l)
 	}
 	c.done()
+}
+
+// TestNotify_refusedKeepsPrevious: a NOTIFY SET refused for naming too
+// many mailboxes leaves the previous set on, as in Dovecot.
+func TestNotify_refusedKeepsPrevious(t *testing.T) {
+	s := maildirtest.NewServer(t, &maildirtest.Options{Backend: maildirbackend.Options{NotifyLimit: 2}})
+	work := makeNotifyFolder(t, s, "Work")
+	makeNotifyFolder(t, s, "Other")
+	c := dialNotify(t, s)
+	c.ok("NOTIFY SET (mailboxes Work (MessageNew MessageExpunge))")
+	if _, tagged := c.cmd("NOTIFY SET (personal (MessageNew MessageExpunge))"); !strings.HasPrefix(tagged, "NO [NOTIFICATIONOVERFLOW]") {
+		t.Fatalf("PERSONAL over three folders with NotifyLimit 2: %q", tagged)
+	}
+	maildirtest.Deliver(t, work, maildirtest.Message("still"))
+	if l, _ := c.expect(`^\* STATUS`); !strings.HasPrefix(l, "* STATUS Work (MESSAGES 1 ") {
+		t.Fatalf("after the refused SET: %q", l)
+	}
+}
+
+// TestNotify_selectedDelayed: with SELECTED-DELAYED, a message removed by
+// another program is not expunged between commands; the next NOOP sends
+// the EXPUNGE. A new message is pushed at once.
+func TestNotify_selectedDelayed(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	inbox := s.Folder("INBOX")
+	key := maildirtest.Deliver(t, inbox, maildirtest.Message("old"))
+	c := dialNotify(t, s)
+	c.ok("SELECT INBOX")
+	c.ok("NOTIFY SET (selected-delayed (MessageNew MessageExpunge))")
+	maildirtest.Remove(t, inbox, key)
+	maildirtest.Deliver(t, inbox, maildirtest.Message("new"))
+	if l, skipped := c.expect(`EXISTS|EXPUNGE`); l != "* 2 EXISTS" || len(skipped) > 0 {
+		t.Fatalf("pushed between commands: %q after %q, want * 2 EXISTS and no EXPUNGE", l, skipped)
+	}
+	u := c.ok("NOOP")
+	if !slices.Contains(u, "* 1 EXPUNGE") {
+		t.Fatalf("NOOP: %q, want the delayed EXPUNGE", u)
+	}
 }
