@@ -151,15 +151,15 @@ func (c *Conn) serve() {
 		if v := recover(); v != nil {
 			c.log.Error("panic in IMAP connection", "panic", v)
 		}
+		// Not while NOTIFY's goroutine writes (notifyasync.go).
+		c.cmdMu.Lock()
+		defer c.cmdMu.Unlock()
 		c.mu.Lock()
 		s := c.session
 		c.session = nil
 		c.mu.Unlock()
 		if s != nil {
-			// Not while NOTIFY's goroutine writes (notifyasync.go).
-			c.cmdMu.Lock()
 			s.Close()
-			c.cmdMu.Unlock()
 		}
 	}()
 	s, err := c.srv.opts.NewSession(c)
@@ -494,7 +494,7 @@ func (c *Conn) poll(name string) error {
 	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD":
 		allowExpunge = false
 	}
-	return c.pollSelected(allowExpunge)
+	return c.pollSelected(c.session, allowExpunge)
 }
 
 // prefixWriter writes each chunk to w after a prefix (the wire trace).

@@ -147,7 +147,7 @@ func (c *Conn) flushNotify(push int32) error {
 	}
 	if push != pushNone && set.Selected != nil && st == imap.ConnStateSelected {
 		allowExpunge := push == pushIdle || set.Selected.Filter == NotifySelected
-		if err := c.pollSelected(allowExpunge); err != nil && err != errNoExpunge {
+		if err := c.pollSelected(sess, allowExpunge); err != nil && err != errNoExpunge {
 			return err
 		}
 	}
@@ -156,9 +156,9 @@ func (c *Conn) flushNotify(push int32) error {
 
 // pollSelected writes the selected mailbox's updates and, when NOTIFY asks
 // MessageNew with fetch attributes, the FETCH of the new messages.
-func (c *Conn) pollSelected(allowExpunge bool) error {
+func (c *Conn) pollSelected(sess Session, allowExpunge bool) error {
 	w := &UpdateWriter{c: c, allowExpunge: allowExpunge}
-	if err := c.session.Poll(w, allowExpunge); err != nil {
+	if err := sess.Poll(w, allowExpunge); err != nil {
 		return err
 	}
 	set := c.notifySet()
@@ -170,7 +170,7 @@ func (c *Conn) pollSelected(allowExpunge bool) error {
 	seqs.AddRange(w.newFrom, c.exists.Load())
 	fw := &FetchWriter{c: c, obsolete: a.obsolete, body: a.body, bodyStructure: a.bodyStructure}
 	opts := a.opts
-	return c.session.Fetch(fw, seqs, &opts)
+	return sess.Fetch(fw, seqs, &opts)
 }
 
 // idleNotify is IDLE while NOTIFY asks for the selected mailbox's events:
