@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -67,6 +68,10 @@ type notifyFolder struct {
 	sub    *watch.Subscription
 	dirty  atomic.Bool   // its watch reported a change
 	told   *folderCounts // what the client was last told; nil: nothing yet; used by flushes only
+	// stamp is the folder's cur/ and new/ times when the watch began
+	// (zero when unsettled): a report before any STATUS that finds them
+	// unchanged (a polled folder's second look) is no change.
+	stamp dirStamp
 }
 
 // folderCounts are the numbers of a NOTIFY STATUS response.
@@ -250,7 +255,7 @@ func (n *notifier) watchLocked(name string) error {
 	if err != nil {
 		return nil // not a name a folder can have
 	}
-	nf = &notifyFolder{name: name, events: ev}
+	nf = &notifyFolder{name: name, events: ev, stamp: notifyStamp(path)}
 	sub, err := n.s.b.watcher.SubscribeFunc(path, func() { n.folderChanged(nf) })
 	if err != nil {
 		return nil // gone meanwhile: the root's report removes it
@@ -258,6 +263,17 @@ func (n *notifier) watchLocked(name string) error {
 	nf.sub = sub
 	n.folders[name] = nf
 	return nil
+}
+
+// notifyStamp returns the stamp of folder path for notifyFolder.stamp: as
+// read on a file system with sub-second times, else only when settled
+// (dirstamp.go).
+func notifyStamp(path string) dirStamp {
+	st := readDirStamp(path)
+	if st.cur.Nanosecond() != 0 || st.new.Nanosecond() != 0 {
+		return st
+	}
+	return st.settled(time.Now())
 }
 
 // folderChanged is a folder's watch report. It is called under the

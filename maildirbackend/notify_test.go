@@ -14,6 +14,7 @@ import (
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
+	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
 // notifyWait bounds every wait for a notification; tests never assert on
@@ -375,4 +376,47 @@ func TestNotify_selectedDelayed(t *testing.T) {
 	if !slices.Contains(u, "* 1 EXPUNGE") {
 		t.Fatalf("NOOP: %q, want the delayed EXPUNGE", u)
 	}
+}
+
+// TestNotify_idleWithoutSelected: NOTIFY without a SELECTED group; in
+// IDLE the session's own push of the selected INBOX goes on, and a folder
+// created by another program is reported during the same IDLE.
+func TestNotify_idleWithoutSelected(t *testing.T) {
+	s := maildirtest.NewServer(t, nil)
+	c := dialNotify(t, s)
+	c.ok("SELECT INBOX")
+	c.ok("NOTIFY SET (personal (MailboxName))")
+	c.idle()
+	makeNotifyFolder(t, s, "Inbox2")
+	if l, _ := c.expect(`^\* LIST`); l != `* LIST () "." Inbox2` {
+		t.Fatalf("in IDLE: %q", l)
+	}
+	maildirtest.Deliver(t, s.Folder("INBOX"), maildirtest.Message("x"))
+	if l, _ := c.expect(`EXISTS|STATUS`); l != "* 1 EXISTS" {
+		t.Fatalf("a delivery into the selected INBOX: %q", l)
+	}
+	c.done()
+}
+
+// TestNotify_polled: with no inotify watch to spare for them, folders are
+// polled, and NOTIFY still reports a delivery into a folder that
+// is not selected and a folder created by another program; SUBSCRIBED
+// follows the subscriptions.
+func TestNotify_polled(t *testing.T) {
+	// One watch: the root directory takes it, every folder is polled.
+	s := maildirtest.NewServer(t, &maildirtest.Options{Watch: watch.Options{MaxWatches: 1, PollInterval: 50 * time.Millisecond}})
+	work := makeNotifyFolder(t, s, "Work")
+	c := dialNotify(t, s)
+	c.ok("SUBSCRIBE Work")
+	c.ok("NOTIFY SET (subscribed (MessageNew MessageExpunge)) (personal (MailboxName))")
+	c.idle()
+	maildirtest.Deliver(t, work, maildirtest.Message("polled"))
+	if l, _ := c.expect(`^\* STATUS`); !strings.HasPrefix(l, "* STATUS Work (MESSAGES 1 ") {
+		t.Fatalf("polled delivery: %q", l)
+	}
+	makeNotifyFolder(t, s, "Later")
+	if l, _ := c.expect(`^\* LIST`); l != `* LIST () "." Later` {
+		t.Fatalf("polled folder creation: %q", l)
+	}
+	c.done()
 }

@@ -60,6 +60,9 @@ func (n *notifier) flushFolder(w *imapd.NotifyWriter, nf *notifyFolder) error {
 	if n.isStopped() {
 		return nil
 	}
+	if nf.told == nil && nf.stamp != (dirStamp{}) && readDirStamp(nf.sub.Folder()) == nf.stamp {
+		return nil
+	}
 	d, err := n.s.Status(nf.name, &notifyStatus)
 	if err != nil {
 		return nil // removed meanwhile: the root's report says so
