@@ -30,11 +30,14 @@ import (
 // What a session holds is bounded by Options.NotifyLimit (DefaultNotifyLimit):
 // it watches at most that many folders, without loading them (a folder is
 // read when it changes, and lingers FolderLinger after, as after STATUS),
-// and one flush reports at most that many mailbox-list changes. Past
-// either, the client gets * OK [NOTIFICATIONOVERFLOW] and NOTIFY is off,
-// as after NOTIFY NONE. Per watched folder the session keeps a
-// subscription and the four numbers it last sent; for the root, the
-// folder names (with their directories' identities) and the subscriptions.
+// and one flush reports at most that many mailbox-list changes; the
+// folder list it compares with (MailboxName, SubscriptionChange) holds at
+// most ten times that many names. Past any of these, NOTIFY SET is
+// answered NO [NOTIFICATIONOVERFLOW], or, later, the client gets
+// * OK [NOTIFICATIONOVERFLOW] and NOTIFY is off, as after NOTIFY NONE. Per
+// watched folder the session keeps a subscription and the four numbers it
+// last sent; for the root, the folder names (with their directories'
+// identities) and the subscriptions.
 
 // DefaultNotifyLimit is the default of Options.NotifyLimit.
 const DefaultNotifyLimit = 1000
@@ -145,6 +148,9 @@ func (n *notifier) start() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.list != nil {
+		if len(dirs) > n.listLimit() {
+			return errNotifyTooMany
+		}
 		n.list.reset(s, dirs)
 	}
 	for _, name := range names {
@@ -154,6 +160,10 @@ func (n *notifier) start() error {
 	}
 	return nil
 }
+
+// listLimit is how many folders the list state of the root may hold: ten
+// times NotifyLimit.
+func (n *notifier) listLimit() int { return 10 * n.limit }
 
 // wantsRoot reports whether the set needs the root watched: for
 // MailboxName and SubscriptionChange, and for the filters that new

@@ -135,7 +135,7 @@ func (n *notifier) flushList(w *imapd.NotifyWriter) error {
 			}
 		}
 	}
-	if len(out) > n.limit {
+	if len(out) > n.limit || len(n.list.names) > n.listLimit() {
 		return n.overflow(w)
 	}
 	if err := n.rewatch(changes); err != nil {
