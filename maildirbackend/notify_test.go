@@ -420,3 +420,25 @@ func TestNotify_polled(t *testing.T) {
 	}
 	c.done()
 }
+
+// TestNotify_listBound: MailboxName over an account with more folders than
+// ten times NotifyLimit is refused, so that the folder list a session
+// keeps stays bounded.
+func TestNotify_listBound(t *testing.T) {
+	s := maildirtest.NewServer(t, &maildirtest.Options{Backend: maildirbackend.Options{NotifyLimit: 2}})
+	for i := range 21 {
+		makeNotifyFolder(t, s, fmt.Sprintf("F%02d", i))
+	}
+	c := dialNotify(t, s)
+	if _, tagged := c.cmd("NOTIFY SET (personal (MailboxName))"); !strings.HasPrefix(tagged, "NO [NOTIFICATIONOVERFLOW]") {
+		t.Fatalf("MailboxName over 21 folders with NotifyLimit 2: %q", tagged)
+	}
+	if err := os.RemoveAll(s.Folder("F00")); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("NOTIFY SET (personal (MailboxName))")
+	makeNotifyFolder(t, s, "F99") // the 21st
+	if l, _ := c.expect(`NOTIFICATIONOVERFLOW|LIST`); !strings.HasPrefix(l, "* OK [NOTIFICATIONOVERFLOW]") {
+		t.Fatalf("past the bound: %q", l)
+	}
+}
