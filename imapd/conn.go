@@ -57,6 +57,8 @@ type Conn struct {
 
 	pipe   pipeline   // pipelined commands running concurrently (pipeline.go)
 	idling *idleState // IDLE waiting for DONE in the loop (idlewait.go)
+
+	notifyState // NOTIFY's asynchronous responses (notifyasync.go)
 }
 
 // ByeAfterReply arranges for "* BYE text" to be sent, and the connection
@@ -154,6 +156,9 @@ func (c *Conn) serve() {
 			c.log.Error("panic in IMAP connection", "panic", v)
 		}
 		c.drain()
+		// Not while NOTIFY's goroutine writes (notifyasync.go).
+		c.cmdMu.Lock()
+		defer c.cmdMu.Unlock()
 		c.mu.Lock()
 		s := c.session
 		c.session = nil
@@ -261,6 +266,8 @@ func (c *Conn) readCommand() error {
 		return err
 	}
 	c.lineDeadline()
+	c.beginCommand()
+	defer c.endCommand()
 	if b == '\r' || b == '\n' {
 		// An empty line: ignored, as Dovecot does.
 		return p.crlf()
@@ -356,6 +363,9 @@ func (c *Conn) run(h handler, cmd *command) (err error) {
 		if err := c.poll(cmd.name); err != nil {
 			return err
 		}
+	}
+	if err := c.flushNotify(pushNone); err != nil {
+		return err
 	}
 	resp := cmd.ok
 	if resp == nil {
@@ -517,7 +527,7 @@ func (c *Conn) poll(name string) error {
 	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD":
 		allowExpunge = false
 	}
-	return c.session.Poll(&UpdateWriter{c: c, allowExpunge: allowExpunge}, allowExpunge)
+	return c.pollSelected(c.session, allowExpunge)
 }
 
 // prefixWriter writes each chunk to w after a prefix (the wire trace).

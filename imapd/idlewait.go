@@ -106,6 +106,8 @@ func (c *Conn) suspendIdle(cmd *command, stop func()) {
 // endIdle reads the line that ends IDLE, stops the session's updates and
 // answers, as the IDLE command would have.
 func (c *Conn) endIdle() error {
+	c.beginCommand()
+	defer c.endCommand()
 	st := c.idling
 	c.idling = nil
 	line, err := c.readLine()
@@ -118,6 +120,8 @@ func (c *Conn) endIdle() error {
 		err = &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Expected DONE"}
 		resp = c.statusFor("IDLE", err)
 	} else if err = c.poll("IDLE"); err != nil {
+		resp = c.statusFor("IDLE", err)
+	} else if err = c.flushNotify(pushNone); err != nil {
 		resp = c.statusFor("IDLE", err)
 	} else {
 		resp = &imap.StatusResponse{Type: imap.StatusResponseTypeOK, Text: "Idle completed"}

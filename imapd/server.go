@@ -229,6 +229,9 @@ func (c *Conn) caps() []imap.Cap {
 	if _, ok := sess.(SessionMetadata); ok {
 		caps = append(caps, imap.CapMetadata, imap.CapMetadataServer)
 	}
+	if _, ok := sess.(SessionNotify); ok {
+		caps = append(caps, "NOTIFY")
+	}
 	if al, ok := sess.(SessionAppendLimit); ok {
 		caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", al.AppendLimit())))
 	}

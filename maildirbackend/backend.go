@@ -92,6 +92,11 @@ type Options struct {
 	// for a root, keeps them in the Maildir. It must be safe for
 	// concurrent use.
 	ControlDir func(root string) string
+	// NotifyLimit bounds what one NOTIFY session holds (notify.go): the
+	// mailboxes it watches and the mailbox-list changes one report may
+	// carry; past it the session gets [NOTIFICATIONOVERFLOW]. Zero means
+	// DefaultNotifyLimit.
+	NotifyLimit int
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr
@@ -142,6 +147,9 @@ func New(opts *Options) (*Backend, error) {
 	b.opts.Metadata = b.opts.Metadata.withDefaults()
 	if b.opts.KeepaliveInterval <= 0 {
 		b.opts.KeepaliveInterval = 2 * time.Minute
+	}
+	if b.opts.NotifyLimit <= 0 {
+		b.opts.NotifyLimit = DefaultNotifyLimit
 	}
 	if b.opts.FolderLinger == 0 {
 		b.opts.FolderLinger = time.Minute

@@ -115,3 +115,5 @@ func (s *EngineSession) StartIdle(w *imapd.UpdateWriter) (stop func(), err error
 	}
 	return sel.view.IdleFunc(w, s.b.opts.KeepaliveInterval, keepalive, fail)
 }
+
+var _ imapd.SessionNotify = (*EngineSession)(nil)
