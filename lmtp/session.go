@@ -129,7 +129,7 @@ func (x *session) deliverOne(sp *spooled, rc recipient) error {
 	}
 	reply := deliveryReply(err)
 	if errors.Is(err, maildirbackend.ErrOverQuota) {
-		reply = x.overQuota(rc.to)
+		reply = x.overQuota()
 	}
 	x.s.log.Warn("lmtp: delivery failed", "user", rc.user, "rcpt", rc.to, "code", reply.Code, "err", err)
 	return reply
@@ -152,11 +152,11 @@ func headerSafe(s string) string {
 }
 
 // overQuota is Dovecot's reply for a recipient over quota
-// (lmtp_local_rcpt_reply_overquota, through smtp_server_recipient_reply,
-// which puts the address first): permanent unless QuotaFullTempfail.
-func (x *session) overQuota(rcpt string) *smtp.SMTPError {
+// (lmtp_local_rcpt_reply_overquota): permanent unless QuotaFullTempfail.
+// go-smtp puts "<rcpt> " first, as Dovecot's smtp_server_recipient_reply.
+func (x *session) overQuota() *smtp.SMTPError {
 	e := &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2},
-		Message: "<" + headerSafe(rcpt) + "> Quota exceeded (mailbox for user is full)"}
+		Message: "Quota exceeded (mailbox for user is full)"}
 	if x.s.opts.QuotaFullTempfail {
 		e.Code, e.EnhancedCode = 452, smtp.EnhancedCode{4, 2, 2}
 	}
