@@ -215,8 +215,8 @@ func TestRecalculate(t *testing.T) {
 		"tmp/5.M5P1.h,S=1000":              "not yet placed", // tmp/ does not count
 		".Trash/tmp/6.M6P1.h,S=1000,W=1":   "",
 		"new/7.M7P1.h,S=1x":                "abc", // a broken S=: stat, 3
-		".Trash/new/8.M8P1.h,S=0,W=0:2,":   "",   // 0 bytes, 1 message
-		".Trash/maildirfolder":             "",   // not in new/ or cur/
+		".Trash/new/8.M8P1.h,S=0,W=0:2,":   "",    // 0 bytes, 1 message
+		".Trash/maildirfolder":             "",    // not in new/ or cur/
 		"dovecot-uidlist":                  "3 V1 N1\n",
 		".Trash/cur/9.M9P1.h,S=1,W=1:2,ST": "q",
 	}
