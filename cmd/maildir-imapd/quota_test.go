@@ -1,0 +1,74 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestDeliver_quota: the deliver command keeps the user's Maildir++ quota
+// from the users file: a delivery past the limit and its grace exits 77
+// (EX_NOPERM, a bounce), or 75 (EX_TEMPFAIL) with --quota-full-tempfail,
+// and leaves no file; one that fits is recorded in maildirsize.
+func TestDeliver_quota(t *testing.T) {
+	dir := t.TempDir()
+	users := writeFile(t, filepath.Join(dir, "users"),
+		"alice:{PLAIN}x:::::: userdb_quota_rule=*:bytes=1000\nbob:{PLAIN}x::::::\n")
+	common := []string{"--users", users, "--mail-location", "maildir:" + dir + "/%n/Maildir"}
+	alice := filepath.Join(dir, "alice", "Maildir")
+	msg := "Subject: hi\n\n" + strings.Repeat("x", 600) + "\n"
+	if code := deliverExit(t, msg, append(common, "-d", "alice")...); code != exOK {
+		t.Fatalf("first delivery: exit %d", code)
+	}
+	size, err := os.ReadFile(filepath.Join(alice, "maildirsize"))
+	if err != nil || !strings.HasPrefix(string(size), "1000S\n") {
+		t.Fatalf("maildirsize %q, %v", size, err)
+	}
+	if code := deliverExit(t, msg, append(common, "-d", "alice")...); code != exNoPerm {
+		t.Errorf("second delivery: exit %d, want %d", code, exNoPerm)
+	}
+	if code := deliverExit(t, msg, append(common, "--quota-full-tempfail", "-d", "alice")...); code != exTempFail {
+		t.Errorf("with --quota-full-tempfail: exit %d, want %d", code, exTempFail)
+	}
+	if n := len(newFiles(t, alice)); n != 1 {
+		t.Errorf("%d messages in new/", n)
+	}
+	// A user without rules, and a configuration-wide rule.
+	for range 3 {
+		if code := deliverExit(t, msg, append(common, "-d", "bob")...); code != exOK {
+			t.Fatalf("bob: exit %d", code)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bob", "Maildir", "maildirsize")); err == nil {
+		t.Error("maildirsize written for a user without quota")
+	}
+	if code := deliverExit(t, msg, append(common, "--quota-rule", "*:messages=3", "-d", "bob")...); code != exNoPerm {
+		t.Errorf("bob over --quota-rule: exit %d", code)
+	}
+}
+
+// TestConfig_quotaRule: quota rules come from TOML and repeated flags
+// (commas kept: backend= rules hold them), and a bad one is refused.
+func TestConfig_quotaRule(t *testing.T) {
+	toml := writeFile(t, filepath.Join(t.TempDir(), "c.toml"),
+		"quota_rule = [\"*:storage=1G\", \"Trash:storage=+100M\"]\nquota_grace = \"5%\"\n")
+	cfg, err := parseConfig("serve", []string{"--config", toml})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.QuotaRule, "|") != "*:storage=1G|Trash:storage=+100M" || cfg.QuotaGrace != "5%" {
+		t.Errorf("from TOML: %q %q", cfg.QuotaRule, cfg.QuotaGrace)
+	}
+	cfg, err = parseConfig("serve", []string{"--config", toml, "--quota-rule", "*:backend=100S,10C"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.QuotaRule, "|") != "*:backend=100S,10C" {
+		t.Errorf("flag: %q", cfg.QuotaRule)
+	}
+	cfg.QuotaRule = []string{"*:storage=lots"}
+	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "quota rule") {
+		t.Errorf("validate: %v", err)
+	}
+}
