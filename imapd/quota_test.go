@@ -257,3 +257,35 @@ func TestQuota_noRules(t *testing.T) {
 		t.Errorf("GETQUOTAROOT without quotas: %q", r)
 	}
 }
+
+// BenchmarkQuota_appendWire measures APPEND of a 2 KB message over the
+// wire (imapclient), without and with a quota (the maildirsize read,
+// check and appended line, and a recalculation of the growing INBOX each
+// time the file passes 5120 bytes).
+func BenchmarkQuota_appendWire(b *testing.B) {
+	msg := []byte("Subject: bench\r\n\r\n" + strings.Repeat("x", 2000) + "\r\n")
+	for _, withQuota := range []bool{false, true} {
+		b.Run(fmt.Sprint("quota=", withQuota), func(b *testing.B) {
+			var opts maildirtest.Options
+			opts.Frontend = "imapd"
+			if withQuota {
+				r, err := quota.Parse([]string{"*:storage=1T"}, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				opts.Backend.Quota = func(string) *quota.Rules { return r }
+			}
+			srv := maildirtest.NewServer(b, &opts)
+			c := srv.Dial(b, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				cmd := c.Append("INBOX", int64(len(msg)), nil)
+				cmd.Write(msg)
+				cmd.Close()
+				if _, err := cmd.Wait(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -131,26 +131,29 @@ func readFull(f *os.File, buf []byte) (int, error) {
 	return n, err
 }
 
-// parse parses the file's content.
+// parse parses the file's content without allocating per line: the file
+// is read on every change, and may hold hundreds of lines.
 func parse(b []byte, mtime time.Time) (*File, error) {
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[:i]
-	} else {
+	end := bytes.LastIndexByte(b, '\n')
+	if end < 0 {
 		return nil, ErrStale // not even a header line
 	}
+	b = b[:end+1]
 	if bytes.IndexByte(b, 0) >= 0 {
 		return nil, ErrStale
 	}
-	lines := strings.Split(string(b), "\n")
+	nl := bytes.IndexByte(b, '\n')
 	file := &File{ModTime: mtime}
-	file.Limits, _ = ParseLimits(lines[0])
-	for _, line := range lines[1:] {
-		d, ok := parseDelta(line)
+	file.Limits, _ = ParseLimits(string(b[:nl]))
+	for rest := b[nl+1:]; len(rest) > 0; {
+		nl = bytes.IndexByte(rest, '\n')
+		d, ok := parseDelta(rest[:nl])
 		if !ok {
 			return nil, ErrStale
 		}
 		file.Usage = file.Usage.Add(d)
 		file.Lines++
+		rest = rest[nl+1:]
 	}
 	if file.Usage.Bytes < 0 || file.Usage.Count < 0 {
 		return nil, ErrStale
@@ -158,31 +161,44 @@ func parse(b []byte, mtime time.Time) (*File, error) {
 	return file, nil
 }
 
-// parseDelta parses "<bytes> <count>" (leading blanks allowed, as sscanf
-// skips them; anything after the count is ignored, as sscanf does).
-func parseDelta(line string) (Usage, bool) {
-	fields := strings.Fields(line)
-	if len(fields) < 2 {
-		return Usage{}, false
-	}
-	b, err1 := strconv.ParseInt(fields[0], 10, 64)
-	c, err2 := strconv.ParseInt(leadingInt(fields[1]), 10, 32)
-	if err1 != nil || err2 != nil {
+// parseDelta parses "<bytes> <count>" as sscanf("%lld %d") does: blanks
+// before each number are skipped, anything after the count is ignored.
+func parseDelta(line []byte) (Usage, bool) {
+	b, line, ok1 := parseInt(line)
+	c, _, ok2 := parseInt(line)
+	if !ok1 || !ok2 || c < -(1<<31) || c >= 1<<31 {
 		return Usage{}, false
 	}
 	return Usage{Bytes: b, Count: c}, true
 }
 
-// leadingInt returns the optionally signed digits s starts with.
-func leadingInt(s string) string {
+// parseInt reads an optionally signed decimal number after blanks, and
+// returns it with the rest of s.
+func parseInt(s []byte) (int64, []byte, bool) {
 	i := 0
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	neg := false
 	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		neg = s[i] == '-'
 		i++
 	}
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
+	start := i
+	var n int64
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if n > (1<<63-1-9)/10 {
+			return 0, nil, false
+		}
+		n = n*10 + int64(s[i]-'0')
 	}
-	return s[:i]
+	if i == start {
+		return 0, nil, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, s[i:], true
 }
 
 // Trusted reports whether f's usage may be used for the limits want
