@@ -289,3 +289,29 @@ func BenchmarkQuota_appendWire(b *testing.B) {
 		})
 	}
 }
+
+// TestQuota_fileLimits: under a "?" default rule the limits of an existing
+// maildirsize win (Dovecot's non-forced rule), also when the file is
+// recalculated; without a file the rule's limits are written.
+func TestQuota_fileLimits(t *testing.T) {
+	srv := newQuotaServer(t, "?:storage=1M")
+	os.WriteFile(filepath.Join(srv.Maildir, "maildirsize"), []byte("5000S,7C\n0 0\n"), 0o600)
+	c := dialRaw(t, srv)
+	c.login()
+	if r := c.cmd("a", `GETQUOTA "User quota"`); r[0] != `* QUOTA "User quota" (STORAGE 0 5 MESSAGE 0 7)` {
+		t.Errorf("file limits: %q", r)
+	}
+	// A broken line makes it recalculated: the file's limits stay.
+	os.WriteFile(filepath.Join(srv.Maildir, "maildirsize"), []byte("5000S,7C\n0 0\ngarbage\n"), 0o600)
+	c.cmd("a", appendLine("INBOX", 300))
+	if got := readSize(t, srv.Maildir); got != "5000S,7C\n0 0\n298 1\n" { // recalculated, then the line
+		t.Errorf("after an APPEND: %q", got)
+	}
+	os.Remove(filepath.Join(srv.Maildir, "maildirsize"))
+	if r := c.cmd("a", `GETQUOTA "User quota"`); r[0] != `* QUOTA "User quota" (STORAGE 1 1024)` {
+		t.Errorf("rule limits: %q", r)
+	}
+	if got := readSize(t, srv.Maildir); got != "1048576S\n298 1\n" {
+		t.Errorf("recalculated: %q", got)
+	}
+}

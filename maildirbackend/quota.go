@@ -107,7 +107,10 @@ func (q *accountQuota) statusLocked() (*quotaStatus, error) {
 		st.used = f.Usage
 		return st, nil
 	case err == nil, errors.Is(err, maildirsize.ErrStale):
-		// Recalculate below, with the configured limits.
+		// Recalculate below, keeping the file's limits under "?".
+		if !rules.Force && f != nil {
+			st.limits = f.Limits
+		}
 	case errors.Is(err, fs.ErrNotExist):
 		if !rules.Force && st.limits == (maildirsize.Limits{}) {
 			return st, nil // "?" without limits: no quota, no file

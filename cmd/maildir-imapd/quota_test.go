@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/passwdfile"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/quota"
 )
 
 // TestDeliver_quota: the deliver command keeps the user's Maildir++ quota
@@ -70,5 +73,35 @@ func TestConfig_quotaRule(t *testing.T) {
 	cfg.QuotaRule = []string{"*:storage=lots"}
 	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "quota rule") {
 		t.Errorf("validate: %v", err)
+	}
+}
+
+// TestQuota_usersExample: the quota rules of contrib/users.example parse,
+// and give dave the limits its comment names.
+func TestQuota_usersExample(t *testing.T) {
+	f, err := os.Open("../../contrib/users.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	users, err := passwdfile.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, u := range users.Users() {
+		r, err := quota.FromFields(nil, "", u.Extra)
+		if err != nil {
+			t.Errorf("%s: %v", u.Name, err)
+		}
+		if u.Name == "dave@example.org" {
+			found = true
+			if r == nil || r.Storage != 2<<30 || r.Messages != 50000 || len(r.Mailboxes) != 1 {
+				t.Errorf("dave: %+v", r)
+			}
+		}
+	}
+	if !found {
+		t.Error("no dave in contrib/users.example")
 	}
 }

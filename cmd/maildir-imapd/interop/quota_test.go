@@ -133,11 +133,12 @@ func TestQuota_againstDovecot(t *testing.T) {
 	got := runQuotaSteps(t, ours.Addr)
 	for i := range quotaSteps {
 		g, w := got[i][:len(got[i])-1], want[i][:len(want[i])-1] // the last is the raw tagged line
-		if n := len(w) - 1; w[n] == "NO [OVERQUOTA] " {
-			// Dovecot 2.3.19 loses the text of a COPY refused after an
-			// EXPUNGE in the same session; the code is what counts
-			// (docs/differences.md).
-			g[n] = strings.TrimSuffix(g[n], "Quota exceeded (mailbox for user is full)")
+		const overQuota = "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)"
+		if n := len(w) - 1; strings.HasPrefix(w[n], "NO [OVERQUOTA] ") && w[n] != overQuota && g[n] == overQuota {
+			// Dovecot 2.3.19 sends freed memory (or nothing) as the text
+			// of a COPY refused after an EXPUNGE in the same session; the
+			// code is what counts (docs/differences.md).
+			g[n] = w[n]
 		}
 		if strings.Join(g, "\n") != strings.Join(w, "\n") {
 			t.Errorf("%q:\n dovecot:       %q\n maildir-imapd: %q", shortCmd(quotaSteps[i].cmd), want[i], got[i])

@@ -99,8 +99,9 @@ var ErrStale = errors.New("maildirsize: must be recalculated")
 
 // Read reads the file at path. A missing file is an error wrapping
 // fs.ErrNotExist; a file that must be recalculated whatever the limits is
-// ErrStale. A last line without its LF (a writer caught mid-append) is
-// left out, as Dovecot does.
+// ErrStale, returned with the File of its header's limits when the first
+// line is whole (Dovecot takes them even then). A last line without its
+// LF (a writer caught mid-append) is left out, as Dovecot does.
 func Read(path string) (*File, error) {
 	f, err := safefile.Open(path)
 	if err != nil {
@@ -116,10 +117,11 @@ func Read(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maildirsize: read: %w", err)
 	}
-	if n >= MaxSize {
-		return nil, ErrStale
+	f2, err := parse(buf[:n], st.ModTime())
+	if n >= MaxSize && f2 != nil {
+		err = ErrStale
 	}
-	return parse(buf[:n], st.ModTime())
+	return f2, err
 }
 
 // readFull reads until buf is full or the file ends.
@@ -149,14 +151,14 @@ func parse(b []byte, mtime time.Time) (*File, error) {
 		nl = bytes.IndexByte(rest, '\n')
 		d, ok := parseDelta(rest[:nl])
 		if !ok {
-			return nil, ErrStale
+			return &File{Limits: file.Limits, ModTime: mtime}, ErrStale
 		}
 		file.Usage = file.Usage.Add(d)
 		file.Lines++
 		rest = rest[nl+1:]
 	}
 	if file.Usage.Bytes < 0 || file.Usage.Count < 0 {
-		return nil, ErrStale
+		return &File{Limits: file.Limits, ModTime: mtime}, ErrStale
 	}
 	return file, nil
 }
