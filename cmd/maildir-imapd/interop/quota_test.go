@@ -279,6 +279,35 @@ func TestQuota_sharedWithDovecot(t *testing.T) {
 			t.Errorf("step %d (%s %q): maildirsize sums to %v, the disk holds %v", i, s.server, shortCmd(s.cmd), sum, diskUsage(t, a.maildir))
 		}
 	}
+	// Each server recalculates a file the other must then read: Dovecot
+	// a missing one, maildir-imapd one with other limits.
+	for _, r := range []struct {
+		server, content string
+	}{
+		{"dovecot", ""},
+		{"maildir-imapd", "1S\n0 0\n"},
+	} {
+		path := filepath.Join(a.maildir, "maildirsize")
+		if r.content == "" {
+			os.Remove(path)
+		} else {
+			writeFile(t, path, r.content)
+		}
+		var answers []string
+		for _, name := range []string{r.server, "dovecot", "maildir-imapd"} {
+			rs, err := servers[name].cmd(`GETQUOTA "User quota"`)
+			if err != nil || len(rs) < 2 {
+				t.Fatalf("GETQUOTA on %s: %v %v", name, rs, err)
+			}
+			answers = append(answers, rs[0].raw)
+		}
+		if answers[0] != answers[1] || answers[1] != answers[2] {
+			t.Errorf("after %s recalculated: %q", r.server, answers)
+		}
+		if limits, sum := readMaildirsize(t, a.maildir); limits != "4096S,6C" || sum != diskUsage(t, a.maildir) {
+			t.Errorf("after %s recalculated: %q %v, the disk holds %v", r.server, limits, sum, diskUsage(t, a.maildir))
+		}
+	}
 	dov.CheckLog(t)
 	ours.CheckLog(t)
 }
