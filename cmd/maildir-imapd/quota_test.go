@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,5 +104,25 @@ func TestQuota_usersExample(t *testing.T) {
 	}
 	if !found {
 		t.Error("no dave in contrib/users.example")
+	}
+}
+
+// TestCheck_quotaRules: check reports a user's quota rule that does not
+// parse, with the user, and a configuration rule that does not parse.
+func TestCheck_quotaRules(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home", testUser)
+	newMaildir(t, filepath.Join(home, "Maildir"))
+	users := writeFile(t, filepath.Join(dir, "users"),
+		testUser+":"+testHash(t)+"::::"+home+"::userdb_quota_rule=*:storage=lots\n")
+	var out bytes.Buffer
+	err := checkMain([]string{"--users", users, "--listen", "127.0.0.1:143"}, &out)
+	if err == nil || !strings.Contains(out.String(), `PROBLEM  user "alice" (line 1): user "alice": quota rule "*:storage=lots"`) {
+		t.Errorf("check: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	err = checkMain([]string{"--users", users, "--listen", "127.0.0.1:143", "--quota-rule", "*:storage=1G:size=2"}, &out)
+	if err == nil || !strings.Contains(out.String(), `quota rule "*:storage=1G:size=2": unknown limit "size"`) {
+		t.Errorf("check: %v\n%s", err, out.String())
 	}
 }
