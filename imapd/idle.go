@@ -53,8 +53,8 @@ func handleIdle(c *Conn, cmd *command) error {
 	return nil
 }
 
-// idleFunc idles with a SessionIdleFunc: this goroutine waits for DONE
-// while the session writes updates from its own.
+// idleFunc idles with a SessionIdleFunc: the connection's goroutine waits
+// for DONE while the session writes updates from its own.
 func idleFunc(c *Conn, cmd *command, s SessionIdleFunc) error {
 	// The session starts idling before "+ idling" goes out, so that a
 	// client that has read it finds the session idling; the updates
@@ -69,16 +69,9 @@ func idleFunc(c *Conn, cmd *command, s SessionIdleFunc) error {
 		stop()
 		return err
 	}
-	c.waitDeadline()
-	line, readErr := c.readLine()
-	stop()
-	if readErr != nil {
-		return readErr
-	}
-	if !strings.EqualFold(strings.TrimSpace(line), "DONE") {
-		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Expected DONE"}
-	}
-	cmd.ok = &imap.StatusResponse{Type: imap.StatusResponseTypeOK, Text: "Idle completed"}
+	// DONE is waited for in the connection's loop (idlewait.go), where
+	// the goroutine's stack is shallow.
+	c.suspendIdle(cmd, stop)
 	return nil
 }
 

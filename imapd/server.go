@@ -232,6 +232,9 @@ func (c *Conn) caps() []imap.Cap {
 			caps = append(caps, imap.Cap("QUOTA=RES-"+string(r)))
 		}
 	}
+	if _, ok := sess.(SessionMetadata); ok {
+		caps = append(caps, imap.CapMetadata, imap.CapMetadataServer)
+	}
 	if al, ok := sess.(SessionAppendLimit); ok {
 		caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", al.AppendLimit())))
 	}

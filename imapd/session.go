@@ -135,3 +135,18 @@ type SessionQuota interface {
 	// SetQuota changes root's limits, or refuses with an *imap.Error.
 	SetQuota(root string, limits map[imap.QuotaResourceType]int64) error
 }
+
+// SessionMetadata is a Session that supports METADATA and METADATA-SERVER
+// (RFC 5464): entries on mailboxes, and on the server (mailbox ""). The
+// engine parses and checks entry names (metadata.go) and hands them over
+// in lower case; it refuses a SETMETADATA over the session's limits while
+// reading it, before any value over them is read.
+type SessionMetadata interface {
+	MetadataLimits() MetadataLimits
+	// GetMetadata returns, for each of entries, the entry itself when it
+	// has a value and the entries below it down to depth, each list in
+	// name order.
+	GetMetadata(mailbox string, entries []string, depth MetadataDepth) ([][]MetadataEntry, error)
+	// SetMetadata sets every entry (a nil Value removes it), or none.
+	SetMetadata(mailbox string, entries []MetadataEntry) error
+}

@@ -81,6 +81,10 @@ type Options struct {
 	LoginTimeout time.Duration
 	// Metrics receives the backend's measurements. Nil means none.
 	Metrics Metrics
+	// NoFullTextIndex turns off the full-text index (maildir-imapd.fts in
+	// each folder's control directory) that SEARCH BODY and TEXT use:
+	// they then read every message.
+	NoFullTextIndex bool
 	// ControlDir returns the directory of the control files of the Maildir
 	// at root (Dovecot's mail_location option CONTROL=), laid out as
 	// Dovecot 2.3 does: dovecot-uidlist and dovecot-keywords of folder .A
@@ -96,6 +100,9 @@ type Options struct {
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr
+	// Metadata configures METADATA (RFC 5464, metadata.go): limits and
+	// the server's /shared entries.
+	Metadata MetadataOptions
 }
 
 // Metrics receives measurements from a [Backend]; the daemon's
@@ -137,6 +144,7 @@ func New(opts *Options) (*Backend, error) {
 	if b.opts.AppendLimit == 0 {
 		b.opts.AppendLimit = DefaultAppendLimit
 	}
+	b.opts.Metadata = b.opts.Metadata.withDefaults()
 	if b.opts.KeepaliveInterval <= 0 {
 		b.opts.KeepaliveInterval = 2 * time.Minute
 	}

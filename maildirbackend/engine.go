@@ -21,6 +21,7 @@ var (
 	_ imapd.SessionUnauthenticate = (*EngineSession)(nil)
 	_ imapd.SessionAppendLimit    = (*EngineSession)(nil)
 	_ imapd.SessionMultiAppend    = (*EngineSession)(nil)
+	_ imapd.SessionMetadata       = (*EngineSession)(nil)
 )
 
 // List implements imapd.Session.

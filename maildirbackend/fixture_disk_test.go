@@ -133,7 +133,7 @@ func TestDovecotFixture_readOnlyKeepsDisk(t *testing.T) {
 		}
 	}
 	for p := range after {
-		if _, ok := before[p]; !ok {
+		if _, ok := before[p]; !ok && !strings.Contains(p, "maildir-imapd.fts") { // our own index, as Dovecot's dovecot.index*
 			t.Errorf("new file %s after a read-only session", p)
 		}
 	}

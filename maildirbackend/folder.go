@@ -65,6 +65,8 @@ type folder struct {
 	recheck     *time.Timer // runs recheckUIDList after activity; may be nil
 	mbox        *idle.Mailbox
 
+	fts ftsState // the full-text index (ftsfolder.go)
+
 	watchMu sync.Mutex
 	sub     *watch.Subscription
 	syncing atomic.Bool    // a drain goroutine runs
@@ -108,6 +110,7 @@ func (f *folder) open() error {
 	}
 	f.mu.Unlock()
 	f.cleanTmpIfDue()
+	f.ftsKick()
 	return f.startWatching()
 }
 
@@ -313,6 +316,9 @@ func (f *folder) appendLocked(m *message) {
 	if m.uid >= f.uidNext {
 		f.uidNext = m.uid + 1
 	}
+	if f.loaded {
+		f.ftsKick() // index the new message
+	}
 }
 
 func (f *folder) uidsLocked() []imap.UID {
@@ -376,6 +382,7 @@ func (f *folder) stopWatching() {
 	}
 	sub.Close()
 	f.syncs.Wait()
+	f.ftsStop()
 	f.mu.Lock()
 	if f.recheck != nil {
 		f.recheck.Stop()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/maildir-imapd/maildir-imapd/imapd"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/quota"
 )
 
@@ -52,6 +53,7 @@ type Config struct {
 	UTF8FolderNames   bool          `toml:"utf8_folder_names"`   // new folder names in UTF-8 on disk
 	AppendLimit       uint32        `toml:"append_limit"`        // bytes; 0: the backend's default (64 MiB)
 	PollInterval      time.Duration `toml:"poll_interval"`       // watch fallback polling
+	FullTextIndex     bool          `toml:"full_text_index"`     // maildir-imapd.fts per folder for SEARCH BODY/TEXT
 	AllowInsecureAuth bool          `toml:"allow_insecure_auth"` // plaintext LOGIN on non-loopback listeners
 	DebugWire         bool          `toml:"debug_wire"`          // IMAP wire trace to stderr (shows passwords)
 	LogLevel          string        `toml:"log_level"`           // debug, info, warn, error
@@ -89,6 +91,12 @@ type Config struct {
 	LMTPListen         string `toml:"lmtp_listen"`
 	LMTPDetailMailbox  bool   `toml:"lmtp_detail_mailbox"` // user+detail into mailbox "detail" (Dovecot's lmtp_save_to_detail_mailbox)
 	RecipientDelimiter string `toml:"recipient_delimiter"` // separates user and detail in LMTP and deliver -a addresses
+	// ServerMetadata holds the server's METADATA entries (RFC 5464), as
+	// "/shared/name=value": /shared/admin (a URI such as
+	// mailto:postmaster@example.org), /shared/comment, or a vendor entry
+	// such as /shared/vendor/deltachat/irohrelay. Clients read them and
+	// cannot change them.
+	ServerMetadata []string `toml:"server_metadata"`
 
 	// Maildir++ quota (quota.go), in the terms of Dovecot's quota plugin.
 	// QuotaRule is every user's quota_rule, quota_rule2, ...; a user's
@@ -107,12 +115,13 @@ type Config struct {
 // defaultConfig returns the configuration before the file and the flags.
 func defaultConfig() Config {
 	return Config{
-		Listen:       defaultListen,
-		ListenTLS:    defaultListenTLS,
-		MailLocation: defaultMailLocation,
-		PollInterval: defaultPollInterval,
-		LogLevel:     defaultLogLevel,
-		LogFormat:    defaultLogFormat,
+		Listen:        defaultListen,
+		ListenTLS:     defaultListenTLS,
+		MailLocation:  defaultMailLocation,
+		PollInterval:  defaultPollInterval,
+		FullTextIndex: true,
+		LogLevel:      defaultLogLevel,
+		LogFormat:     defaultLogFormat,
 
 		MaxConnectionsPerIP:  defaultMaxConnectionsPerIP,
 		MaxUserIPConnections: defaultMaxUserIPConnections,
@@ -149,6 +158,7 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 		return nil
 	})
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often folders without inotify are polled")
+	fs.BoolVar(&cfg.FullTextIndex, "full-text-index", cfg.FullTextIndex, "keep a trigram index per folder (maildir-imapd.fts) for SEARCH BODY and TEXT; false: scan every message")
 	fs.BoolVar(&cfg.AllowInsecureAuth, "allow-insecure-auth", cfg.AllowInsecureAuth, "allow LOGIN/AUTHENTICATE without TLS on non-loopback listeners")
 	fs.BoolVar(&cfg.DebugWire, "debug-wire", cfg.DebugWire, "write the IMAP wire trace to stderr (it shows passwords)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
@@ -169,6 +179,7 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 	repeatedFlag(fs, &cfg.QuotaRule, "quota-rule", "a Dovecot quota `rule` for every user, such as *:storage=1G (repeat for quota_rule2, ...)")
 	fs.StringVar(&cfg.QuotaGrace, "quota-grace", cfg.QuotaGrace, "how far a delivery may exceed the quota: `bytes` (with B, k, M, G) or a percentage (default 10%)")
 	fs.BoolVar(&cfg.QuotaFullTempfail, "quota-full-tempfail", cfg.QuotaFullTempfail, "answer a delivery over quota with a temporary failure (452 4.2.2) instead of 552 5.2.2")
+	listFlag(fs, &cfg.ServerMetadata, "server-metadata", "the server's METADATA entries: comma-separated `/shared/name=value` (/shared/admin, /shared/comment, /shared/vendor/...)")
 	return fs
 }
 
@@ -350,6 +361,9 @@ func (c *Config) validate() error {
 	if c.LMTPListen != "" && !filepath.IsAbs(c.LMTPListen) && !isLoopbackAddr(c.LMTPListen) {
 		bad("lmtp-listen %q: want an absolute unix socket path or a loopback host:port (LMTP has no authentication)", c.LMTPListen)
 	}
+	if _, err := c.serverMetadata(); err != nil {
+		bad("server-metadata: %v", err)
+	}
 	if c.RecipientDelimiter == "" || strings.ContainsAny(c.RecipientDelimiter, "@ \t\r\n") {
 		bad("recipient-delimiter %q: want a character such as + or -", c.RecipientDelimiter)
 	}
@@ -424,4 +438,23 @@ func isLoopbackAddr(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// serverMetadata returns the entries of ServerMetadata by name.
+func (c *Config) serverMetadata() (map[string]string, error) {
+	m := make(map[string]string, len(c.ServerMetadata))
+	for _, kv := range c.ServerMetadata {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q: want /shared/name=value", kv)
+		}
+		if err := imapd.CheckMetadataEntryName(name); err != nil {
+			return nil, fmt.Errorf("%q: %w", name, err)
+		}
+		if !strings.HasPrefix(strings.ToLower(name), "/shared/") {
+			return nil, fmt.Errorf("%q: the server's entries are /shared (each user has its own /private ones)", name)
+		}
+		m[strings.ToLower(name)] = value
+	}
+	return m, nil
 }

@@ -148,6 +148,10 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start watcher: %w", err)
 	}
+	serverMetadata, err := cfg.serverMetadata()
+	if err != nil {
+		return nil, err
+	}
 	d.backend, err = maildirbackend.New(&maildirbackend.Options{
 		Logger:          logger,
 		Authenticate:    users.auth,
@@ -155,6 +159,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		UTF8FolderNames: cfg.utf8Names(),
 		ControlDir:      locations.controlDir,
 		Quota:           locations.quotaFunc(),
+		NoFullTextIndex: !cfg.FullTextIndex,
 		AppendLimit:     cfg.AppendLimit,
 		Watcher:         d.watcher,
 
@@ -162,6 +167,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		MaxUserIPConns:   cfg.MaxUserIPConnections,
 		LoginTimeout:     cfg.LoginTimeout,
 		Metrics:          d.newMetrics(cfg),
+		Metadata:         maildirbackend.MetadataOptions{Server: serverMetadata},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start backend: %w", err)
