@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/maildir-imapd/maildir-imapd/imapd"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/quota"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
@@ -97,6 +98,10 @@ type Options struct {
 	// carry; past it the session gets [NOTIFICATIONOVERFLOW]. Zero means
 	// DefaultNotifyLimit.
 	NotifyLimit int
+	// Quota returns the quota rules of the user whose Maildir is root
+	// (Dovecot's quota_rule), kept in its maildirsize file (quota.go). Nil,
+	// or nil rules, means no quota. It must be safe for concurrent use.
+	Quota func(root string) *quota.Rules
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr

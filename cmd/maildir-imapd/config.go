@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/maildir-imapd/maildir-imapd/imapd"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/quota"
 )
 
 // Defaults of the serve configuration, documented here once. Every field of
@@ -97,6 +98,14 @@ type Config struct {
 	// cannot change them.
 	ServerMetadata []string `toml:"server_metadata"`
 
+	// Maildir++ quota (quota.go), in the terms of Dovecot's quota plugin.
+	// QuotaRule is every user's quota_rule, quota_rule2, ...; a user's
+	// extra fields of those names in the users file override them one by
+	// one. No rule at all (the default) means no quota.
+	QuotaRule         []string `toml:"quota_rule"`
+	QuotaGrace        string   `toml:"quota_grace"`         // deliveries may exceed the limit by this much; "" means 10%
+	QuotaFullTempfail bool     `toml:"quota_full_tempfail"` // over quota: LMTP 452 4.2.2 and deliver exit 75 instead of 552 5.2.2 and 77
+
 	// requireTLS refuses plaintext authentication even on loopback
 	// listeners. Tests use it to exercise the policy of public listeners on
 	// 127.0.0.1.
@@ -167,6 +176,9 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&cfg.LMTPListen, "lmtp-listen", cfg.LMTPListen, "LMTP `address`: a unix socket path, or a loopback host:port; empty disables")
 	fs.BoolVar(&cfg.LMTPDetailMailbox, "lmtp-detail-mailbox", cfg.LMTPDetailMailbox, "deliver user+detail@domain into mailbox detail when it exists (Dovecot's lmtp_save_to_detail_mailbox)")
 	fs.StringVar(&cfg.RecipientDelimiter, "recipient-delimiter", cfg.RecipientDelimiter, "separator of user and detail in recipient addresses")
+	repeatedFlag(fs, &cfg.QuotaRule, "quota-rule", "a Dovecot quota `rule` for every user, such as *:storage=1G (repeat for quota_rule2, ...)")
+	fs.StringVar(&cfg.QuotaGrace, "quota-grace", cfg.QuotaGrace, "how far a delivery may exceed the quota: `bytes` (with B, k, M, G) or a percentage (default 10%)")
+	fs.BoolVar(&cfg.QuotaFullTempfail, "quota-full-tempfail", cfg.QuotaFullTempfail, "answer a delivery over quota with a temporary failure (452 4.2.2) instead of 552 5.2.2")
 	listFlag(fs, &cfg.ServerMetadata, "server-metadata", "the server's METADATA entries: comma-separated `/shared/name=value` (/shared/admin, /shared/comment, /shared/vendor/...)")
 	return fs
 }
@@ -185,6 +197,20 @@ func listFlag(fs *flag.FlagSet, list *[]string, name, usage string) {
 				*list = append(*list, v)
 			}
 		}
+		return nil
+	})
+}
+
+// repeatedFlag defines a flag that may be repeated, each value one item of
+// list (no comma splitting: a quota rule may hold commas). Given, it
+// replaces the configuration file's list.
+func repeatedFlag(fs *flag.FlagSet, list *[]string, name, usage string) {
+	given := false
+	fs.Func(name, usage, func(s string) error {
+		if !given {
+			*list, given = nil, true
+		}
+		*list = append(*list, s)
 		return nil
 	})
 }
@@ -304,6 +330,9 @@ func (c *Config) validate() error {
 	}
 	if c.AuthFailureDelay < 0 {
 		bad("auth-failure-delay %v: must not be negative", c.AuthFailureDelay)
+	}
+	if _, err := quota.FromFields(c.QuotaRule, c.QuotaGrace, nil); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert and tls-key must be given together")

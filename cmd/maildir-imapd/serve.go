@@ -158,6 +158,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		Prefix:          cfg.Prefix,
 		UTF8FolderNames: cfg.utf8Names(),
 		ControlDir:      locations.controlDir,
+		Quota:           locations.quotaFunc(),
 		NoFullTextIndex: !cfg.FullTextIndex,
 		AppendLimit:     cfg.AppendLimit,
 		Watcher:         d.watcher,
