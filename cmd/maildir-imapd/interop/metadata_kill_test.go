@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +29,11 @@ func TestMetadata_killDuringSet(t *testing.T) {
 			checkGeneration(t, w, entries, acked, sent)
 		}
 		done := make(chan struct{})
+		// The kill comes at a random moment after the round's first
+		// acknowledgement (a loaded machine can take longer than the
+		// random wait for the first one).
+		firstAck := make(chan struct{})
+		var once sync.Once
 		go func() {
 			defer close(done)
 			for g := sent + 1; ; g++ {
@@ -47,9 +53,16 @@ func TestMetadata_killDuringSet(t *testing.T) {
 					return
 				}
 				acked = g
+				once.Do(func() { close(firstAck) })
 			}
 		}()
-		time.Sleep(time.Duration(20+rand.IntN(80)) * time.Millisecond)
+		select {
+		case <-firstAck:
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: no SETMETADATA acknowledged in 30 s", round)
+		}
+		time.Sleep(time.Duration(rand.IntN(80)) * time.Millisecond)
 		_ = syscall.Kill(d.proc.cmd.Process.Pid, syscall.SIGKILL)
 		<-d.proc.exited
 		d.stopped = true
