@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"testing"
+	"time"
 )
 
 // dovecotCrashed matches the line Dovecot's master logs when an imap
@@ -25,7 +26,15 @@ var dovecotIndexReplaced = regexp.MustCompile(`Error: Mailbox .*: Corrupted tran
 // next sync point and full-state comparison like anything else.
 func survivedDovecotCrash(t *testing.T, ws [2]*world, s step) bool {
 	w := ws[0]
-	n := len(dovecotCrashed.FindAllString(w.dc.Log(t), -1))
+	// Dovecot's master logs the crash when it reaps the child, which can
+	// be a moment after the client saw the connection end.
+	n := 0
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n = len(dovecotCrashed.FindAllString(w.dc.Log(t), -1))
+		if n > w.crashes || time.Now().After(end) {
+			break
+		}
+	}
 	if n <= w.crashes {
 		return false
 	}
