@@ -22,6 +22,7 @@ import (
 	"github.com/maildir-imapd/maildir-imapd/idle"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/courier"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/folderindex"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
@@ -64,6 +65,10 @@ type folder struct {
 	listIno     uint64      // inode of dovecot-uidlist as we last read or wrote it
 	recheck     *time.Timer // runs recheckUIDList after activity; may be nil
 	mbox        *idle.Mailbox
+
+	idx           *folderindex.Index // nil: modification sequences in memory only (modseq.go)
+	highestModSeq uint64             // HIGHESTMODSEQ
+	modSeqBase    uint64             // the index knows the expunges above this modseq only
 
 	watchMu sync.Mutex
 	sub     *watch.Subscription
@@ -172,6 +177,7 @@ func (f *folder) loadLocked() error {
 		}
 	}
 	f.initRecentLocked()
+	f.openIndexLocked()
 	f.mbox = idle.NewMailbox(f.uidsLocked(), f.mailboxFlagsLocked())
 	f.scannedLocked(stamp)
 	return nil
@@ -372,6 +378,9 @@ func (f *folder) stopWatching() {
 	f.sub = nil
 	f.watchMu.Unlock()
 	if sub == nil {
+		f.mu.Lock()
+		f.closeIndexLocked()
+		f.mu.Unlock()
 		return
 	}
 	sub.Close()
@@ -384,6 +393,7 @@ func (f *folder) stopWatching() {
 		f.retry.Stop()
 	}
 	f.stopped = true
+	f.closeIndexLocked()
 	f.mu.Unlock()
 }
 

@@ -21,7 +21,14 @@ type Batch struct {
 	// Expunged lists the UIDs expunged in the step, at ExpungeModSeq.
 	Expunged      []uint32
 	ExpungeModSeq uint64
+	// Gone lists more expunged UIDs, in ranges, that have no message
+	// record to delete (UIDs another program gave out and removed while
+	// the index was not written).
+	Gone []Range
 }
+
+// Range is the UIDs from Lo to Hi.
+type Range struct{ Lo, Hi uint32 }
 
 // Record is the entry of one UID.
 type Record struct {
@@ -31,7 +38,7 @@ type Record struct {
 
 // Empty reports whether the batch changes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Set) == 0 && len(b.Expunged) == 0 && b.UIDNext == 0 && b.HighestModSeq == 0
+	return len(b.Set) == 0 && len(b.Expunged) == 0 && len(b.Gone) == 0 && b.UIDNext == 0 && b.HighestModSeq == 0
 }
 
 // Commit writes a batch in one transaction. The file is fsynced a moment
@@ -58,6 +65,11 @@ func (x *Index) Commit(b *Batch) error {
 				}
 			}
 			if err := addExpunged(exp, b.Expunged, b.ExpungeModSeq); err != nil {
+				return err
+			}
+		}
+		for _, r := range b.Gone {
+			if err := mergeRange(exp, r.Lo, r.Hi, b.ExpungeModSeq); err != nil {
 				return err
 			}
 		}
