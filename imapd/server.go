@@ -226,6 +226,9 @@ func (c *Conn) caps() []imap.Cap {
 			caps = append(caps, imap.Cap("THREAD="+string(alg)))
 		}
 	}
+	if _, ok := sess.(SessionCondStore); ok {
+		caps = append(caps, imap.CapCondStore, imap.CapQResync)
+	}
 	if al, ok := sess.(SessionAppendLimit); ok {
 		caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", al.AppendLimit())))
 	}

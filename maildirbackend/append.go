@@ -244,6 +244,6 @@ func (s *Session) CancelAppend(mailbox string, uids []imap.UID) error {
 	for _, uid := range uids {
 		cancel[uid] = true
 	}
-	_, err = f.expunge(nil, func(m *message) bool { return cancel[m.uid] })
+	_, _, err = f.expunge(nil, func(m *message) bool { return cancel[m.uid] })
 	return err
 }

@@ -41,25 +41,24 @@ func (s *Session) expungeCmd(w expungeWriter, uids *imap.UIDSet) error {
 			named[uid] = true
 		}
 	}
-	seqs, err := sel.f.expunge(sel.view, func(m *message) bool {
+	seqs, gone, err := sel.f.expunge(sel.view, func(m *message) bool {
 		return m.flags.std&flagDeleted != 0 && (uids == nil || uids.Contains(m.uid) || named[m.uid])
 	})
-	for _, seq := range seqs {
-		if werr := w.WriteExpunge(seq); werr != nil {
-			return werr
-		}
+	if werr := writeExpunged(w, seqs, gone); werr != nil {
+		return werr
 	}
 	return err
 }
 
 // expunge unlinks the files of the messages pick selects and returns the
 // sequence numbers they had in view from, highest first, ready to be written
-// as EXPUNGE responses.
-func (f *folder) expunge(from *idle.View, pick func(*message) bool) ([]uint32, error) {
+// as EXPUNGE responses, and their UIDs (for VANISHED).
+func (f *folder) expunge(from *idle.View, pick func(*message) bool) ([]uint32, imap.UIDSet, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	gone, err := f.unlinkLocked(pick)
-	return f.forgetLocked(from, gone), err
+	seqs, uids := f.forgetLocked(from, gone)
+	return seqs, uids, err
 }
 
 // unlinkLocked removes the files of picked messages. A file that vanished is
@@ -95,11 +94,13 @@ func (f *folder) unlinkLocked(pick func(*message) bool) (map[imap.UID]bool, erro
 }
 
 // forgetLocked drops messages from the state, tells the views, and returns
-// the sequence numbers they had in from, highest first.
-func (f *folder) forgetLocked(from *idle.View, gone map[imap.UID]bool) []uint32 {
+// the sequence numbers they had in from, highest first, and the UIDs of
+// those from showed.
+func (f *folder) forgetLocked(from *idle.View, gone map[imap.UID]bool) ([]uint32, imap.UIDSet) {
 	if len(gone) == 0 {
-		return nil
+		return nil, nil
 	}
+	var shown []imap.UID
 	var seqs []uint32
 	change := idle.Change{Expunged: make([]imap.UID, 0, len(gone))}
 	for uid := range gone {
@@ -107,6 +108,7 @@ func (f *folder) forgetLocked(from *idle.View, gone map[imap.UID]bool) []uint32 
 		if from != nil {
 			if seq := from.SeqNum(uid); seq != 0 {
 				seqs = append(seqs, seq)
+				shown = append(shown, uid)
 			}
 		}
 	}
@@ -114,7 +116,8 @@ func (f *folder) forgetLocked(from *idle.View, gone map[imap.UID]bool) []uint32 
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
 	f.removeLocked(gone)
 	f.applyLocked(change, from)
-	return seqs
+	sortUIDs(shown)
+	return seqs, uidSetOf(shown)
 }
 
 func sortUIDs(uids []imap.UID) {

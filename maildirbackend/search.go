@@ -50,6 +50,9 @@ func (s *Session) search(byUID bool, criteria *imap.SearchCriteria, options *ima
 			continue
 		}
 		hits = append(hits, uid)
+		if criteria.ModSeq != nil || usesModSeq(criteria) {
+			data.ModSeq = max(data.ModSeq, c.modSeqOf())
+		}
 		num := c.seq
 		if byUID {
 			num = uint32(uid)
@@ -275,6 +278,7 @@ type candidate struct {
 
 	flags  *flagSet          // nil: expunged on disk
 	kwBits map[string]uint32 // lower-case keyword name to its bit
+	modSeq uint64            // 0 until a MODSEQ key needs it (condstore.go)
 }
 
 // flagTable returns the flags of each UID (nil when gone) and the folder's
@@ -375,6 +379,9 @@ func (c *candidate) match(q *query) (bool, error) {
 		}
 	}
 	cr := q.c
+	if cr.ModSeq != nil && c.modSeqOf() < cr.ModSeq.ModSeq {
+		return false, nil
+	}
 	if len(cr.Flag) > 0 || len(cr.NotFlag) > 0 {
 		if c.flags == nil {
 			return false, nil
