@@ -87,6 +87,12 @@ func (x *Index) Commit(b *Batch) error {
 	if b.UIDNext != 0 {
 		x.uidNext = b.UIDNext
 	}
+	if x.syncEach {
+		if err := x.db.Sync(); err != nil {
+			return fmt.Errorf("fsync index: %w", err)
+		}
+		return nil
+	}
 	x.scheduleSync()
 	return nil
 }

@@ -86,6 +86,7 @@ type Index struct {
 	syncMu    sync.Mutex
 	syncTimer *time.Timer
 	closed    bool
+	syncEach  bool // fsync every commit (the benchmark's comparison)
 }
 
 // Open opens the index at path for a folder of the given UIDVALIDITY,
