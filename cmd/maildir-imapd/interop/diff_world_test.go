@@ -33,6 +33,8 @@ type session struct {
 	msgs     []msgModel // by sequence number - 1
 	flags    string     // the last untagged FLAGS, canonical
 	byes     int        // times the server ended this session (it was reconnected)
+	mark     string     // HIGHESTMODSEQ of markBox when a MARK step took it (diff_condstore_test.go)
+	markBox  string
 }
 
 // msgModel is what a session was told about one message.
