@@ -36,7 +36,8 @@ func (c *Conn) enableModSeqs(qresync bool) bool {
 		return false
 	}
 	c.mu.Lock()
-	was := c.enabled.Has(imap.CapCondStore)
+	condWas := c.enabled.Has(imap.CapCondStore)
+	was := condWas
 	if qresync {
 		was = c.enabled.Has(imap.CapQResync)
 		c.enabled[imap.CapQResync] = struct{}{}
@@ -44,10 +45,19 @@ func (c *Conn) enableModSeqs(qresync bool) bool {
 	c.enabled[imap.CapCondStore] = struct{}{}
 	q := c.enabled.Has(imap.CapQResync)
 	c.mu.Unlock()
-	if !was {
-		cs.EnableModSeqs(q)
+	if was {
+		return false
 	}
-	return !was
+	cs.EnableModSeqs(q)
+	if !condWas && c.State() == imap.ConnStateSelected {
+		// CONDSTORE turned on with a mailbox selected: the client learns
+		// its HIGHESTMODSEQ now (RFC 7162 3.1), as Dovecot tells it.
+		e := &c.enc
+		e.lock()
+		e.raw("* OK [HIGHESTMODSEQ ").num64(int64(cs.HighestModSeq())).raw("] Highest").crlf()
+		e.unlock()
+	}
+	return true
 }
 
 // errNoCondStore answers a CONDSTORE item sent to a session without it.

@@ -116,6 +116,8 @@ type SessionCondStore interface {
 	// with FLAGS carries MODSEQ, and with qresync expunges are written as
 	// VANISHED (the writers' QResync and WriteVanished).
 	EnableModSeqs(qresync bool)
+	// HighestModSeq is the selected mailbox's HIGHESTMODSEQ.
+	HighestModSeq() uint64
 	// Vanished returns the UIDs of the selected mailbox, within uids,
 	// expunged at a modification sequence above since.
 	Vanished(since uint64, uids imap.UIDSet) (imap.UIDSet, error)

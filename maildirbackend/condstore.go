@@ -137,3 +137,12 @@ func (sel *selection) numsOf(uids []imap.UID, like imap.NumSet) imap.NumSet {
 	}
 	return uidSetOf(uids)
 }
+
+// HighestModSeq implements imapd.SessionCondStore.
+func (s *EngineSession) HighestModSeq() uint64 {
+	sel, err := s.selected()
+	if err != nil {
+		return 0
+	}
+	return sel.f.highestModSeqNow()
+}

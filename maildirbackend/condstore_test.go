@@ -296,3 +296,21 @@ func (rc *fxConn) idleUntil(t *testing.T, want string) []string {
 		lines = append(lines, l)
 	}
 }
+
+func TestCondStore_enabledWhileSelectedTellsHighest(t *testing.T) {
+	s, _ := newCondStoreServer(t, 1)
+	c := fxDial(t, s)
+	sel := c.cmd("SELECT INBOX")
+	if strings.Contains(strings.Join(sel, "\n"), "HIGHESTMODSEQ") {
+		t.Fatalf("HIGHESTMODSEQ before CONDSTORE was enabled: %q", sel)
+	}
+	// FETCH MODSEQ turns CONDSTORE on: the client learns HIGHESTMODSEQ
+	// first (RFC 7162 3.1).
+	lines := c.cmd("FETCH 1 (MODSEQ)")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "* OK [HIGHESTMODSEQ ") || !strings.HasPrefix(lines[1], "* 1 FETCH (MODSEQ (") {
+		t.Fatalf("FETCH MODSEQ enabling CONDSTORE: %q", lines)
+	}
+	if lines := c.cmd("STATUS INBOX (HIGHESTMODSEQ)"); len(lines) != 1 {
+		t.Fatalf("STATUS once CONDSTORE is on: %q", lines)
+	}
+}

@@ -274,7 +274,7 @@ func intersectUIDSet(a, b imap.UIDSet) imap.UIDSet {
 	return out
 }
 
-// highestModSeq returns the folder's HIGHESTMODSEQ.
+// highestModSeqNow returns the folder's HIGHESTMODSEQ.
 func (f *folder) highestModSeqNow() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
