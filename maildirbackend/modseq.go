@@ -1,9 +1,11 @@
 package maildirbackend
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
@@ -249,26 +251,37 @@ func (f *folder) firstAtLeastLocked(uid imap.UID) int {
 	return lo
 }
 
-// intersectUIDSet returns the UIDs of a that are in b; b may hold "*"
-// (taken as the highest UID).
+// intersectUIDSet returns the UIDs of a (ascending, disjoint ranges, as
+// vanishedLocked builds it) that are in b, a client's set in any order,
+// where "*" stands for the highest UID. Linear in the two sets' ranges
+// after sorting b's, whatever a client sends.
 func intersectUIDSet(a, b imap.UIDSet) imap.UIDSet {
+	rs := make([]imap.UIDRange, 0, len(b))
+	for _, r := range b {
+		lo, hi := r.Start, r.Stop
+		if lo == 0 {
+			lo = ^imap.UID(0)
+		}
+		if hi == 0 {
+			hi = ^imap.UID(0)
+		}
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		rs = append(rs, imap.UIDRange{Start: lo, Stop: hi})
+	}
+	slices.SortFunc(rs, func(x, y imap.UIDRange) int { return cmp.Compare(x.Start, y.Start) })
 	var out imap.UIDSet
-	for _, ra := range a {
-		for _, rb := range b {
-			lo, hi := rb.Start, rb.Stop
-			if hi == 0 {
-				hi = ^imap.UID(0)
-			}
-			if lo == 0 {
-				lo = ^imap.UID(0)
-			}
-			if lo > hi {
-				lo, hi = hi, lo
-			}
-			lo, hi = max(lo, ra.Start), min(hi, ra.Stop)
-			if lo <= hi {
-				out.AddRange(lo, hi)
-			}
+	i, j := 0, 0
+	for i < len(a) && j < len(rs) {
+		lo, hi := max(a[i].Start, rs[j].Start), min(a[i].Stop, rs[j].Stop)
+		if lo <= hi {
+			out.AddRange(lo, hi)
+		}
+		if a[i].Stop < rs[j].Stop {
+			i++
+		} else {
+			j++
 		}
 	}
 	return out
