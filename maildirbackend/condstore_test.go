@@ -65,7 +65,7 @@ func only(lines []string, prefix string) []string {
 // newCondStoreServer serves a Maildir with n delivered messages.
 func newCondStoreServer(t *testing.T, n int) (*maildirtest.Server, []string) {
 	t.Helper()
-	s := maildirtest.NewServer(t, nil)
+	s := maildirtest.NewServer(t, &maildirtest.Options{Frontend: "imapd"}) // go-imap's server has no CONDSTORE
 	var keys []string
 	for i := 0; i < n; i++ {
 		keys = append(keys, maildirtest.Deliver(t, s.Maildir, maildirtest.Message(fmt.Sprint("m", i+1))))

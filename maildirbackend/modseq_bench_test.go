@@ -85,7 +85,7 @@ func BenchmarkIndex_deliveryBurst(b *testing.B) {
 		b.Run(indexName(on), func(b *testing.B) {
 			maildirbackend.SetIndexOff(!on)
 			defer maildirbackend.SetIndexOff(false)
-			s := maildirtest.NewServer(b, nil)
+			s := maildirtest.NewServer(b, &maildirtest.Options{Frontend: "imapd"})
 			c := dialBench(b, s)
 			c.cmd("SELECT INBOX")
 			msg := maildirtest.Message("burst")
@@ -123,7 +123,7 @@ func BenchmarkIndex_selectCold(b *testing.B) {
 		n, _ = strconv.Atoi(v)
 	}
 	root := benchMaildir(b, n)
-	s := maildirtest.NewServer(b, &maildirtest.Options{Maildir: root, Backend: maildirbackend.Options{FolderLinger: -1}})
+	s := maildirtest.NewServer(b, &maildirtest.Options{Maildir: root, Backend: maildirbackend.Options{FolderLinger: -1}, Frontend: "imapd"})
 	dialBench(b, s).cmd("SELECT INBOX (CONDSTORE)")
 	s.Close()
 	for _, on := range indexModes() {
@@ -133,7 +133,7 @@ func BenchmarkIndex_selectCold(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				waitIndexFreeB(b, filepath.Join(root, folderindex.FileName))
-				s := maildirtest.NewServer(b, &maildirtest.Options{Maildir: root, Backend: maildirbackend.Options{FolderLinger: -1}})
+				s := maildirtest.NewServer(b, &maildirtest.Options{Maildir: root, Backend: maildirbackend.Options{FolderLinger: -1}, Frontend: "imapd"})
 				c := dialBench(b, s)
 				b.StartTimer()
 				c.cmd("SELECT INBOX (CONDSTORE)")

@@ -30,7 +30,7 @@ var reUIDValidity = regexp.MustCompile(`UIDVALIDITY (\d+)`)
 func serveOnce(t *testing.T, root string, fn func(t *testing.T, c *fxConn)) {
 	t.Helper()
 	if !t.Run("serve", func(t *testing.T) {
-		s := maildirtest.NewServer(t, &maildirtest.Options{Maildir: root})
+		s := maildirtest.NewServer(t, &maildirtest.Options{Maildir: root, Frontend: "imapd"})
 		fn(t, fxDial(t, s))
 	}) {
 		t.FailNow()
@@ -302,7 +302,7 @@ func TestModSeqWriterChild(t *testing.T) {
 	if root == "" {
 		return
 	}
-	s := maildirtest.NewServer(t, &maildirtest.Options{Maildir: root})
+	s := maildirtest.NewServer(t, &maildirtest.Options{Maildir: root, Frontend: "imapd"})
 	c := fxDial(t, s)
 	c.cmd("ENABLE CONDSTORE")
 	c.cmd("SELECT INBOX")
