@@ -12,7 +12,7 @@ func TestIntersectUIDSet(t *testing.T) {
 		b    imap.UIDSet
 		want string
 	}{
-		{imap.UIDSet{{Start: 1, Stop: 0}}, "2:4,7,10:20"},                      // 1:*
+		{imap.UIDSet{{Start: 1, Stop: 0}}, "2:4,7,10:20"},                       // 1:*
 		{imap.UIDSet{{Start: 15, Stop: 3}, {Start: 7, Stop: 7}}, "3:4,7,10:15"}, // reversed, unsorted
 		{imap.UIDSet{{Start: 5, Stop: 6}, {Start: 8, Stop: 9}}, ""},
 		{imap.UIDSet{{Start: 0, Stop: 0}}, ""}, // "*": beyond every expunged UID here
