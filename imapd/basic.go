@@ -162,9 +162,11 @@ func handleEnable(c *Conn, cmd *command) error {
 	c.enc.lock()
 	defer c.enc.unlock()
 	for _, cp := range enabled {
-		c.enc.utf8 = true // both imply UTF-8 mailbox names
-		if cp == imap.CapIMAP4rev2 {
-			c.enc.rev2 = true
+		switch cp {
+		case imap.CapIMAP4rev2:
+			c.enc.utf8, c.enc.rev2 = true, true
+		case imap.CapUTF8Accept:
+			c.enc.utf8 = true // both imply UTF-8 mailbox names
 		}
 	}
 	c.enc.raw("* ENABLED")

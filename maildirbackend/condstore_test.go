@@ -314,3 +314,17 @@ func TestCondStore_enabledWhileSelectedTellsHighest(t *testing.T) {
 		t.Fatalf("STATUS once CONDSTORE is on: %q", lines)
 	}
 }
+
+// TestQResync_keepsModifiedUTF7Names: ENABLE QRESYNC (or CONDSTORE) turns
+// on nothing but itself; mailbox names stay modified UTF-7 (found by the
+// differential test: a QRESYNC session could not open "Entw&APw-rfe").
+func TestQResync_keepsModifiedUTF7Names(t *testing.T) {
+	s, _ := newCondStoreServer(t, 0)
+	c := fxDial(t, s)
+	c.cmd(`CREATE "Entw&APw-rfe"`)
+	c.cmd("ENABLE QRESYNC CONDSTORE")
+	c.cmd(`EXAMINE "Entw&APw-rfe" (QRESYNC (1 1))`)
+	if l := c.cmd(`LIST "" "Entw*"`); len(l) != 1 || !strings.HasSuffix(l[0], `Entw&APw-rfe`) {
+		t.Fatalf("LIST after ENABLE QRESYNC: %q", l)
+	}
+}
