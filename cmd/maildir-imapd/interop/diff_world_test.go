@@ -35,6 +35,8 @@ type session struct {
 	byes     int        // times the server ended this session (it was reconnected)
 	mark     string     // HIGHESTMODSEQ of markBox when a MARK step took it (diff_condstore_test.go)
 	markBox  string
+	markUV   string // UIDVALIDITY of markBox then
+	markUIDs string // the UIDs the session had then, as a set
 }
 
 // msgModel is what a session was told about one message.

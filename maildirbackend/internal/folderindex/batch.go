@@ -114,10 +114,10 @@ func decodeRange(k, v []byte) (lo, hi uint32, modSeq uint64, ok bool) {
 }
 
 // addExpunged records uids as expunged at modSeq, in runs of consecutive
-// UIDs, each merged with a range that touches it. A merged range takes the
-// later modification sequence: the range count stays at most one more than
-// the number of messages between them, and a client is told of a UID at
-// worst once more than needed (RFC 7162 3.2.5.1 allows it), never once less.
+// UIDs, each merged with a range of the same modification sequence that
+// touches it, so that VANISHED answers are exact. The bucket grows with
+// the expunges of distinct steps (16 bytes of data each, on disk only);
+// a deleted index starts it afresh.
 func addExpunged(exp *bolt.Bucket, uids []uint32, modSeq uint64) error {
 	uids = slices.Clone(uids)
 	slices.Sort(uids)
@@ -136,16 +136,23 @@ func addExpunged(exp *bolt.Bucket, uids []uint32, modSeq uint64) error {
 	return nil
 }
 
-// mergeRange adds [lo, hi] and joins it with the ranges it overlaps or
-// touches.
+// mergeRange adds [lo, hi] and joins it with the ranges it overlaps (a
+// UID is expunged once, so only a damaged file has them: the later
+// modification sequence wins) or touches with the same modification
+// sequence.
 func mergeRange(exp *bolt.Bucket, lo, hi uint32, modSeq uint64) error {
 	c := exp.Cursor()
 	var drop [][]byte
+	joins := func(rlo, rhi uint32, rm uint64) bool {
+		overlap := rlo <= hi && rhi >= lo
+		touch := uint64(rhi)+1 == uint64(lo) || uint64(hi)+1 == uint64(rlo)
+		return overlap || touch && rm == modSeq
+	}
 	// The range that starts before lo and may reach it.
 	k, v := c.Seek(uidKey(lo))
 	if k == nil || !bytes.Equal(k, uidKey(lo)) {
 		if pk, pv := prev(c, k); pk != nil {
-			if plo, phi, pm, ok := decodeRange(pk, pv); ok && uint64(phi)+1 >= uint64(lo) {
+			if plo, phi, pm, ok := decodeRange(pk, pv); ok && joins(plo, phi, pm) {
 				lo, hi, modSeq = plo, max(hi, phi), max(modSeq, pm)
 				drop = append(drop, slices.Clone(pk))
 			}
@@ -161,6 +168,9 @@ func mergeRange(exp *bolt.Bucket, lo, hi uint32, modSeq uint64) error {
 		}
 		if uint64(klo) > uint64(hi)+1 {
 			break
+		}
+		if !joins(klo, khi, km) {
+			continue
 		}
 		hi, modSeq = max(hi, khi), max(modSeq, km)
 		drop = append(drop, slices.Clone(k))

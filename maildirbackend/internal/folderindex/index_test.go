@@ -75,9 +75,10 @@ func TestIndex_expungedRangesMerge(t *testing.T) {
 	}{
 		{[]uint32{5, 6, 7, 10}, 100},
 		{[]uint32{2}, 101},
-		{[]uint32{8}, 102}, // joins 5:7 and itself; 10 stays apart (9 lives)
+		{[]uint32{8}, 102}, // touches 5:7 of another modseq: apart
 		{[]uint32{3, 4}, 103},
 		{[]uint32{20, 22}, 104},
+		{[]uint32{21}, 104}, // joins 20 and 22 of its own modseq
 	}
 	for _, s := range steps {
 		if err := x.Commit(&Batch{Expunged: s.uids, ExpungeModSeq: s.m}); err != nil {
@@ -85,9 +86,10 @@ func TestIndex_expungedRangesMerge(t *testing.T) {
 		}
 	}
 	for since, want := range map[uint64]string{
-		99:  "[2:8 10:10 20:20 22:22]",
-		100: "[2:8 20:20 22:22]",
-		103: "[20:20 22:22]",
+		99:  "[2:2 3:4 5:7 8:8 10:10 20:22]",
+		100: "[2:2 3:4 8:8 20:22]",
+		102: "[3:4 20:22]",
+		103: "[20:22]",
 		104: "[]",
 	} {
 		if got := ranges(t, x, since); got != want {
