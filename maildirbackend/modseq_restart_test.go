@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/folderindex"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/maildirtest"
 )
@@ -171,6 +172,12 @@ func TestModSeq_killDuringWrites(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		maildirtest.Deliver(t, root, maildirtest.Message(fmt.Sprint("m", i+1)))
 	}
+	// A kill can leave dovecot-uidlist.lock behind without the pid that
+	// lets the next process break it at once (the lock is created before
+	// its content is written, and a rewrite's lock is the new file): it is
+	// then broken when stale, after 120 s as in Dovecot. The test waits 2 s.
+	defer func(d time.Duration) { dovecot.UIDListStaleTimeout = d }(dovecot.UIDListStaleTimeout)
+	dovecot.UIDListStaleTimeout = 2 * time.Second
 	var base uint64
 	for round := 0; round < 5; round++ {
 		last := runWriterUntilKilled(t, root, time.Duration(20+rand.IntN(200))*time.Millisecond)
