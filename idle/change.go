@@ -31,6 +31,10 @@ type Change struct {
 	// that writes the change reports Seen to its write observer (see
 	// [View.SetWriteObserver]): that is the latency of a push.
 	Seen time.Time
+	// ModSeq is the modification sequence (RFC 7162) the change gave
+	// every message it added or whose flags it changed; 0: none. Views of
+	// CONDSTORE sessions write it in their FETCH responses (modseq.go).
+	ModSeq uint64
 }
 
 // sortedUIDs returns a sorted, deduplicated copy of uids without zeros.

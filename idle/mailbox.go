@@ -114,6 +114,7 @@ func (m *Mailbox) Apply(c Change, from *View) {
 				v.pendingFlags = make(map[imap.UID][]imap.Flag, len(flags))
 			}
 			v.pendingFlags[uid] = f
+			v.setPendingModSeqLocked(uid, c.ModSeq)
 		}
 		if mailboxFlags {
 			v.pendingMailboxFlags = m.flags

@@ -33,6 +33,11 @@ type View struct {
 	version uint64     // the mailbox version uids was taken from
 	// pendingFlags holds the latest unsent flags per UID; nil when empty.
 	pendingFlags map[imap.UID][]imap.Flag
+	// pendingModSeq holds the modification sequence of each pending
+	// flag change that had one (modseq.go); nil when empty.
+	pendingModSeq map[imap.UID]uint64
+	// condStore and qresync are the session's RFC 7162 state (modseq.go).
+	condStore, qresync bool
 	// pendingMailboxFlags is the unsent FLAGS list; nil when none.
 	pendingMailboxFlags []imap.Flag
 	// known is the last FLAGS list the client was given (read-only
@@ -50,9 +55,10 @@ type View struct {
 
 // flagUpdate is one FETCH FLAGS response to write.
 type flagUpdate struct {
-	seq   uint32
-	uid   imap.UID
-	flags []imap.Flag
+	seq    uint32
+	uid    imap.UID
+	flags  []imap.Flag
+	modSeq uint64 // 0: unknown
 }
 
 // SetFlagsFilter installs f to rewrite the flags of every FETCH FLAGS the
@@ -80,9 +86,10 @@ func (v *View) dropPendingLocked(uids []imap.UID) {
 	}
 	for _, uid := range uids {
 		delete(v.pendingFlags, uid)
+		delete(v.pendingModSeq, uid)
 	}
 	if len(v.pendingFlags) == 0 {
-		v.pendingFlags = nil
+		v.pendingFlags, v.pendingModSeq = nil, nil
 	}
 }
 
@@ -120,16 +127,14 @@ func (v *View) wakeLocked() {
 // error; the state already taken is not re-queued. Poll on a closed view
 // writes nothing and returns nil.
 func (v *View) Poll(w UpdateWriter, allowExpunge bool) error {
-	mailboxFlags, expunges, exists, fetches, seen := v.takeUpdates(allowExpunge)
+	mailboxFlags, expunges, gone, exists, fetches, seen := v.takeUpdates(allowExpunge)
 	if mailboxFlags != nil {
 		if err := w.WriteMailboxFlags(mailboxFlags); err != nil {
 			return fmt.Errorf("idle: writing FLAGS: %w", err)
 		}
 	}
-	for _, seq := range expunges {
-		if err := w.WriteExpunge(seq); err != nil {
-			return fmt.Errorf("idle: writing EXPUNGE: %w", err)
-		}
+	if err := v.writeExpunges(w, expunges, gone); err != nil {
+		return err
 	}
 	if exists > 0 {
 		if err := w.WriteNumMessages(exists); err != nil {
@@ -140,7 +145,7 @@ func (v *View) Poll(w UpdateWriter, allowExpunge bool) error {
 		if v.flagsFilter != nil {
 			f.flags = v.flagsFilter(f.uid, f.flags)
 		}
-		if err := w.WriteMessageFlags(f.seq, f.uid, f.flags); err != nil {
+		if err := v.writeFlags(w, f); err != nil {
 			return fmt.Errorf("idle: writing FETCH FLAGS: %w", err)
 		}
 	}
@@ -156,12 +161,12 @@ func (v *View) Poll(w UpdateWriter, allowExpunge bool) error {
 // sequence numbers in write order, the EXISTS count (0: none) and the FETCH
 // FLAGS responses in ascending sequence order, and the time the oldest
 // of the changes they carry was seen on disk (zero: none was).
-func (v *View) takeUpdates(allowExpunge bool) (mailboxFlags []imap.Flag, expunges []uint32, exists uint32, fetches []flagUpdate, seen time.Time) {
+func (v *View) takeUpdates(allowExpunge bool) (mailboxFlags []imap.Flag, expunges []uint32, gone []imap.UID, exists uint32, fetches []flagUpdate, seen time.Time) {
 	m := v.mbox
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if v.closed {
-		return nil, nil, 0, nil, time.Time{}
+		return nil, nil, nil, 0, nil, time.Time{}
 	}
 	seen = v.seen
 	v.seen = time.Time{}
@@ -176,6 +181,12 @@ func (v *View) takeUpdates(allowExpunge bool) (mailboxFlags []imap.Flag, expunge
 			expunges = make([]uint32, 0, len(vanished))
 			for i := len(vanished) - 1; i >= 0; i-- {
 				expunges = append(expunges, uint32(vanished[i]+1))
+			}
+			if v.qresync {
+				gone = make([]imap.UID, len(vanished))
+				for i, at := range vanished {
+					gone[i] = old[at]
+				}
 			}
 			if len(added) > 0 {
 				exists = uint32(len(snap))
@@ -208,14 +219,14 @@ func (v *View) takeUpdates(allowExpunge bool) (mailboxFlags []imap.Flag, expunge
 		fetches = make([]flagUpdate, 0, len(v.pendingFlags))
 		for uid, flags := range v.pendingFlags {
 			if seq := seqNumOf(v.uids, uid); seq != 0 {
-				fetches = append(fetches, flagUpdate{seq: seq, uid: uid, flags: flags})
+				fetches = append(fetches, flagUpdate{seq: seq, uid: uid, flags: flags, modSeq: v.pendingModSeq[uid]})
 			}
 		}
 		slices.SortFunc(fetches, func(a, b flagUpdate) int {
 			return cmp.Compare(a.seq, b.seq)
 		})
 	}
-	v.pendingFlags = nil
+	v.pendingFlags, v.pendingModSeq = nil, nil
 	if mailboxFlags != nil {
 		v.known = mailboxFlags
 	}
@@ -226,7 +237,7 @@ func (v *View) takeUpdates(allowExpunge bool) (mailboxFlags []imap.Flag, expunge
 		mailboxFlags, v.pendingMailboxFlags = v.pendingMailboxFlags, nil
 		v.known = mailboxFlags
 	}
-	return mailboxFlags, expunges, exists, fetches, seen
+	return mailboxFlags, expunges, gone, exists, fetches, seen
 }
 
 // Close unregisters the view from its mailbox and releases its state. It is
@@ -242,6 +253,6 @@ func (v *View) Close() {
 	v.closed = true
 	delete(m.views, v)
 	v.uids = nil
-	v.pendingFlags = nil
+	v.pendingFlags, v.pendingModSeq = nil, nil
 	v.pendingMailboxFlags = nil
 }

@@ -112,6 +112,12 @@ func (p *parser) statusItems() (*imap.StatusOptions, error) {
 			o.AppendLimit = true
 		case "DELETED-STORAGE":
 			o.DeletedStorage = true
+		case "HIGHESTMODSEQ":
+			if p.c.condStore() == nil {
+				return syntaxf("unknown STATUS item %s", a)
+			}
+			o.HighestModSeq = true
+			p.c.enableModSeqs(false)
 		default:
 			return syntaxf("unknown STATUS item %s", a)
 		}

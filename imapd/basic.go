@@ -139,6 +139,9 @@ func handleEnable(c *Conn, cmd *command) error {
 		if cp == "IMAP4REV2" {
 			cp = imap.CapIMAP4rev2 // the one capability not spelled in upper case
 		}
+		if cp == imap.CapCondStore || cp == imap.CapQResync {
+			continue // below, outside c.mu
+		}
 		if cp != imap.CapIMAP4rev2 && cp != imap.CapUTF8Accept {
 			continue
 		}
@@ -148,12 +151,22 @@ func handleEnable(c *Conn, cmd *command) error {
 		}
 	}
 	c.mu.Unlock()
+	for _, n := range names {
+		switch cp := imap.Cap(strings.ToUpper(n)); cp {
+		case imap.CapCondStore, imap.CapQResync:
+			if c.enableModSeqs(cp == imap.CapQResync) && !slices.Contains(enabled, cp) {
+				enabled = append(enabled, cp)
+			}
+		}
+	}
 	c.enc.lock()
 	defer c.enc.unlock()
 	for _, cp := range enabled {
-		c.enc.utf8 = true // both imply UTF-8 mailbox names
-		if cp == imap.CapIMAP4rev2 {
-			c.enc.rev2 = true
+		switch cp {
+		case imap.CapIMAP4rev2:
+			c.enc.utf8, c.enc.rev2 = true, true
+		case imap.CapUTF8Accept:
+			c.enc.utf8 = true // both imply UTF-8 mailbox names
 		}
 	}
 	c.enc.raw("* ENABLED")

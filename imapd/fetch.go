@@ -21,11 +21,18 @@ type fetchArgs struct {
 	// the same names.
 	obsolete            map[*imap.FetchItemBodySection]string
 	body, bodyStructure bool
+	// changedSince and vanished are the CHANGEDSINCE and VANISHED
+	// modifiers (RFC 7162; condstore.go).
+	changedSince *uint64
+	vanished     bool
 }
 
 func handleFetch(c *Conn, cmd *command) error {
 	a, err := cmd.p.fetchArgs(cmd.kind)
 	if err != nil {
+		return err
+	}
+	if err := c.prepareFetch(a, cmd.kind); err != nil {
 		return err
 	}
 	w := &FetchWriter{c: c, obsolete: a.obsolete, body: a.body, bodyStructure: a.bodyStructure}
@@ -72,6 +79,9 @@ func (p *parser) fetchArgs(kind NumKind) (*fetchArgs, error) {
 		err = p.fetchMacroOrAtt(a)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := p.fetchModifiers(a); err != nil {
 		return nil, err
 	}
 	if err := p.crlf(); err != nil {
@@ -141,6 +151,8 @@ func (p *parser) fetchAtt(a *fetchArgs, name string) error {
 		o.RFC822Size = true
 	case "UID":
 		o.UID = true
+	case "MODSEQ":
+		o.ModSeq = true
 	case "BODYSTRUCTURE":
 		a.wantBodyStructure(true)
 	case "RFC822", "RFC822.PEEK", "RFC822.HEADER", "RFC822.TEXT":

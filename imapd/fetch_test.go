@@ -173,7 +173,7 @@ func TestStoreArgs_parse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testParser(t, tt.in+"\r\nNEXT")
-			set, flags, err := p.storeArgs(tt.kind)
+			set, flags, _, err := p.storeArgs(tt.kind)
 			if err != nil {
 				t.Fatalf("storeArgs(%q): %v", tt.in, err)
 			}
@@ -197,7 +197,7 @@ func TestStoreArgs_bad(t *testing.T) {
 		" 1 FLAGS.SILENT.SILENT (a)", " 1 FLAGS ( a)", " 1 FLAGS (UNCHANGEDSINCE 5) (a)", " x FLAGS (a)",
 	} {
 		p := testParser(t, in+"\r\n")
-		if _, _, err := p.storeArgs(NumKindSeq); !isSyntaxError(err) {
+		if _, _, _, err := p.storeArgs(NumKindSeq); !isSyntaxError(err) {
 			t.Errorf("storeArgs(%q) = %v, want a syntax error", in, err)
 		}
 	}

@@ -49,7 +49,7 @@ func handleSearch(c *Conn, cmd *command) error {
 	case a.extended || e.rev2:
 		writeESearch(e, cmd.tag, cmd.kind, data, &a.opts)
 	default:
-		if err := writeSearch(e, data.All); err != nil {
+		if err := writeSearch(e, data.All, data.ModSeq); err != nil {
 			return err
 		}
 	}
@@ -185,6 +185,9 @@ func writeESearch(e *encoder, tag string, kind NumKind, data *imap.SearchData, o
 	if o.ReturnCount {
 		e.raw(" COUNT ").num(data.Count)
 	}
+	if data.ModSeq != 0 {
+		e.raw(" MODSEQ ").num64(int64(data.ModSeq))
+	}
 	e.crlf()
 }
 
@@ -199,7 +202,7 @@ func numSetEmpty(s imap.NumSet) bool {
 }
 
 // writeSearch writes "* SEARCH n n ...", the IMAP4rev1 answer.
-func writeSearch(e *encoder, all imap.NumSet) error {
+func writeSearch(e *encoder, all imap.NumSet, modSeq uint64) error {
 	nums, err := searchNums(all)
 	if err != nil {
 		return err
@@ -207,6 +210,9 @@ func writeSearch(e *encoder, all imap.NumSet) error {
 	e.raw("* SEARCH")
 	for _, n := range nums {
 		e.sp().num(n)
+	}
+	if modSeq != 0 && len(nums) > 0 {
+		e.raw(" (MODSEQ ").num64(int64(modSeq)).byte(')')
 	}
 	e.crlf()
 	return nil

@@ -162,6 +162,11 @@ func (p *parser) searchKeyAtom(c *imap.SearchCriteria, key string, depth int) er
 		c.UID = append(c.UID, set.(imap.UIDSet))
 	case "NOT", "OR":
 		return p.searchNotOr(c, key, depth)
+	case "MODSEQ":
+		if p.c.condStore() == nil {
+			return syntaxf("unknown search key %s", key)
+		}
+		return p.searchModSeq(c)
 	default:
 		return syntaxf("unknown search key %s", key)
 	}

@@ -13,7 +13,7 @@ import (
 var argParsers = map[string]func(p *parser) error{
 	"FETCH":     func(p *parser) error { _, err := p.fetchArgs(NumKindSeq); return err },
 	"UID FETCH": func(p *parser) error { _, err := p.fetchArgs(NumKindUID); return err },
-	"STORE":     func(p *parser) error { _, _, err := p.storeArgs(NumKindSeq); return err },
+	"STORE":     func(p *parser) error { _, _, _, err := p.storeArgs(NumKindSeq); return err },
 	"SEARCH":    func(p *parser) error { _, err := p.searchArgs(); return err },
 	"SORT":      func(p *parser) error { _, err := p.sortArgs(); return err },
 	"THREAD": func(p *parser) error {

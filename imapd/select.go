@@ -24,6 +24,10 @@ func handleSelect(c *Conn, cmd *command) error {
 	if err != nil {
 		return err
 	}
+	params, err := p.selectParams()
+	if err != nil {
+		return err
+	}
 	if err := p.crlf(); err != nil {
 		return err
 	}
@@ -41,6 +45,9 @@ func handleSelect(c *Conn, cmd *command) error {
 		return errBadMUTF7
 	}
 	opts := &imap.SelectOptions{ReadOnly: cmd.name == "EXAMINE"}
+	if err := c.prepareSelect(params, opts); err != nil {
+		return err
+	}
 	data, err := c.session.Select(name, opts)
 	if err != nil {
 		return err
@@ -50,6 +57,9 @@ func handleSelect(c *Conn, cmd *command) error {
 	c.writeSelectData(data)
 	c.exists.Store(data.NumMessages)
 	c.setState(imap.ConnStateSelected)
+	if err := c.writeSelectModSeqs(params, data); err != nil {
+		return err
+	}
 	code := imap.ResponseCode("READ-WRITE")
 	if opts.ReadOnly {
 		code = "READ-ONLY"

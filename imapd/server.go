@@ -238,6 +238,9 @@ func (c *Conn) caps() []imap.Cap {
 	if _, ok := sess.(SessionNotify); ok {
 		caps = append(caps, "NOTIFY")
 	}
+	if _, ok := sess.(SessionCondStore); ok {
+		caps = append(caps, imap.CapCondStore, imap.CapQResync)
+	}
 	if al, ok := sess.(SessionAppendLimit); ok {
 		caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", al.AppendLimit())))
 	}

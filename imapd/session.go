@@ -105,6 +105,29 @@ type SessionIdleFunc interface {
 	StartIdle(w *UpdateWriter) (stop func(), err error)
 }
 
+// SessionCondStore is a Session with modification sequences (RFC 7162):
+// the engine then offers CONDSTORE and QRESYNC, asks Select, Status,
+// Fetch and Search for them through go-imap's option fields (CondStore,
+// HighestModSeq, ModSeq, ChangedSince), and sends STORE here.
+type SessionCondStore interface {
+	// EnableModSeqs is called once when the client turns CONDSTORE on
+	// (ENABLE, or the first command that uses it), and again with
+	// qresync when it enables QRESYNC: from then on every FETCH response
+	// with FLAGS carries MODSEQ, and with qresync expunges are written as
+	// VANISHED (the writers' QResync and WriteVanished).
+	EnableModSeqs(qresync bool)
+	// HighestModSeq is the selected mailbox's HIGHESTMODSEQ.
+	HighestModSeq() uint64
+	// Vanished returns the UIDs of the selected mailbox, within uids,
+	// expunged at a modification sequence above since.
+	Vanished(since uint64, uids imap.UIDSet) (imap.UIDSet, error)
+	// StoreConditional is Store for a session that has modification
+	// sequences: with unchangedSince, a message whose MODSEQ is above it
+	// is left as it is, and its number (of the kind of numSet) returned
+	// in modified (RFC 7162 3.1.3).
+	StoreConditional(w *FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, unchangedSince *uint64) (modified imap.NumSet, err error)
+}
+
 // SessionID is a Session that wants to know what the client said of itself
 // in an ID command (RFC 2971).
 type SessionID interface {

@@ -168,7 +168,7 @@ func TestWriteSearch(t *testing.T) {
 		t.Errorf("empty ESEARCH = %q, want %q", got, want)
 	}
 	got = encode(func(e *encoder) {
-		if err := writeSearch(e, imap.UIDSet{{Start: 7, Stop: 9}}); err != nil {
+		if err := writeSearch(e, imap.UIDSet{{Start: 7, Stop: 9}}, 0); err != nil {
 			t.Error(err)
 		}
 	})
@@ -176,7 +176,7 @@ func TestWriteSearch(t *testing.T) {
 		t.Errorf("SEARCH = %q, want %q", got, want)
 	}
 	if got := encode(func(e *encoder) {
-		if err := writeSearch(e, imap.SeqSet{{Start: 1, Stop: 0}}); err == nil {
+		if err := writeSearch(e, imap.SeqSet{{Start: 1, Stop: 0}}, 0); err == nil {
 			t.Error("a set with * was written")
 		}
 	}); got != "" {

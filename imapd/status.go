@@ -83,5 +83,8 @@ func writeStatusData(e *encoder, d *imap.StatusData, o *imap.StatusOptions) {
 	if o.DeletedStorage && d.DeletedStorage != nil {
 		item("DELETED-STORAGE").num64(*d.DeletedStorage)
 	}
+	if o.HighestModSeq {
+		item("HIGHESTMODSEQ").num64(int64(d.HighestModSeq))
+	}
 	e.byte(')').crlf()
 }

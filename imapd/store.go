@@ -13,45 +13,55 @@ func init() {
 }
 
 func handleStore(c *Conn, cmd *command) error {
-	set, flags, err := cmd.p.storeArgs(cmd.kind)
+	set, flags, since, err := cmd.p.storeArgs(cmd.kind)
 	if err != nil {
 		return err
+	}
+	if c.condStore() != nil {
+		return c.storeConditional(cmd, set, flags, since)
+	}
+	if since != nil {
+		return errNoCondStore
 	}
 	return c.session.Store(&FetchWriter{c: c}, set, flags, &imap.StoreOptions{})
 }
 
-// storeArgs reads SP sequence-set SP store-att-flags CRLF, where
-// store-att-flags is (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list /
-// (flag *(SP flag))).
-func (p *parser) storeArgs(kind NumKind) (imap.NumSet, *imap.StoreFlags, error) {
+// storeArgs reads SP sequence-set SP [store-modifiers SP] store-att-flags
+// CRLF, where store-att-flags is (["+" / "-"] "FLAGS" [".SILENT"]) SP
+// (flag-list / (flag *(SP flag))), and returns UNCHANGEDSINCE if given.
+func (p *parser) storeArgs(kind NumKind) (imap.NumSet, *imap.StoreFlags, *uint64, error) {
 	if err := p.sp(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	set, err := p.numSet(kind)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := p.sp(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	since, err := p.storeModifiers()
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	item, err := p.atom()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sf, err := storeItem(item)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := p.sp(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if sf.Flags, err = p.storeFlags(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := p.crlf(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return set, sf, nil
+	return set, sf, since, nil
 }
 
 // storeItem parses "FLAGS", "+FLAGS", "-FLAGS", each maybe with ".SILENT".

@@ -252,7 +252,7 @@ func (s *Session) CancelAppend(mailbox string, uids []imap.UID) error {
 	for _, uid := range uids {
 		cancel[uid] = true
 	}
-	_, freed, err := f.expunge(nil, func(m *message) bool { return cancel[m.uid] })
+	_, _, freed, err := f.expunge(nil, func(m *message) bool { return cancel[m.uid] })
 	s.acct.quota().record(f.mailbox, freed.Negate())
 	return err
 }

@@ -61,11 +61,9 @@ func (s *Session) move(w moveWriter, numSet imap.NumSet, dest string) error {
 	if err := w.WriteCopyData(data); err != nil {
 		return err
 	}
-	seqs, err := sel.f.forgetMoved(sel.view, done)
-	for _, seq := range seqs {
-		if werr := w.WriteExpunge(seq); werr != nil {
-			return werr
-		}
+	seqs, gone, err := sel.f.forgetMoved(sel.view, done)
+	if werr := writeExpunged(w, seqs, gone); werr != nil {
+		return werr
 	}
 	return err
 }
@@ -265,7 +263,7 @@ func renameNoReplace(from, to string) error {
 // forgetMoved drops the moved messages from the source state, unlinking the
 // files of those that were copied rather than renamed, and returns the
 // sequence numbers they had in view from, highest first.
-func (f *folder) forgetMoved(from *idle.View, done []placement) ([]uint32, error) {
+func (f *folder) forgetMoved(from *idle.View, done []placement) ([]uint32, imap.UIDSet, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	gone := make(map[imap.UID]bool, len(done))
@@ -283,7 +281,8 @@ func (f *folder) forgetMoved(from *idle.View, done []placement) ([]uint32, error
 			gone[p.srcUID] = true
 		}
 	}
-	return f.forgetLocked(from, gone), firstErr
+	seqs, uids := f.forgetLocked(from, gone)
+	return seqs, uids, firstErr
 }
 
 // copyFile copies a message file via tmp/ and keeps its mtime.

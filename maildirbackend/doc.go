@@ -19,6 +19,10 @@
 //     a tree.
 //   - dovecot-keywords: the keyword of each file name letter a–z.
 //   - maildirfolder: created with every folder but INBOX.
+//   - maildir-imapd.index: our own (a bbolt file, internal/folderindex): the
+//     MODSEQ and last known flags of every UID, HIGHESTMODSEQ and the
+//     expunged UIDs (modseq.go). It may be deleted at any time: it is
+//     rebuilt, with MODSEQs above the old ones.
 //
 // In the Maildir root: subscriptions (Dovecot's v2 format),
 // dovecot-uidvalidity (the UIDVALIDITY of new folders),
@@ -33,8 +37,8 @@
 // appended per change, the file recalculated and renamed over when it must
 // be (quota.go, internal/maildirsize).
 //
-// With Options.ControlDir (Dovecot's CONTROL=), dovecot-uidlist and
-// dovecot-keywords live in <control>/.INBOX and <control>/.<folder>, and
+// With Options.ControlDir (Dovecot's CONTROL=), dovecot-uidlist,
+// dovecot-keywords and maildir-imapd.index live in <control>/.INBOX and <control>/.<folder>, and
 // subscriptions and dovecot-uidvalidity in <control>, as Dovecot 2.3 lays
 // them out; messages stay in the Maildir.
 package maildirbackend

@@ -41,26 +41,26 @@ func (s *Session) expungeCmd(w expungeWriter, uids *imap.UIDSet) error {
 			named[uid] = true
 		}
 	}
-	seqs, freed, err := sel.f.expunge(sel.view, func(m *message) bool {
+	seqs, gone, freed, err := sel.f.expunge(sel.view, func(m *message) bool {
 		return m.flags.std&flagDeleted != 0 && (uids == nil || uids.Contains(m.uid) || named[m.uid])
 	})
 	s.acct.quota().record(sel.f.mailbox, freed.Negate())
-	for _, seq := range seqs {
-		if werr := w.WriteExpunge(seq); werr != nil {
-			return werr
-		}
+	if werr := writeExpunged(w, seqs, gone); werr != nil {
+		return werr
 	}
 	return err
 }
 
 // expunge unlinks the files of the messages pick selects and returns the
 // sequence numbers they had in view from, highest first, ready to be written
-// as EXPUNGE responses, and what the removed files held (for the quota).
-func (f *folder) expunge(from *idle.View, pick func(*message) bool) ([]uint32, usage, error) {
+// as EXPUNGE responses, their UIDs (for VANISHED), and what the removed
+// files held (for the quota).
+func (f *folder) expunge(from *idle.View, pick func(*message) bool) ([]uint32, imap.UIDSet, usage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	gone, freed, err := f.unlinkLocked(pick)
-	return f.forgetLocked(from, gone), freed, err
+	seqs, uids := f.forgetLocked(from, gone)
+	return seqs, uids, freed, err
 }
 
 // unlinkLocked removes the files of picked messages. A file that vanished is
@@ -102,11 +102,13 @@ func (f *folder) unlinkLocked(pick func(*message) bool) (map[imap.UID]bool, usag
 }
 
 // forgetLocked drops messages from the state, tells the views, and returns
-// the sequence numbers they had in from, highest first.
-func (f *folder) forgetLocked(from *idle.View, gone map[imap.UID]bool) []uint32 {
+// the sequence numbers they had in from, highest first, and the UIDs of
+// those from showed.
+func (f *folder) forgetLocked(from *idle.View, gone map[imap.UID]bool) ([]uint32, imap.UIDSet) {
 	if len(gone) == 0 {
-		return nil
+		return nil, nil
 	}
+	var shown []imap.UID
 	var seqs []uint32
 	change := idle.Change{Expunged: make([]imap.UID, 0, len(gone))}
 	for uid := range gone {
@@ -114,6 +116,7 @@ func (f *folder) forgetLocked(from *idle.View, gone map[imap.UID]bool) []uint32 
 		if from != nil {
 			if seq := from.SeqNum(uid); seq != 0 {
 				seqs = append(seqs, seq)
+				shown = append(shown, uid)
 			}
 		}
 	}
@@ -121,7 +124,8 @@ func (f *folder) forgetLocked(from *idle.View, gone map[imap.UID]bool) []uint32 
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
 	f.removeLocked(gone)
 	f.applyLocked(change, from)
-	return seqs
+	sortUIDs(shown)
+	return seqs, uidSetOf(shown)
 }
 
 func sortUIDs(uids []imap.UID) {

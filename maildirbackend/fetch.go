@@ -47,6 +47,7 @@ func (s *Session) fetch(w fetchWriter, numSet imap.NumSet, options *imap.FetchOp
 		if _, err := sel.f.store(sel, uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}); err != nil {
 			return err
 		}
+		options = s.seenFetchOptions(options)
 	}
 	// Snapshots are taken a chunk at a time under one lock; a message
 	// expunged meanwhile is found gone by the file access, or shown with
@@ -56,7 +57,7 @@ func (s *Session) fetch(w fetchWriter, numSet imap.NumSet, options *imap.FetchOp
 		n := min(chunk, len(uids))
 		for _, sn := range sel.f.snapMany(uids[:n], sel) {
 			seq := sel.view.SeqNum(sn.uid)
-			if seq == 0 {
+			if seq == 0 || (options.ChangedSince != 0 && sn.modseq <= options.ChangedSince) {
 				continue
 			}
 			if options.Flags || markSeen {
@@ -110,6 +111,7 @@ type snapshot struct {
 	fsize  int64
 	vsize  int64
 	mtime  int64
+	modseq uint64
 	parsed *imapmsg.Parsed
 }
 
@@ -137,6 +139,7 @@ func (f *folder) snapLocked(m *message) snapshot {
 	return snapshot{
 		uid: m.uid, key: m.key, dir: f.path, inNew: m.inNew, info: m.info,
 		flags: f.imapFlagsLocked(m), fsize: m.fsize, vsize: m.vsize, mtime: m.mtime, parsed: m.parsed,
+		modseq: m.modseq,
 	}
 }
 
@@ -310,6 +313,9 @@ func (f *folder) fetchOne(w fetchWriter, seq uint32, sn snapshot, options *imap.
 	}
 	if options.Flags || withFlags {
 		rw.WriteFlags(sn.flags)
+	}
+	if options.ModSeq {
+		writeModSeq(rw, sn.modseq)
 	}
 	if options.InternalDate {
 		rw.WriteInternalDate(time.Unix(sn.mtime, 0).UTC())

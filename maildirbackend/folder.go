@@ -22,6 +22,7 @@ import (
 	"github.com/maildir-imapd/maildir-imapd/idle"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/courier"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/dovecot"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/folderindex"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
@@ -66,6 +67,10 @@ type folder struct {
 	mbox        *idle.Mailbox
 
 	fts ftsState // the full-text index (ftsfolder.go)
+
+	idx           *folderindex.Index // nil: modification sequences in memory only (modseq.go)
+	highestModSeq uint64             // HIGHESTMODSEQ
+	modSeqBase    uint64             // the index knows the expunges above this modseq only
 
 	watchMu sync.Mutex
 	sub     *watch.Subscription
@@ -175,6 +180,7 @@ func (f *folder) loadLocked() error {
 		}
 	}
 	f.initRecentLocked()
+	f.openIndexLocked()
 	f.mbox = idle.NewMailbox(f.uidsLocked(), f.mailboxFlagsLocked())
 	f.scannedLocked(stamp)
 	return nil
@@ -378,6 +384,9 @@ func (f *folder) stopWatching() {
 	f.sub = nil
 	f.watchMu.Unlock()
 	if sub == nil {
+		f.mu.Lock()
+		f.closeIndexLocked()
+		f.mu.Unlock()
 		return
 	}
 	sub.Close()
@@ -391,6 +400,7 @@ func (f *folder) stopWatching() {
 		f.retry.Stop()
 	}
 	f.stopped = true
+	f.closeIndexLocked()
 	f.mu.Unlock()
 }
 

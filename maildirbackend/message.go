@@ -19,6 +19,8 @@ type message struct {
 	vsize int64 // RFC822.SIZE (CRLF line endings), -1 while unknown
 	mtime int64 // INTERNALDATE as Unix seconds, 0 while unknown
 
+	modseq uint64 // MODSEQ of its last change (modseq.go)
+
 	parsed *imapmsg.Parsed // ENVELOPE and BODYSTRUCTURE, nil until first needed
 }
 

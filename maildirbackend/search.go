@@ -68,6 +68,10 @@ func (s *Session) search(byUID bool, criteria *imap.SearchCriteria, options *ima
 		}
 		data.Count++
 	}
+	if usesModSeq(criteria) {
+		// RFC 7162 section 3.1.5: the highest MODSEQ of the matches.
+		data.ModSeq = sel.f.maxModSeq(hits)
+	}
 	uidSet = uidSetOf(hits)
 	if !byUID {
 		for _, uid := range hits {
@@ -285,6 +289,8 @@ type candidate struct {
 	plan *contentPlan // the program's BODY and TEXT keys
 	doc  int64        // its full-text index document; -1: not indexed
 	hits []bool       // per content key of plan, once the file was read
+
+	modSeq uint64 // 0 until a MODSEQ key needs it (condstore.go)
 }
 
 // flagTable returns the flags of each UID (nil when gone), the folder's

@@ -32,6 +32,9 @@ func (c *candidate) eval(q *query, full bool) (tri, error) {
 		}
 	}
 	cr := q.c
+	if cr.ModSeq != nil && c.modSeqOf() < cr.ModSeq.ModSeq {
+		return no, nil
+	}
 	if len(cr.Flag) > 0 || len(cr.NotFlag) > 0 {
 		if c.flags == nil {
 			return no, nil

@@ -34,6 +34,8 @@ type Session struct {
 	loginTimer  *time.Timer              // see startLoginTimer; may be nil
 	authed      atomic.Bool              // read by the login timer
 	notify      atomic.Pointer[notifier] // NOTIFY (notify.go); nil when off
+
+	condStore, qresync bool // RFC 7162 turned on (condstore.go); the session's goroutine only
 }
 
 var (
@@ -150,6 +152,7 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	view := f.mbox.NewView()
 	sel.view = view
 	view.SetFlagsFilter(sel.withRecentFlag)
+	view.SetModSeqs(s.condStore, s.qresync)
 	if m := s.b.opts.Metrics; m != nil {
 		view.SetWriteObserver(func(seen time.Time) { m.Push(time.Since(seen)) })
 	}
@@ -165,6 +168,7 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		UIDNext:        f.uidNext,
 		UIDValidity:    f.uidValidity,
 		NumRecent:      uint32(len(sel.recent)),
+		HighestModSeq:  f.highestModSeq,
 	}
 	// A new view is the folder's current list: sequence number i+1 is
 	// f.msgs[i].

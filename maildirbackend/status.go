@@ -26,6 +26,9 @@ func (s *Session) Status(name string, options *imap.StatusOptions) (*imap.Status
 	if options.UIDValidity {
 		data.UIDValidity = f.uidValidity
 	}
+	if options.HighestModSeq {
+		data.HighestModSeq = f.highestModSeq
+	}
 	if options.NumUnseen || options.NumDeleted || options.DeletedStorage {
 		var unseen, deleted uint32
 		var deletedBytes int64

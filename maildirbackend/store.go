@@ -21,41 +21,54 @@ func (s *Session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 }
 
 func (s *Session) store(w fetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	_, err := s.storeCond(w, numSet, flags, nil)
+	return err
+}
+
+// storeCond is STORE with RFC 7162's UNCHANGEDSINCE (nil: none): it
+// returns the numbers, of numSet's kind, of the messages it left alone
+// because their MODSEQ was above it. A CONDSTORE client's FETCH responses
+// carry MODSEQ.
+func (s *Session) storeCond(w fetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, unchangedSince *uint64) (imap.NumSet, error) {
 	sel, err := s.selected()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkClientFlags(flags.Flags); err != nil {
-		return err
+		return nil, err
 	}
 	if sel.readOnly {
-		return errReadOnly
+		return nil, errReadOnly
 	}
 	uids, err := sel.resolveChecked(numSet)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	res, err := sel.f.store(sel, uids, flags)
+	out, err := sel.f.storeIf(sel, uids, flags, unchangedSince)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if flags.Silent || res == nil {
-		return nil // nil: new keywords, the FETCHes follow FLAGS in the poll
+	modified := sel.numsOf(out.modified, numSet)
+	if flags.Silent || out.flags == nil {
+		return modified, nil // nil: new keywords, the FETCHes follow FLAGS in the poll
 	}
 	for _, uid := range uids {
 		seq := sel.view.SeqNum(uid)
-		fl, ok := res[uid]
+		fl, ok := out.flags[uid]
 		if seq == 0 || !ok {
 			continue
 		}
 		rw := w.CreateMessage(seq)
 		rw.WriteUID(uid)
 		rw.WriteFlags(sel.view.ShowFlags(uid, fl))
+		if s.condStore {
+			writeModSeq(rw, out.modSeqs[uid])
+		}
 		if err := rw.Close(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return modified, nil
 }
 
 // splitFlags separates system flags (as bits) from keywords. \Recent and
@@ -77,6 +90,24 @@ func splitFlags(flags []imap.Flag) (std uint8, keywords []string) {
 // them (\Recent included). Other views are told; sel's view (from) is not (it answers with its own FETCH), unless the change
 // created keywords: then from is told too and the result is nil.
 func (f *folder) store(sel *selection, uids []imap.UID, sf *imap.StoreFlags) (map[imap.UID][]imap.Flag, error) {
+	out, err := f.storeIf(sel, uids, sf, nil)
+	if err != nil {
+		return nil, err
+	}
+	return out.flags, nil
+}
+
+// storeOutcome is what a STORE did: the flags of each message it answers
+// for (nil: new keywords, the poll answers), their MODSEQs, and the UIDs
+// UNCHANGEDSINCE kept from changing.
+type storeOutcome struct {
+	flags    map[imap.UID][]imap.Flag
+	modSeqs  map[imap.UID]uint64
+	modified []imap.UID
+}
+
+// storeIf is store with UNCHANGEDSINCE (nil: none).
+func (f *folder) storeIf(sel *selection, uids []imap.UID, sf *imap.StoreFlags, unchangedSince *uint64) (*storeOutcome, error) {
 	from := sel.view
 	std, kwNames := splitFlags(sf.Flags)
 	f.mu.Lock()
@@ -96,9 +127,14 @@ func (f *folder) store(sel *selection, uids []imap.UID, sf *imap.StoreFlags) (ma
 		from = nil
 	}
 	res := make(map[imap.UID][]imap.Flag, len(uids))
+	out := &storeOutcome{}
 	for _, uid := range uids {
 		m := f.byUIDLocked(uid)
 		if m == nil {
+			continue
+		}
+		if unchangedSince != nil && m.modseq > *unchangedSince {
+			out.modified = append(out.modified, uid)
 			continue
 		}
 		nf := m.flags
@@ -130,9 +166,16 @@ func (f *folder) store(sel *selection, uids []imap.UID, sf *imap.StoreFlags) (ma
 	}
 	f.applyLocked(change, from)
 	if added {
-		return nil, nil
+		return out, nil
 	}
-	return res, nil
+	out.flags = res
+	out.modSeqs = make(map[imap.UID]uint64, len(res))
+	for uid := range res {
+		if m := f.byUIDLocked(uid); m != nil {
+			out.modSeqs[uid] = m.modseq
+		}
+	}
+	return out, nil
 }
 
 // renameFlagsLocked gives a message new flags: a rename to cur/<key>:2,<flags>.

@@ -227,6 +227,7 @@ func (f *folder) goneLocked() error {
 	}
 	f.removeLocked(gone)
 	f.applyLocked(change, nil)
+	f.closeIndexLocked() // not written again: the file may be another state's now
 	return nil
 }
 
@@ -241,6 +242,7 @@ func (f *folder) applyLocked(change idle.Change, from *idle.View) {
 	if change.Seen.IsZero() {
 		change.Seen = f.seenAt
 	}
+	f.recordChangeLocked(&change)
 	f.mbox.Apply(change, from)
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +44,15 @@ type Server struct {
 
 	close func() error
 	ln    net.Listener
+	once  sync.Once
+}
+
+// Close stops the server and its backend before the test ends (a restart).
+func (s *Server) Close() {
+	s.once.Do(func() {
+		s.close()
+		s.Backend.Close()
+	})
 }
 
 // Options configures NewServer. The zero value gives a new empty Maildir.
@@ -137,10 +147,7 @@ func NewServer(t testing.TB, opts *Options) *Server {
 	default:
 		t.Fatalf("maildirtest: unknown front-end %q", frontend)
 	}
-	t.Cleanup(func() {
-		s.close()
-		b.Close()
-	})
+	t.Cleanup(s.Close)
 	return s
 }
 

@@ -65,6 +65,7 @@ type gen struct {
 	nsess int
 	nmsg  int // messages in the pool
 	step  int
+	cs    *rand.Rand // the CONDSTORE steps' own stream (diff_condstore_test.go); nil: none
 }
 
 func (g *gen) pick(xs []string) string { return xs[g.r.IntN(len(xs))] }
@@ -88,6 +89,9 @@ func (g *gen) flags() string {
 // next returns the next step.
 func (g *gen) next() step {
 	g.step++
+	if s, ok := g.condStoreStep(); ok {
+		return s
+	}
 	s := step{Sess: g.r.IntN(g.nsess)}
 	p := g.r.IntN(1000)
 	switch {

@@ -111,7 +111,7 @@ func runDifferential(t *testing.T, seed uint64, steps int) {
 	t.Logf("seed %d, %d steps (re-run: go test -run TestDifferential ./cmd/maildir-imapd/interop -diff.seed=%d -diff.steps=%d)",
 		seed, steps, seed, steps)
 	c := newDiffCase(t, seed)
-	g := &gen{r: rand.New(rand.NewPCG(seed, 2)), nsess: diffSessions, nmsg: len(c.pool)}
+	g := &gen{r: rand.New(rand.NewPCG(seed, 2)), cs: newCondStoreStream(seed), nsess: diffSessions, nmsg: len(c.pool)}
 	var seq []step
 	start := time.Now()
 	fail, kinds := c.run(func(i int) (step, bool) {
@@ -331,12 +331,15 @@ func (c *diffCase) exec(w *world, s step) ([]string, error) {
 	for _, m := range s.Lits {
 		lits = append(lits, appendBody(c.pool[m]))
 	}
+	text, done, marked, err := w.withMark(sess, s.Cmd) // diff_condstore_test.go
+	if done || err != nil {
+		return marked, err
+	}
 	var rs []resp
-	var err error
 	if s.Idle {
 		rs, err = sess.w.idle(20 * time.Millisecond)
 	} else {
-		rs, err = sess.w.cmd(s.Cmd, lits...)
+		rs, err = sess.w.cmd(text, lits...)
 	}
 	if err == errBye {
 		out := w.absorb(sess, s.Cmd, rs)

@@ -34,6 +34,10 @@ type session struct {
 	msgs     []msgModel // by sequence number - 1
 	flags    string     // the last untagged FLAGS, canonical
 	byes     int        // times the server ended this session (it was reconnected)
+	mark     string     // HIGHESTMODSEQ of markBox when a MARK step took it (diff_condstore_test.go)
+	markBox  string
+	markUV   string // UIDVALIDITY of markBox then
+	markUIDs string // the UIDs the session had then, as a set
 }
 
 // msgModel is what a session was told about one message.
