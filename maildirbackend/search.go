@@ -1,6 +1,7 @@
 package maildirbackend
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -269,7 +270,6 @@ type candidate struct {
 	seq     uint32
 	sn      snapshot
 	snapped bool
-	filled  bool
 	file    *os.File // open while header, BODY or TEXT keys read it
 	gone    bool
 
@@ -331,13 +331,31 @@ func (c *candidate) snapshot() *snapshot {
 	return &c.sn
 }
 
-func (c *candidate) fill() error {
+// fill learns what the date and size keys of cr need: INTERNALDATE (a
+// stat), RFC822.SIZE (the name's W=, or the cache, or a parse) and the
+// Date field (the cache, or the header).
+func (c *candidate) fill(cr *imap.SearchCriteria) error {
+	var need needs
+	if !cr.Since.IsZero() || !cr.Before.IsZero() {
+		need |= needDate
+	}
+	if (cr.Larger != 0 || cr.Smaller != 0) && c.snapshot().vsize < 0 {
+		need |= needComplete
+	}
+	if !cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
+		need |= needSummary
+	}
+	return c.fillNeeds(need)
+}
+
+// fillNeeds fills need of the candidate's snapshot, marking it gone when
+// its file is.
+func (c *candidate) fillNeeds(need needs) error {
 	sn := c.snapshot()
-	if c.filled || c.gone {
+	if c.gone {
 		return nil
 	}
-	c.filled = true
-	err := c.f.fill(sn, &imap.FetchOptions{InternalDate: true, RFC822Size: true, Envelope: true})
+	err := c.f.fillNeeds(sn, sn.lacks(need))
 	if errors.Is(err, fs.ErrNotExist) {
 		c.gone = true
 		return nil
@@ -392,7 +410,7 @@ func (c *candidate) match(q *query) (bool, error) {
 	}
 	if cr.Larger != 0 || cr.Smaller != 0 || !cr.Since.IsZero() || !cr.Before.IsZero() ||
 		!cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
-		if err := c.fill(); err != nil {
+		if err := c.fill(cr); err != nil {
 			return false, err
 		}
 		if c.gone {
@@ -410,8 +428,8 @@ func (c *candidate) match(q *query) (bool, error) {
 		}
 		if !cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
 			var sent time.Time
-			if sn.parsed != nil && sn.parsed.Envelope != nil {
-				sent = sn.parsed.Envelope.Date
+			if sn.content != nil {
+				sent = sn.content.sum.Envelope.Date
 			}
 			if sent.IsZero() {
 				// No Date: (or one that does not parse) is the
@@ -427,18 +445,24 @@ func (c *candidate) match(q *query) (bool, error) {
 		if strings.EqualFold(h.Key, "Subject") {
 			// A client's header listing cached the envelope: answer
 			// SUBJECT from it, without opening the file.
-			if ok, answered := imapmsg.MatchSubject(c.snapshot().parsed, h.Value); answered {
+			if ok, answered := imapmsg.MatchSubject(c.snapshot().summary(), h.Value); answered {
 				if !ok {
 					return false, nil
 				}
 				continue
 			}
 		}
-		file, err := c.open()
-		if err != nil || c.gone {
-			return false, err
+		var r io.Reader
+		if fields := c.f.cachedFieldsOf(c.snapshot(), h.Key); fields != nil {
+			r = bytes.NewReader(imapmsg.HeaderFieldsMessage(fields))
+		} else {
+			file, err := c.open()
+			if err != nil || c.gone {
+				return false, err
+			}
+			r = io.NewSectionReader(file, 0, 1<<62)
 		}
-		ok, err := imapmsg.MatchHeader(io.NewSectionReader(file, 0, 1<<62), h.Key, h.Value)
+		ok, err := imapmsg.MatchHeader(r, h.Key, h.Value)
 		if err != nil || !ok {
 			return false, err
 		}
@@ -471,14 +495,14 @@ func (c *candidate) match(q *query) (bool, error) {
 // matchContent evaluates the BODY and TEXT keys of cr, streaming the file
 // through the cached MIME structure.
 func (c *candidate) matchContent(cr *imap.SearchCriteria) (bool, error) {
-	if err := c.fill(); err != nil || c.gone {
+	if err := c.fillNeeds(needTree); err != nil || c.gone {
 		return false, err
 	}
 	file, err := c.open()
 	if err != nil || c.gone {
 		return false, err
 	}
-	p := c.snapshot().parsed
+	p := c.snapshot().content.parsed
 	for _, v := range cr.Body {
 		if ok, err := p.MatchBody(file, v); err != nil || !ok {
 			return false, err

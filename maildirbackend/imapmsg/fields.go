@@ -127,3 +127,9 @@ func dispositionSize(d *imap.BodyStructureDisposition) int64 {
 	}
 	return 32 + int64(len(d.Value)) + mapSize(d.Params)
 }
+
+// ParseHeaderBytes is [ParseHeader] for a header already in memory.
+func ParseHeaderBytes(b []byte) *Parsed {
+	p, _ := ParseHeader(bytes.NewReader(b)) // a bytes.Reader does not fail
+	return p
+}
