@@ -292,9 +292,14 @@ func (c *diskCache) ensureOpen() bool {
 // another format or left torn by a crash of the machine.
 func (c *diskCache) openLocked() {
 	for attempt := 0; attempt < 2; attempt++ {
-		db, err := bolt.Open(c.path, 0o600, &bolt.Options{
-			Timeout: cacheLockWait, NoSync: true, FreelistType: bolt.FreelistMapType, OpenFile: safefile.OpenFile,
+		var db *bolt.DB
+		err := c.guard(func() (err error) {
+			db, err = bolt.Open(c.path, 0o600, &bolt.Options{
+				Timeout: cacheLockWait, NoSync: true, FreelistType: bolt.FreelistMapType, OpenFile: safefile.OpenFile,
+			})
+			return err
 		})
+		c.broken.Store(false)
 		switch {
 		case err == nil:
 			if err = c.initFile(db); err == nil {

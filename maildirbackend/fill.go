@@ -122,14 +122,15 @@ func (f *folder) fromCacheFile(sn *snapshot) {
 	if !ok {
 		return
 	}
-	if sn.fsize < 0 && sn.mtime == 0 {
-		// Nothing to check the entry against (no S= in the name): one
-		// stat, much less than reading the file.
+	if sn.mtime == 0 {
+		// The check: one stat per message and process, much less than
+		// reading the file. A size from the name (S=) or dovecot-uidlist
+		// is not enough: it is what the file had when it was named.
 		if f.statInto(sn) != nil {
 			return
 		}
 	}
-	if sn.fsize >= 0 && e.fsize != sn.fsize || sn.mtime != 0 && e.mtime != sn.mtime {
+	if e.fsize != sn.fsize || e.mtime != sn.mtime {
 		f.log.Debug("cache entry of another file: parsing again", "key", sn.key)
 		return
 	}
@@ -234,12 +235,14 @@ func (f *folder) keep(sn *snapshot, before *content) {
 // once the folder has stopped.
 func (f *folder) cacheFile() *diskCache {
 	f.cacheMu.Lock()
-	defer f.cacheMu.Unlock()
-	if f.cache == nil && !f.cacheDone {
-		f.cache = f.acct.b.caches.acquire(f.ctl, f.log)
-		f.cacheDone = f.cache == nil
+	c := f.cache
+	if c == nil && !f.cacheDone {
+		c = f.acct.b.caches.acquire(f.ctl, f.log)
+		f.cache, f.cacheDone = c, c == nil
 	}
-	return f.cache
+	f.cacheMu.Unlock()
+	f.maybePrune(c)
+	return c
 }
 
 // releaseCacheFile drops the folder's reference to its cache file (the

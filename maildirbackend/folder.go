@@ -69,6 +69,8 @@ type folder struct {
 	cacheMu   sync.Mutex
 	cache     *diskCache // the cache file (cachefile.go); nil until first used
 	cacheDone bool       // stopped: no cache file any more
+	pruning   bool       // a prune step runs (cacheprune.go)
+	prunedAt  time.Time  // when the last one started
 
 	watchMu sync.Mutex
 	sub     *watch.Subscription

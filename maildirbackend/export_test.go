@@ -1,0 +1,9 @@
+package maildirbackend
+
+// SetContentBudget sets the bytes of message content a folder keeps in
+// memory, for tests; it returns a function that restores the default.
+func SetContentBudget(n int64) (restore func()) {
+	old := contentBudget
+	contentBudget = n
+	return func() { contentBudget = old }
+}
