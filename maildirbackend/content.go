@@ -14,12 +14,12 @@ type content struct {
 	fields   []byte           // cachedFieldNames' fields; may be nil
 	noFields bool             // fields nil because they exceed maxCachedFields
 	cost     int64            // bytes held, as contentBudget counts them
-	used     bool             // the clock's reference bit
+	used     bool             // the clock's reference bit: set when a snapshot takes it
 }
 
 // newContent returns the content of a message with the given parts.
 func newContent(sum *imapmsg.Summary, parsed *imapmsg.Parsed, fields []byte, noFields bool) *content {
-	ct := &content{sum: sum, parsed: parsed, fields: fields, noFields: noFields && fields == nil, used: true}
+	ct := &content{sum: sum, parsed: parsed, fields: fields, noFields: noFields && fields == nil}
 	ct.cost = 96 + int64(cap(fields))
 	if parsed != nil {
 		ct.cost += parsed.MemSize()
@@ -73,7 +73,9 @@ var contentBudget int64 = 8 << 20
 const maxContentCost = 256 << 10
 
 // memCache is the folder's bounded set of messages holding content: a
-// clock (second-chance FIFO) over the messages, bounded in bytes. It is
+// clock (second-chance FIFO) over the messages, bounded in bytes. Content
+// enters unreferenced, so that one FETCH 1:* of a large folder replaces
+// only content used once, not what clients keep coming back to. It is
 // protected by the folder's mutex.
 type memCache struct {
 	ring  []*message // messages with content, in no useful order
