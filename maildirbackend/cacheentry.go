@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"strings"
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapmsg"
 )
@@ -53,10 +52,18 @@ var cachedFieldNames = map[string]bool{
 
 // cachedField reports whether the cache keeps header fields named name.
 func cachedField(name string) bool {
-	if cachedFieldNames[name] {
-		return true
+	var buf [40]byte
+	if len(name) > len(buf) {
+		return false // longer than any of them
 	}
-	return cachedFieldNames[strings.ToLower(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return cachedFieldNames[string(buf[:len(name)])] // no allocation
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -166,26 +166,45 @@ func (c *diskCache) view(fn func(b *bolt.Bucket)) bool {
 
 // get returns the entry of a message key: a pending one, or the file's.
 func (c *diskCache) get(key string) (*cacheEntry, bool) {
-	if c == nil {
-		return nil, false
-	}
-	c.pmu.Lock()
-	v, ok := c.pending[key]
-	c.pmu.Unlock()
-	if ok {
-		e, err := decodeEntry(v)
-		return e, err == nil
-	}
 	var e *cacheEntry
+	c.getMany([]string{key}, func(_ int, got *cacheEntry) { e = got })
+	return e, e != nil
+}
+
+// getMany calls fn with the index and entry of each of keys that has one
+// (pending, or in the file), reading the file in one transaction.
+func (c *diskCache) getMany(keys []string, fn func(i int, e *cacheEntry)) {
+	if c == nil || len(keys) == 0 {
+		return
+	}
+	found := make([]*cacheEntry, len(keys))
+	c.pmu.Lock()
+	for i, k := range keys {
+		if v, ok := c.pending[k]; ok {
+			found[i], _ = decodeEntry(v)
+		}
+	}
+	c.pmu.Unlock()
 	c.view(func(b *bolt.Bucket) {
-		if v := b.Get([]byte(key)); v != nil {
-			var err error
-			if e, err = decodeEntry(v); err != nil {
-				c.log.Debug("cache entry damaged: parsing again", "key", key, "err", err)
+		var kb []byte
+		for i, k := range keys {
+			if found[i] != nil {
+				continue
+			}
+			kb = append(kb[:0], k...)
+			if v := b.Get(kb); v != nil {
+				var err error
+				if found[i], err = decodeEntry(v); err != nil {
+					c.log.Debug("cache entry damaged: parsing again", "key", k, "err", err)
+				}
 			}
 		}
 	})
-	return e, e != nil
+	for i, e := range found {
+		if e != nil {
+			fn(i, e)
+		}
+	}
 }
 
 // put queues an entry; a full batch is written at once, in the caller's

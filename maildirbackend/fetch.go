@@ -55,7 +55,9 @@ func (s *Session) fetch(w fetchWriter, numSet imap.NumSet, options *imap.FetchOp
 	const chunk = 256
 	for len(uids) > 0 {
 		n := min(chunk, len(uids))
-		for _, sn := range sel.f.snapMany(uids[:n], sel) {
+		sns := sel.f.snapMany(uids[:n], sel)
+		sel.f.prefetch(sns, options)
+		for _, sn := range sns {
 			seq := sel.view.SeqNum(sn.uid)
 			if seq == 0 {
 				continue
@@ -114,6 +116,7 @@ type snapshot struct {
 	// content is the message's content as the snapshot was taken, then as
 	// fill found it; may be nil.
 	content *content
+	looked  bool // the cache file was read for it
 }
 
 // summary returns the message's summary, nil while unknown.
@@ -237,7 +240,7 @@ func (f *folder) fetchOne(w fetchWriter, seq uint32, sn snapshot, options *imap.
 		// A client's header listing, from the cache: no file read.
 		msg := imapmsg.HeaderFieldsMessage(ct.fields)
 		src = bytes.NewReader(msg)
-		parsed = imapmsg.ParseHeaderBytes(msg)
+		parsed = imapmsg.HeaderFieldsParsed(msg)
 	} else if wantsSections(options) {
 		file, err := f.openMessage(&sn)
 		if errors.Is(err, fs.ErrNotExist) {

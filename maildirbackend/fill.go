@@ -96,7 +96,7 @@ func (f *folder) fillNeeds(sn *snapshot, need needs) error {
 		return nil
 	}
 	before := sn.content
-	if need&^needDate != 0 && need&needTree == 0 {
+	if need&^needDate != 0 && need&needTree == 0 && !sn.looked {
 		f.fromCacheFile(sn)
 		need = sn.lacks(need)
 	}
@@ -118,10 +118,45 @@ func (f *folder) fillNeeds(sn *snapshot, need needs) error {
 // fromCacheFile takes what the cache file holds of sn, if its file still
 // has the size and modification time the entry recorded.
 func (f *folder) fromCacheFile(sn *snapshot) {
-	e, ok := f.cacheFile().get(sn.key)
-	if !ok {
+	sn.looked = true
+	if e, ok := f.cacheFile().get(sn.key); ok {
+		f.takeEntry(sn, e)
+	}
+}
+
+// prefetch reads, in one transaction of the cache file, what a FETCH with
+// options needs of the snapshots and the cache file has; fill then finds
+// it in the snapshots.
+func (f *folder) prefetch(sns []snapshot, options *imap.FetchOptions) {
+	var keys []string
+	var idx []int
+	for i := range sns {
+		if need := needsOf(&sns[i], options); need&^needDate != 0 && need&needTree == 0 {
+			keys = append(keys, sns[i].key)
+			idx = append(idx, i)
+			sns[i].looked = true
+		}
+	}
+	var took []int
+	f.cacheFile().getMany(keys, func(i int, e *cacheEntry) {
+		before := sns[idx[i]].content
+		if f.takeEntry(&sns[idx[i]], e); sns[idx[i]].content != before {
+			took = append(took, idx[i])
+		}
+	})
+	if len(took) == 0 {
 		return
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, i := range took {
+		f.keepLocked(&sns[i], nil)
+	}
+}
+
+// takeEntry takes the content of a cache entry into sn when sn's file still
+// has the size and mtime the entry recorded.
+func (f *folder) takeEntry(sn *snapshot, e *cacheEntry) {
 	if sn.mtime == 0 {
 		// The check: one stat per message and process, much less than
 		// reading the file. A size from the name (S=) or dovecot-uidlist
@@ -213,6 +248,10 @@ func (sn *snapshot) setContent(ct *content) {
 func (f *folder) keep(sn *snapshot, before *content) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.keepLocked(sn, before)
+}
+
+func (f *folder) keepLocked(sn *snapshot, before *content) {
 	m := f.byUIDLocked(sn.uid)
 	if m == nil || m.key != sn.key {
 		return

@@ -128,6 +128,19 @@ func dispositionSize(d *imap.BodyStructureDisposition) int64 {
 	return 32 + int64(len(d.Value)) + mapSize(d.Params)
 }
 
+// HeaderFieldsParsed returns, without parsing, a Parsed of msg (what
+// [HeaderFieldsMessage] returned) that answers BODY[HEADER.FIELDS (...)]
+// and BODY[HEADER.FIELDS.NOT (...)] of the top-level header with msg as
+// the source, and nothing else: its summary is empty.
+func HeaderFieldsParsed(msg []byte) *Parsed {
+	n := int64(len(msg))
+	return &Parsed{
+		Summary: Summary{Envelope: &imap.Envelope{}, Size: n, HeaderSize: n},
+		root:    &part{bodyStart: n, bodyStartC: n, end: n, endC: n},
+		nparts:  1,
+	}
+}
+
 // ParseHeaderBytes is [ParseHeader] for a header already in memory.
 func ParseHeaderBytes(b []byte) *Parsed {
 	p, _ := ParseHeader(bytes.NewReader(b)) // a bytes.Reader does not fail

@@ -3,6 +3,7 @@ package imapmsg_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -152,8 +153,14 @@ func TestHeaderFields(t *testing.T) {
 		for _, names := range requests {
 			for _, partial := range []*imap.SectionPartial{nil, {Offset: 3, Size: 10}, {Offset: 0, Size: -1}} {
 				item := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: names, Partial: partial}
-				if got, want := imapmsg.SectionBytes(stand, item), imapmsg.SectionBytes(b, item); !bytes.Equal(got, want) {
+				want := imapmsg.SectionBytes(b, item)
+				if got := imapmsg.SectionBytes(stand, item); !bytes.Equal(got, want) {
 					t.Fatalf("message %d %v %v: got %q, want %q", i, names, partial, got, want)
+				}
+				var got bytes.Buffer
+				err := imapmsg.HeaderFieldsParsed(stand).WriteBodySection(bytes.NewReader(stand), item, func(int64) io.Writer { return &got })
+				if err != nil || !bytes.Equal(got.Bytes(), want) {
+					t.Fatalf("message %d %v %v, HeaderFieldsParsed: got %q (%v), want %q", i, names, partial, got.Bytes(), err, want)
 				}
 			}
 			for _, name := range names {
