@@ -49,30 +49,39 @@ const (
 )
 
 // cacheTable shares one open cache file among the folder states of a
-// process that use it (a folder closed and opened again, a retired state
-// and its successor): bbolt locks the file per open.
+// process that use it (a folder closed and opened again before the old
+// state let go of it): bbolt locks the file per open. The key is the
+// file's path and the folder directory's identity, so that a folder
+// deleted and created again, whose old file went with its directory, gets
+// a file of its own.
 type cacheTable struct {
 	mu     sync.Mutex
-	open   map[string]*diskCache
+	open   map[cacheKey]*diskCache
 	closed bool
 }
 
-// acquire returns the cache of the control directory dir; the caller
-// releases it. It does not open the file: that happens at first use.
-func (t *cacheTable) acquire(dir string, log *slog.Logger) *diskCache {
+type cacheKey struct {
+	path string
+	dir  dirID
+}
+
+// acquire returns the cache of the control directory dir of the folder
+// directory id; the caller releases it. It does not open the file: that
+// happens at first use.
+func (t *cacheTable) acquire(dir string, id dirID, log *slog.Logger) *diskCache {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return nil
 	}
 	if t.open == nil {
-		t.open = make(map[string]*diskCache)
+		t.open = make(map[cacheKey]*diskCache)
 	}
-	path := filepath.Join(dir, cacheFileName)
-	c := t.open[path]
+	key := cacheKey{filepath.Join(dir, cacheFileName), id}
+	c := t.open[key]
 	if c == nil {
-		c = &diskCache{path: path, log: log}
-		t.open[path] = c
+		c = &diskCache{path: key.path, dir: id, log: log}
+		t.open[key] = c
 	}
 	c.refs++
 	return c
@@ -84,8 +93,8 @@ func (t *cacheTable) release(c *diskCache) {
 	t.mu.Lock()
 	c.refs--
 	last := c.refs == 0
-	if last && t.open[c.path] == c {
-		delete(t.open, c.path)
+	if key := (cacheKey{c.path, c.dir}); last && t.open[key] == c {
+		delete(t.open, key)
 	}
 	t.mu.Unlock()
 	if last {
@@ -117,6 +126,7 @@ func (t *cacheTable) closeAll() {
 // cannot be used is logged and the folder runs without it.
 type diskCache struct {
 	path string
+	dir  dirID // the folder directory's identity
 	log  *slog.Logger
 	refs int // protected by cacheTable.mu
 

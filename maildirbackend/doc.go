@@ -18,6 +18,10 @@
 //     dovecot-uidlist.lock exactly as Dovecot does, so both servers can share
 //     a tree.
 //   - dovecot-keywords: the keyword of each file name letter a–z.
+//   - maildir-imapd.cache: our own cache of what messages' contents answer
+//     (ENVELOPE, BODYSTRUCTURE, RFC822.SIZE, the header fields clients
+//     list), a bbolt database keyed by message key (cachefile.go). It may be
+//     deleted at any time; a damaged or foreign one is replaced.
 //   - maildirfolder: created with every folder but INBOX.
 //
 // In the Maildir root: subscriptions (Dovecot's v2 format),
@@ -28,8 +32,9 @@
 // index files (dovecot.index*, dovecot.list.index*) are never read, written
 // or deleted.
 //
-// With Options.ControlDir (Dovecot's CONTROL=), dovecot-uidlist and
-// dovecot-keywords live in <control>/.INBOX and <control>/.<folder>, and
+// With Options.ControlDir (Dovecot's CONTROL=), dovecot-uidlist,
+// dovecot-keywords and maildir-imapd.cache live in <control>/.INBOX and
+// <control>/.<folder>, and
 // subscriptions and dovecot-uidvalidity in <control>, as Dovecot 2.3 lays
 // them out; messages stay in the Maildir.
 package maildirbackend

@@ -281,7 +281,10 @@ func (f *folder) cacheFile() *diskCache {
 	f.cacheMu.Lock()
 	c := f.cache
 	if c == nil && !f.cacheDone {
-		c = f.acct.b.caches.acquire(f.ctl, f.log)
+		f.mu.Lock()
+		id := f.dir
+		f.mu.Unlock()
+		c = f.acct.b.caches.acquire(f.ctl, id, f.log)
 		f.cache, f.cacheDone = c, c == nil
 	}
 	f.cacheMu.Unlock()
