@@ -96,6 +96,14 @@ var errBadEntry = errors.New("cache entry damaged or of another version")
 // decodeEntry decodes what encode wrote. The result keeps nothing of b
 // (bbolt's values live only as long as their transaction).
 func decodeEntry(b []byte) (*cacheEntry, error) {
+	return decodeEntryFor(b, needComplete|needFields)
+}
+
+// decodeEntryFor decodes what need asks of an entry: the body structure
+// only for needComplete, the fields only for needFields (the rest is left
+// unknown, as if the entry lacked it), so that a FETCH ENVELOPE decodes
+// the envelope only.
+func decodeEntryFor(b []byte, need needs) (*cacheEntry, error) {
 	if len(b) < 6 || b[0] != entryVersion {
 		return nil, errBadEntry
 	}
@@ -120,13 +128,20 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 		return nil, errBadEntry
 	}
 	rest = rest[n:]
-	sum, err := imapmsg.DecodeSummary(rest[:slen])
+	decode := imapmsg.DecodeSummaryHeader
+	if need&needComplete != 0 {
+		decode = imapmsg.DecodeSummary
+	}
+	sum, err := decode(rest[:slen])
 	if err != nil {
 		return nil, err
 	}
-	e := &cacheEntry{sum: sum, fsize: int64(fsize), mtime: mtime, noFields: flags&entryNoFields != 0}
-	if flags&entryHasFields != 0 {
-		e.fields = append([]byte{}, rest[slen:]...)
+	e := &cacheEntry{sum: sum, fsize: int64(fsize), mtime: mtime}
+	if need&needFields != 0 {
+		e.noFields = flags&entryNoFields != 0
+		if flags&entryHasFields != 0 {
+			e.fields = append([]byte{}, rest[slen:]...)
+		}
 	}
 	return e, nil
 }

@@ -177,13 +177,14 @@ func (c *diskCache) view(fn func(b *bolt.Bucket)) bool {
 // get returns the entry of a message key: a pending one, or the file's.
 func (c *diskCache) get(key string) (*cacheEntry, bool) {
 	var e *cacheEntry
-	c.getMany([]string{key}, func(_ int, got *cacheEntry) { e = got })
+	c.getMany([]string{key}, needComplete|needFields, func(_ int, got *cacheEntry) { e = got })
 	return e, e != nil
 }
 
 // getMany calls fn with the index and entry of each of keys that has one
-// (pending, or in the file), reading the file in one transaction.
-func (c *diskCache) getMany(keys []string, fn func(i int, e *cacheEntry)) {
+// (pending, or in the file), reading the file in one transaction, and
+// decoding what need asks (decodeEntryFor).
+func (c *diskCache) getMany(keys []string, need needs, fn func(i int, e *cacheEntry)) {
 	if c == nil || len(keys) == 0 {
 		return
 	}
@@ -191,7 +192,7 @@ func (c *diskCache) getMany(keys []string, fn func(i int, e *cacheEntry)) {
 	c.pmu.Lock()
 	for i, k := range keys {
 		if v, ok := c.pending[k]; ok {
-			found[i], _ = decodeEntry(v)
+			found[i], _ = decodeEntryFor(v, need)
 		}
 	}
 	c.pmu.Unlock()
@@ -204,7 +205,7 @@ func (c *diskCache) getMany(keys []string, fn func(i int, e *cacheEntry)) {
 			kb = append(kb[:0], k...)
 			if v := b.Get(kb); v != nil {
 				var err error
-				if found[i], err = decodeEntry(v); err != nil {
+				if found[i], err = decodeEntryFor(v, need); err != nil {
 					c.log.Debug("cache entry damaged: parsing again", "key", k, "err", err)
 				}
 			}

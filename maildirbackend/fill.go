@@ -131,17 +131,19 @@ func (f *folder) fromCacheFile(sn *snapshot) {
 func (f *folder) prefetch(sns []snapshot, options *imap.FetchOptions) {
 	var keys []string
 	var idx []int
+	var all needs
 	for i := range sns {
 		if need := needsOf(&sns[i], options); need&^needDate != 0 && need&needTree == 0 {
 			keys = append(keys, sns[i].key)
 			idx = append(idx, i)
 			sns[i].looked = true
+			all |= need
 		}
 	}
 	var took []int
 	dirs := &statDirs{path: f.path}
 	defer dirs.close()
-	f.cacheFile().getMany(keys, func(i int, e *cacheEntry) {
+	f.cacheFile().getMany(keys, all, func(i int, e *cacheEntry) {
 		sn := &sns[idx[i]]
 		before := sn.content
 		if sn.fsize < 0 && sn.mtime == 0 {

@@ -156,12 +156,30 @@ func appendBodyStructure(b []byte, bs imap.BodyStructure) []byte {
 // the result share one copy of b; b is not kept. Damaged input yields
 // [ErrBadSummary], never a panic.
 func DecodeSummary(b []byte) (*Summary, error) {
+	return decodeSummary(b, true)
+}
+
+// DecodeSummaryHeader is [DecodeSummary] without the body structure: the
+// result is a header-only summary (not [Summary.Complete]), for a reader
+// that needs the envelope only and saves decoding the rest.
+func DecodeSummaryHeader(b []byte) (*Summary, error) {
+	return decodeSummary(b, false)
+}
+
+func decodeSummary(b []byte, body bool) (*Summary, error) {
 	d := &decoder{s: string(b)}
 	if d.byte() != summaryVersion {
 		return nil, ErrBadSummary
 	}
 	s := &Summary{Size: int64(d.uvarint()), HeaderSize: int64(d.uvarint())}
 	s.Envelope = d.envelope()
+	if !body {
+		s.Size = s.HeaderSize
+		if d.bad || s.Envelope == nil {
+			return nil, ErrBadSummary
+		}
+		return s, nil
+	}
 	s.BodyStructure = d.bodyStructure(0)
 	if d.bad || d.i != len(d.s) || s.Envelope == nil {
 		return nil, ErrBadSummary
