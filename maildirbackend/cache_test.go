@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,17 @@ func cacheMaildir(t testing.TB) (root string, paths []string) {
 // returns, so that its cache file is written and unlocked.
 func transcript(t *testing.T, root string, cmds []string, times int) string {
 	t.Helper()
-	s := maildirtest.NewServer(t, &maildirtest.Options{Maildir: root})
+	frontend := os.Getenv("MAILDIR_IMAPD_FRONTEND")
+	if strings.HasPrefix(t.Name(), "TestCache_coldWarmNew/") {
+		frontend = strings.TrimPrefix(t.Name(), "TestCache_coldWarmNew/")
+	}
+	if frontend == "imapserver" {
+		// go-imap's server has no SORT or THREAD.
+		cmds = slices.DeleteFunc(slices.Clone(cmds), func(c string) bool {
+			return strings.Contains(c, " SORT ") || strings.Contains(c, " THREAD ")
+		})
+	}
+	s := maildirtest.NewServer(t, &maildirtest.Options{Maildir: root, Frontend: frontend})
 	defer s.Backend.Close()
 	conn, err := net.Dial("tcp", s.Addr)
 	if err != nil {
@@ -138,13 +149,27 @@ func cachePath(root string) string { return filepath.Join(root, "maildir-imapd.c
 // TestCache_coldWarmNew checks that the answers are the same from a
 // process without a cache file (cold), from the same process again
 // (warm), from a new process with the cache file, with the content kept in
-// memory squeezed to a few messages, and after the cache file was deleted.
+// memory squeezed to a few messages, and after the cache file was deleted,
+// through both front-ends.
 func TestCache_coldWarmNew(t *testing.T) {
-	root, _ := cacheMaildir(t)
-	cold := transcript(t, root, cacheCommands, 1)
-	if len(cold) < 10000 {
-		t.Fatalf("answers too short (%d bytes): the fixture did not load", len(cold))
+	for _, frontend := range []string{"imapd", "imapserver"} {
+		t.Run(frontend, testCacheColdWarmNew)
 	}
+}
+
+func testCacheColdWarmNew(t *testing.T) {
+	root, _ := cacheMaildir(t)
+	maildirbackend.SetCacheOff(true)
+	without := transcript(t, root, cacheCommands, 1)
+	maildirbackend.SetCacheOff(false)
+	if len(without) < 10000 {
+		t.Fatalf("answers too short (%d bytes): the fixture did not load", len(without))
+	}
+	if _, err := os.Stat(cachePath(root)); err == nil {
+		t.Fatal("a cache file without the cache")
+	}
+	cold := transcript(t, root, cacheCommands, 1)
+	sameTranscript(t, "cold, writing the cache file", cold, without)
 	if fi, err := os.Stat(cachePath(root)); err != nil || fi.Size() == 0 {
 		t.Fatalf("no cache file after the first process: %v", err)
 	}

@@ -7,3 +7,7 @@ func SetContentBudget(n int64) (restore func()) {
 	contentBudget = n
 	return func() { contentBudget = old }
 }
+
+// SetCacheOff turns the cache file and the cached header fields off (on
+// with false): the answers of the server before the cache existed.
+func SetCacheOff(off bool) { cacheOff = off }

@@ -326,6 +326,9 @@ func (f *folder) keepLocked(sn *snapshot, before *content) {
 // cacheFile returns the folder's cache file, acquired at first use; nil
 // once the folder has stopped.
 func (f *folder) cacheFile() *diskCache {
+	if cacheOff {
+		return nil
+	}
 	f.cacheMu.Lock()
 	c := f.cache
 	if c == nil && !f.cacheDone {
