@@ -1,6 +1,7 @@
 package maildirbackend
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -130,11 +131,12 @@ type diskCache struct {
 	log  *slog.Logger
 	refs int // protected by cacheTable.mu
 
-	mu      sync.RWMutex // R: a transaction runs; W: open, close
-	db      *bolt.DB     // nil: not open
-	off     bool         // never again: closed, or the directory is read-only
-	retryAt time.Time    // another process holds the file: not before
-	broken  atomic.Bool  // a transaction found damage: replace the file
+	mu           sync.RWMutex // R: a transaction runs; W: open, close
+	db           *bolt.DB     // nil: not open
+	off          bool         // never again: closed, or the directory is read-only
+	retryAt      time.Time    // another process holds the file: not before
+	lockedBefore bool         // that was logged
+	broken       atomic.Bool  // a transaction found damage: replace the file
 
 	pmu     sync.Mutex
 	pending map[string][]byte
@@ -338,7 +340,12 @@ func (c *diskCache) openLocked() {
 			}
 			db.Close()
 		case errors.Is(err, bolt.ErrTimeout):
-			c.log.Info("cache file in use by another process: running without it for now", "err", err)
+			level := slog.LevelInfo
+			if c.lockedBefore {
+				level = slog.LevelDebug // logged once per folder
+			}
+			c.lockedBefore = true
+			c.log.Log(context.Background(), level, "cache file in use by another process: running without it for now", "err", err)
 			c.retryAt = time.Now().Add(cacheRetry)
 			return
 		case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS):
