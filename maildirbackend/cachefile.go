@@ -56,9 +56,10 @@ const (
 // deleted and created again, whose old file went with its directory, gets
 // a file of its own.
 type cacheTable struct {
-	mu     sync.Mutex
-	open   map[cacheKey]*diskCache
-	closed bool
+	mu      sync.Mutex
+	open    map[cacheKey]*diskCache
+	closed  bool
+	closing sync.WaitGroup // closes started by release
 }
 
 type cacheKey struct {
@@ -97,6 +98,10 @@ func (t *cacheTable) release(c *diskCache) {
 	if key := (cacheKey{c.path, c.dir}); last && t.open[key] == c {
 		delete(t.open, key)
 	}
+	if last {
+		t.closing.Add(1)
+		defer t.closing.Done()
+	}
 	t.mu.Unlock()
 	if last {
 		c.close()
@@ -117,6 +122,7 @@ func (t *cacheTable) closeAll() {
 	for _, c := range caches {
 		c.close()
 	}
+	t.closing.Wait() // the folders' own closes, so that none outlives the backend
 }
 
 // diskCache is one open cache file. Entries are written in batches, one
@@ -287,6 +293,13 @@ func (c *diskCache) flush() {
 
 // guard runs a transaction, turning a panic of bbolt on a damaged file
 // into an error and marking the file for replacement.
+//
+// A fault reading the mapped file (SIGBUS: another program truncated the
+// file in place while it is open) is not turned into a panic
+// (debug.SetPanicOnFault): bbolt would be left holding its locks, and the
+// folder's commands would hang instead of the process restarting. As with
+// Dovecot's mapped index files, truncating the file under a running
+// server is not supported; deleting it is.
 func (c *diskCache) guard(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
