@@ -140,9 +140,3 @@ func HeaderFieldsParsed(msg []byte) *Parsed {
 		nparts:  1,
 	}
 }
-
-// ParseHeaderBytes is [ParseHeader] for a header already in memory.
-func ParseHeaderBytes(b []byte) *Parsed {
-	p, _ := ParseHeader(bytes.NewReader(b)) // a bytes.Reader does not fail
-	return p
-}

@@ -98,9 +98,6 @@ func (p *Parsed) MemSize() int64 {
 	return p.Summary.MemSize() + 64 + int64(p.nparts)*320 + int64(len(p.checkpoints))*16
 }
 
-// HasParts reports whether p has the MIME part tree that sections are
-// read with: true for what [Parse] and [ParseHeader] return.
-func (p *Parsed) HasParts() bool { return p != nil && p.root != nil }
 
 func countParts(p *part) int {
 	n := 1
