@@ -98,7 +98,6 @@ func (p *Parsed) MemSize() int64 {
 	return p.Summary.MemSize() + 64 + int64(p.nparts)*320 + int64(len(p.checkpoints))*16
 }
 
-
 func countParts(p *part) int {
 	n := 1
 	for _, c := range p.children {
