@@ -59,7 +59,8 @@ type cacheTable struct {
 	mu      sync.Mutex
 	open    map[cacheKey]*diskCache
 	closed  bool
-	closing sync.WaitGroup // closes started by release
+	closing int        // closes started by release and not yet done
+	done    *sync.Cond // signalled when closing drops (on mu)
 }
 
 type cacheKey struct {
@@ -98,14 +99,19 @@ func (t *cacheTable) release(c *diskCache) {
 	if key := (cacheKey{c.path, c.dir}); last && t.open[key] == c {
 		delete(t.open, key)
 	}
-	if last {
-		t.closing.Add(1)
-		defer t.closing.Done()
+	if !last {
+		t.mu.Unlock()
+		return
+	}
+	t.closing++
+	t.mu.Unlock()
+	c.close()
+	t.mu.Lock()
+	t.closing--
+	if t.done != nil {
+		t.done.Broadcast()
 	}
 	t.mu.Unlock()
-	if last {
-		c.close()
-	}
 }
 
 // closeAll closes every cache file (the backend is closing); later
@@ -122,7 +128,15 @@ func (t *cacheTable) closeAll() {
 	for _, c := range caches {
 		c.close()
 	}
-	t.closing.Wait() // the folders' own closes, so that none outlives the backend
+	// The folders' own closes, so that none outlives the backend.
+	t.mu.Lock()
+	if t.done == nil {
+		t.done = sync.NewCond(&t.mu)
+	}
+	for t.closing > 0 {
+		t.done.Wait()
+	}
+	t.mu.Unlock()
 }
 
 // diskCache is one open cache file. Entries are written in batches, one
