@@ -133,7 +133,10 @@ func TestDovecotFixture_readOnlyKeepsDisk(t *testing.T) {
 		}
 	}
 	for p := range after {
-		if _, ok := before[p]; !ok {
+		if _, ok := before[p]; !ok && filepath.Base(p) != "maildir-imapd.cache" {
+			// The cache file (cachefile.go) is derived from the messages,
+			// as Dovecot's dovecot.index.cache that an EXAMINE and FETCH
+			// write: not Maildir content.
 			t.Errorf("new file %s after a read-only session", p)
 		}
 	}
