@@ -23,6 +23,9 @@ type Mailbox struct {
 	version uint64     // guarded by mu; bumped whenever uids is replaced
 	flags   []imap.Flag
 	views   map[*View]struct{} // guarded by mu
+	// observers are called after every Apply that changed something
+	// (observe.go); guarded by mu.
+	observers map[*observer]struct{}
 }
 
 // NewMailbox returns a Mailbox holding uids (in any order; duplicates and
@@ -119,6 +122,9 @@ func (m *Mailbox) Apply(c Change, from *View) {
 			v.seen = c.Seen
 		}
 		v.wakeLocked()
+	}
+	for o := range m.observers {
+		o.fn()
 	}
 }
 

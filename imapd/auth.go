@@ -230,6 +230,7 @@ func handleUnauthenticate(c *Conn, cmd *command) error {
 	if !ok {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "UNAUTHENTICATE is not supported"}
 	}
+	c.setNotify(nil)
 	if err := s.Unauthenticate(); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -64,29 +65,55 @@ func handleCompress(c *Conn, cmd *command) error {
 // read side is internal/inflate, which hands out a command as soon as it
 // is decoded even if the client leaves its deflate block open (mbsync
 // does); compress/flate would hold it until the block ends.
+//
+// Its write side holds a compressor (about 1.1 MiB with compress/flate)
+// only from the first write of a burst of responses to the flush that ends
+// it; between bursts the compressor goes back to a pool, so that an idle
+// compressed connection does not keep one. The stream stays one DEFLATE
+// stream: a sync flush ends on a byte boundary with no final block, and
+// the next compressor starts new blocks there, only without references to
+// the data of earlier bursts (RFC 1951 requires none).
 type deflateConn struct {
 	net.Conn
 	r *inflate.Reader
-	w *flate.Writer
+	w *flate.Writer // nil between bursts
 }
 
+var deflateWriters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestSpeed) // fails only for a bad level
+	return w
+}}
+
 func newDeflateConn(nc net.Conn, pending []byte) (*deflateConn, error) {
-	w, err := flate.NewWriter(nc, flate.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
 	var src io.Reader = nc
 	if len(pending) > 0 {
 		src = io.MultiReader(bytes.NewReader(pending), nc)
 	}
-	return &deflateConn{Conn: nc, r: inflate.NewReader(bufio.NewReader(src)), w: w}, nil
+	return &deflateConn{Conn: nc, r: inflate.NewReader(bufio.NewReaderSize(src, 1024))}, nil
 }
 
-func (d *deflateConn) Read(b []byte) (int, error)  { return d.r.Read(b) }
-func (d *deflateConn) Write(b []byte) (int, error) { return d.w.Write(b) }
+func (d *deflateConn) Read(b []byte) (int, error) { return d.r.Read(b) }
 
-// Flush sends what has been compressed so far (a sync flush).
-func (d *deflateConn) Flush() error { return d.w.Flush() }
+func (d *deflateConn) Write(b []byte) (int, error) {
+	if d.w == nil {
+		d.w = deflateWriters.Get().(*flate.Writer)
+		d.w.Reset(d.Conn)
+	}
+	return d.w.Write(b)
+}
+
+// Flush sends what has been compressed so far (a sync flush) and gives the
+// compressor back.
+func (d *deflateConn) Flush() error {
+	if d.w == nil {
+		return nil
+	}
+	err := d.w.Flush()
+	d.w.Reset(nil)
+	deflateWriters.Put(d.w)
+	d.w = nil
+	return err
+}
 
 // NetConn returns the connection under the compression.
 func (d *deflateConn) NetConn() net.Conn { return d.Conn }

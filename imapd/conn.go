@@ -15,8 +15,9 @@ import (
 	"github.com/emersion/go-imap/v2"
 )
 
-// readBufSize is the size of a connection's input buffer.
-const readBufSize = 1024
+// readBufSize is the size of a connection's input buffer, which it holds
+// only while it reads and runs commands (idlewait.go).
+const readBufSize = 4096
 
 // Read timeouts, as RFC 9051 section 5.4 asks (at least 30 minutes once
 // authenticated) and as Dovecot does before login.
@@ -31,9 +32,10 @@ const (
 // engine and for a Session during its own calls.
 type Conn struct {
 	srv  *Server
-	nc   net.Conn // current transport, TLS or compressed included
-	raw  net.Conn // the accepted connection
-	br   *bufio.Reader
+	nc   net.Conn      // current transport, TLS or compressed included
+	raw  net.Conn      // the accepted connection
+	br   *bufio.Reader // nil while waiting for input (idlewait.go)
+	src  inputSource
 	enc  encoder
 	log  *slog.Logger
 	once sync.Once // close
@@ -52,6 +54,11 @@ type Conn struct {
 	// byeAfter, when set, is sent as BYE once the current command's
 	// tagged reply is written; then the connection closes.
 	byeAfter string
+
+	pipe   pipeline   // pipelined commands running concurrently (pipeline.go)
+	idling *idleState // IDLE waiting for DONE in the loop (idlewait.go)
+
+	notifyState // NOTIFY's asynchronous responses (notifyasync.go)
 }
 
 // ByeAfterReply arranges for "* BYE text" to be sent, and the connection
@@ -65,6 +72,7 @@ func (c *Conn) ByeAfterReply(text string) {
 
 func newConn(srv *Server, nc net.Conn) *Conn {
 	c := &Conn{srv: srv, nc: nc, raw: nc, state: imap.ConnStateNotAuthenticated, enabled: imap.CapSet{}}
+	c.pipe.cond.L = &c.pipe.mu
 	_, c.tls = nc.(*tls.Conn)
 	c.log = srv.log.With("remote", nc.RemoteAddr().String())
 	c.setTransport(nc)
@@ -82,13 +90,11 @@ func (c *Conn) setTransport(t net.Conn) {
 		r = io.TeeReader(r, prefixWriter{w: d, prefix: "C: "})
 		w.debug = prefixWriter{w: d, prefix: "S: "}
 	}
+	c.src.r = r
 	if c.br == nil {
-		// Small: it is held for the connection's life, idle included;
-		// literals larger than it are read around it.
-		c.br = bufio.NewReaderSize(r, readBufSize)
-	} else {
-		c.br.Reset(r)
+		c.br = readBufs.Get().(*bufio.Reader)
 	}
+	c.br.Reset(&c.src)
 	c.enc.setDst(w)
 }
 
@@ -149,6 +155,10 @@ func (c *Conn) serve() {
 		if v := recover(); v != nil {
 			c.log.Error("panic in IMAP connection", "panic", v)
 		}
+		c.drain()
+		// Not while NOTIFY's goroutine writes (notifyasync.go).
+		c.cmdMu.Lock()
+		defer c.cmdMu.Unlock()
 		c.mu.Lock()
 		s := c.session
 		c.session = nil
@@ -171,17 +181,9 @@ func (c *Conn) serve() {
 	c.session = s
 	c.mu.Unlock()
 
-	c.enc.lock()
-	c.enc.raw("* OK [CAPABILITY")
-	for _, cp := range c.caps() {
-		c.enc.sp().raw(string(cp))
-	}
-	c.enc.raw("] ").raw(c.srv.greeting()).crlf()
-	c.enc.flushLocked()
-	c.enc.unlock()
-
+	c.onWorker(c.greet)
 	for c.State() != imap.ConnStateLogout {
-		err := c.readCommand()
+		err := c.next()
 		c.mu.Lock()
 		bye := c.byeAfter
 		c.mu.Unlock()
@@ -198,8 +200,32 @@ func (c *Conn) serve() {
 	}
 }
 
+// greet sends the greeting.
+func (c *Conn) greet() error {
+	c.enc.lock()
+	defer c.enc.unlock()
+	c.enc.raw("* OK [CAPABILITY")
+	for _, cp := range c.caps() {
+		c.enc.sp().raw(string(cp))
+	}
+	c.enc.raw("] ").raw(c.srv.greeting()).crlf()
+	return c.enc.flushLocked()
+}
+
 func isNetClosed(err error) bool {
 	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// next waits for the client and runs its next command, or ends IDLE.
+func (c *Conn) next() error {
+	c.waitDeadline()
+	if err := c.waitInput(); err != nil {
+		return err
+	}
+	if c.idling != nil {
+		return c.onWorker(c.endIdle)
+	}
+	return c.onWorker(c.readCommand)
 }
 
 // waitDeadline sets the read deadline for the next command.
@@ -225,6 +251,9 @@ type command struct {
 	ok     *imap.StatusResponse
 	done   bool
 	noPoll bool
+	// suspended means the command goes on after its handler returned
+	// (IDLE waiting for DONE): it answers and reports itself.
+	suspended bool
 }
 
 // readCommand reads and runs one command.
@@ -237,6 +266,8 @@ func (c *Conn) readCommand() error {
 		return err
 	}
 	c.lineDeadline()
+	c.beginCommand()
+	defer c.endCommand()
 	if b == '\r' || b == '\n' {
 		// An empty line: ignored, as Dovecot does.
 		return p.crlf()
@@ -277,8 +308,16 @@ func (c *Conn) readCommand() error {
 	if err := c.checkState(h.states); err != nil {
 		return c.reply(p, tag, cmd.name, err)
 	}
+	if line := c.concurrentLine(cmd); line != nil {
+		c.startConcurrent(h, cmd, line)
+		return nil
+	}
+	c.drain()
 	start := time.Now()
 	err = c.run(h, cmd)
+	if cmd.suspended && err == nil {
+		return nil
+	}
 	if hook := c.srv.opts.CommandDone; hook != nil {
 		hook(cmd.name, time.Since(start), outcome(cmd.name, err))
 	}
@@ -317,13 +356,16 @@ func (c *Conn) run(h handler, cmd *command) (err error) {
 	if err := h.fn(c, cmd); err != nil {
 		return err
 	}
-	if cmd.done {
+	if cmd.done || cmd.suspended {
 		return nil
 	}
 	if !cmd.noPoll {
 		if err := c.poll(cmd.name); err != nil {
 			return err
 		}
+	}
+	if err := c.flushNotify(pushNone); err != nil {
+		return err
 	}
 	resp := cmd.ok
 	if resp == nil {
@@ -339,6 +381,7 @@ func (c *Conn) reply(p *parser, tag, name string, err error) error {
 	if err == nil {
 		return nil
 	}
+	c.drain()
 	if isFatal(err) {
 		if errors.Is(err, errLineTooLong) {
 			c.Bye("Command line too long")
@@ -484,7 +527,7 @@ func (c *Conn) poll(name string) error {
 	case "FETCH", "STORE", "SEARCH", "SORT", "THREAD":
 		allowExpunge = false
 	}
-	return c.session.Poll(&UpdateWriter{c: c, allowExpunge: allowExpunge}, allowExpunge)
+	return c.pollSelected(c.session, allowExpunge)
 }
 
 // prefixWriter writes each chunk to w after a prefix (the wire trace).

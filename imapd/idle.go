@@ -17,6 +17,9 @@ func handleIdle(c *Conn, cmd *command) error {
 	if err := cmd.p.crlf(); err != nil {
 		return err
 	}
+	if set := c.notifySet(); set != nil && set.Selected != nil && c.State() == imap.ConnStateSelected {
+		return idleNotify(c, cmd)
+	}
 	if s, ok := c.session.(SessionIdleFunc); ok {
 		return idleFunc(c, cmd, s)
 	}
@@ -36,8 +39,12 @@ func handleIdle(c *Conn, cmd *command) error {
 		w.idle.Store(true)
 		done <- c.session.Idle(w, stop)
 	}()
-	c.waitDeadline()
-	line, readErr := c.readLine()
+	var line string
+	var readErr error
+	c.idleUnlocked(func() {
+		c.waitDeadline()
+		line, readErr = c.readLine()
+	})
 	close(stop)
 	idleErr := <-done
 	if readErr != nil {
@@ -46,6 +53,11 @@ func handleIdle(c *Conn, cmd *command) error {
 	if idleErr != nil {
 		c.log.Debug("IDLE ended with an error", "err", idleErr)
 	}
+	return idleDone(cmd, line)
+}
+
+// idleDone ends IDLE with the client's line, which must be DONE.
+func idleDone(cmd *command, line string) error {
 	if !strings.EqualFold(strings.TrimSpace(line), "DONE") {
 		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Expected DONE"}
 	}
@@ -53,8 +65,8 @@ func handleIdle(c *Conn, cmd *command) error {
 	return nil
 }
 
-// idleFunc idles with a SessionIdleFunc: this goroutine waits for DONE
-// while the session writes updates from its own.
+// idleFunc idles with a SessionIdleFunc: the connection's goroutine waits
+// for DONE while the session writes updates from its own.
 func idleFunc(c *Conn, cmd *command, s SessionIdleFunc) error {
 	// The session starts idling before "+ idling" goes out, so that a
 	// client that has read it finds the session idling; the updates
@@ -69,16 +81,14 @@ func idleFunc(c *Conn, cmd *command, s SessionIdleFunc) error {
 		stop()
 		return err
 	}
-	c.waitDeadline()
-	line, readErr := c.readLine()
-	stop()
-	if readErr != nil {
-		return readErr
+	// DONE is waited for in the connection's loop (idlewait.go), where
+	// the goroutine's stack is shallow. NOTIFY's responses for other
+	// mailboxes go out meanwhile (endCommand leaves the selected
+	// mailbox's updates to the session while it idles).
+	c.suspendIdle(cmd, stop)
+	if c.notifySet() != nil {
+		c.notifyReady()
 	}
-	if !strings.EqualFold(strings.TrimSpace(line), "DONE") {
-		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Expected DONE"}
-	}
-	cmd.ok = &imap.StatusResponse{Type: imap.StatusResponseTypeOK, Text: "Idle completed"}
 	return nil
 }
 

@@ -48,6 +48,7 @@ func handleSelect(c *Conn, cmd *command) error {
 	// A backend may set opts.ReadOnly: a mailbox it cannot write.
 	c.setReadOnly(opts.ReadOnly)
 	c.writeSelectData(data)
+	c.exists.Store(data.NumMessages)
 	c.setState(imap.ConnStateSelected)
 	code := imap.ResponseCode("READ-WRITE")
 	if opts.ReadOnly {

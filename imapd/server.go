@@ -226,6 +226,18 @@ func (c *Conn) caps() []imap.Cap {
 			caps = append(caps, imap.Cap("THREAD="+string(alg)))
 		}
 	}
+	if q, ok := sess.(SessionQuota); ok && len(q.QuotaResources()) > 0 {
+		caps = append(caps, imap.CapQuota)
+		for _, r := range q.QuotaResources() {
+			caps = append(caps, imap.Cap("QUOTA=RES-"+string(r)))
+		}
+	}
+	if _, ok := sess.(SessionMetadata); ok {
+		caps = append(caps, imap.CapMetadata, imap.CapMetadataServer)
+	}
+	if _, ok := sess.(SessionNotify); ok {
+		caps = append(caps, "NOTIFY")
+	}
 	if al, ok := sess.(SessionAppendLimit); ok {
 		caps = append(caps, imap.Cap(fmt.Sprintf("APPENDLIMIT=%d", al.AppendLimit())))
 	}

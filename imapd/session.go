@@ -110,3 +110,43 @@ type SessionIdleFunc interface {
 type SessionID interface {
 	ClientID(fields map[string]string)
 }
+
+// QuotaResource is one resource of a quota root (RFC 9208 section 5): its
+// usage and limit, STORAGE in units of 1024 octets.
+type QuotaResource struct {
+	Name  imap.QuotaResourceType
+	Usage int64
+	Limit int64
+}
+
+// SessionQuota is a Session that supports QUOTA (RFC 9208) for the
+// resources QuotaResources names (QUOTA=RES-<name>; none: QUOTA is not
+// advertised, and the commands are answered as unknown). A session that offers
+// STORAGE answers STATUS DELETED-STORAGE, and one that offers MESSAGE
+// answers STATUS DELETED (section 4.2).
+type SessionQuota interface {
+	QuotaResources() []imap.QuotaResourceType
+	// QuotaRoots returns the quota roots of mailbox (none is a valid
+	// answer).
+	QuotaRoots(mailbox string) ([]string, error)
+	// Quota returns the limited resources of root; an *imap.Error (NO)
+	// when there is no such root.
+	Quota(root string) ([]QuotaResource, error)
+	// SetQuota changes root's limits, or refuses with an *imap.Error.
+	SetQuota(root string, limits map[imap.QuotaResourceType]int64) error
+}
+
+// SessionMetadata is a Session that supports METADATA and METADATA-SERVER
+// (RFC 5464): entries on mailboxes, and on the server (mailbox ""). The
+// engine parses and checks entry names (metadata.go) and hands them over
+// in lower case; it refuses a SETMETADATA over the session's limits while
+// reading it, before any value over them is read.
+type SessionMetadata interface {
+	MetadataLimits() MetadataLimits
+	// GetMetadata returns, for each of entries, the entry itself when it
+	// has a value and the entries below it down to depth, each list in
+	// name order.
+	GetMetadata(mailbox string, entries []string, depth MetadataDepth) ([][]MetadataEntry, error)
+	// SetMetadata sets every entry (a nil Value removes it), or none.
+	SetMetadata(mailbox string, entries []MetadataEntry) error
+}

@@ -18,6 +18,7 @@ type UpdateWriter struct {
 	c            *Conn
 	allowExpunge bool
 	idle         atomic.Bool // IDLE has begun: each update is flushed at once
+	newFrom      uint32      // the first sequence number an EXISTS of this writer announced; 0: none
 }
 
 func (w *UpdateWriter) end() error {
@@ -32,6 +33,7 @@ func (w *UpdateWriter) WriteExpunge(seqNum uint32) error {
 	if !w.allowExpunge {
 		return errNoExpunge
 	}
+	w.c.expunged()
 	e := &w.c.enc
 	e.lock()
 	defer e.unlock()
@@ -41,6 +43,9 @@ func (w *UpdateWriter) WriteExpunge(seqNum uint32) error {
 
 // WriteNumMessages writes "* n EXISTS".
 func (w *UpdateWriter) WriteNumMessages(n uint32) error {
+	if old := w.c.exists.Swap(n); n > old && w.newFrom == 0 {
+		w.newFrom = old + 1
+	}
 	e := &w.c.enc
 	e.lock()
 	defer e.unlock()
@@ -100,6 +105,7 @@ type ExpungeWriter struct {
 
 // WriteExpunge writes "* n EXPUNGE".
 func (w *ExpungeWriter) WriteExpunge(seqNum uint32) error {
+	w.c.expunged()
 	if w.silent {
 		return nil
 	}
@@ -125,6 +131,7 @@ func (w *MoveWriter) WriteCopyData(data *imap.CopyData) error {
 
 // WriteExpunge writes "* n EXPUNGE".
 func (w *MoveWriter) WriteExpunge(seqNum uint32) error {
+	w.c.expunged()
 	e := &w.c.enc
 	e.lock()
 	defer e.unlock()

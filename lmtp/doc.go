@@ -11,7 +11,8 @@
 //	250 2.0.0  delivered
 //	550 5.1.1  unknown user (at RCPT)
 //	452 4.3.1  the mail store is full (ENOSPC)
-//	552 5.2.2  the user's quota is exhausted (EDQUOT)
+//	552 5.2.2  the user's quota is exhausted: Maildir++ quota, or EDQUOT
+//	           (452 4.2.2 with Options.QuotaFullTempfail)
 //	552 5.3.4  the message exceeds the size limit
 //	451 4.3.0  any other failure (the MTA retries)
 //

@@ -25,8 +25,15 @@ import (
 // the socket path.
 func setup(t *testing.T, opts lmtp.Options) (*maildirtest.Server, string) {
 	t.Helper()
+	return setupWith(t, opts, maildirbackend.Options{})
+}
+
+// setupWith is setup with backend options.
+func setupWith(t *testing.T, opts lmtp.Options, bo maildirbackend.Options) (*maildirtest.Server, string) {
+	t.Helper()
 	s := maildirtest.NewServer(t, &maildirtest.Options{
-		Watch: watch.Options{MaxWatches: 1, PollInterval: time.Hour, SafetyInterval: -1},
+		Backend: bo,
+		Watch:   watch.Options{MaxWatches: 1, PollInterval: time.Hour, SafetyInterval: -1},
 	})
 	opts.Lookup = func(addr string) (string, string, error) {
 		if strings.EqualFold(addr, "alice@example.org") {

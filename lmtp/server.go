@@ -41,6 +41,10 @@ type Options struct {
 	// MaxMessageBytes bounds a message; a larger one is refused with
 	// 552 5.3.4. Zero means no bound.
 	MaxMessageBytes int64
+	// QuotaFullTempfail answers a recipient over quota with 452 4.2.2
+	// (the MTA retries) instead of 552 5.2.2 (a bounce), as Dovecot's
+	// quota_full_tempfail.
+	QuotaFullTempfail bool
 	// Hostname is the name in the greeting. "" means os.Hostname.
 	Hostname string
 	// Logger receives one line per delivery. Nil means slog.Default().

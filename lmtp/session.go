@@ -30,7 +30,6 @@ type session struct {
 var (
 	errUnknownUser = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "User doesn't exist"}
 	errNoSpace     = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage"}
-	errOverQuota   = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "Quota exceeded (mailbox is full)"}
 	errTooBig      = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
 	errLongLine    = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Line too long"}
 	errTempFail    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary internal failure"}
@@ -129,6 +128,9 @@ func (x *session) deliverOne(sp *spooled, rc recipient) error {
 		return nil
 	}
 	reply := deliveryReply(err)
+	if errors.Is(err, maildirbackend.ErrOverQuota) {
+		reply = x.overQuota()
+	}
 	x.s.log.Warn("lmtp: delivery failed", "user", rc.user, "rcpt", rc.to, "code", reply.Code, "err", err)
 	return reply
 }
@@ -136,8 +138,6 @@ func (x *session) deliverOne(sp *spooled, rc recipient) error {
 // deliveryReply maps a failure of Deliver to its LMTP reply.
 func deliveryReply(err error) *smtp.SMTPError {
 	switch {
-	case errors.Is(err, maildirbackend.ErrOverQuota):
-		return errOverQuota
 	case errors.Is(err, maildirbackend.ErrNoSpace):
 		return errNoSpace
 	case errors.Is(err, maildirbackend.ErrMessageTooBig):
@@ -149,4 +149,16 @@ func deliveryReply(err error) *smtp.SMTPError {
 // headerSafe drops line breaks from a value placed in a header.
 func headerSafe(s string) string {
 	return strings.NewReplacer("\r", "", "\n", "").Replace(s)
+}
+
+// overQuota is Dovecot's reply for a recipient over quota
+// (lmtp_local_rcpt_reply_overquota): permanent unless QuotaFullTempfail.
+// go-smtp puts "<rcpt> " first, as Dovecot's smtp_server_recipient_reply.
+func (x *session) overQuota() *smtp.SMTPError {
+	e := &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2},
+		Message: "Quota exceeded (mailbox for user is full)"}
+	if x.s.opts.QuotaFullTempfail {
+		e.Code, e.EnhancedCode = 452, smtp.EnhancedCode{4, 2, 2}
+	}
+	return e
 }

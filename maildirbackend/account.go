@@ -30,6 +30,9 @@ type account struct {
 	folders map[string]*folder // open folders by absolute path
 
 	subMu sync.Mutex // serialises subscriptions read-modify-write
+
+	quotaOnce  sync.Once
+	quotaState *accountQuota // see quota()
 }
 
 // acquire returns the open state of mailbox name, loading it if needed.

@@ -45,6 +45,13 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	content := bytes.ReplaceAll(imapmsg.ConvertBinaryParts(raw), []byte("\r\n"), []byte("\n"))
 	vsize := int64(len(content)) + int64(countBareLF(content))
 
+	done, err := s.acct.quota().reserve(f.mailbox, usage{Bytes: int64(len(content)), Count: 1}, false)
+	if err != nil {
+		return nil, err
+	}
+	stored := false
+	defer func() { done(stored) }()
+
 	std, kwNames := splitFlags(options.Flags)
 	f.mu.Lock()
 	kwMask, added, err := f.clientKeywordMaskLocked(kwNames, true)
@@ -71,6 +78,7 @@ func (s *Session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 		}
 		return nil, err
 	}
+	stored = true
 	return &imap.AppendData{UIDValidity: uidValidity, UID: uids[0]}, nil
 }
 
@@ -244,6 +252,7 @@ func (s *Session) CancelAppend(mailbox string, uids []imap.UID) error {
 	for _, uid := range uids {
 		cancel[uid] = true
 	}
-	_, err = f.expunge(nil, func(m *message) bool { return cancel[m.uid] })
+	_, freed, err := f.expunge(nil, func(m *message) bool { return cancel[m.uid] })
+	s.acct.quota().record(f.mailbox, freed.Negate())
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/maildir-imapd/maildir-imapd/imapd"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/quota"
 	"github.com/maildir-imapd/maildir-imapd/watch"
 )
 
@@ -80,6 +81,10 @@ type Options struct {
 	LoginTimeout time.Duration
 	// Metrics receives the backend's measurements. Nil means none.
 	Metrics Metrics
+	// NoFullTextIndex turns off the full-text index (maildir-imapd.fts in
+	// each folder's control directory) that SEARCH BODY and TEXT use:
+	// they then read every message.
+	NoFullTextIndex bool
 	// ControlDir returns the directory of the control files of the Maildir
 	// at root (Dovecot's mail_location option CONTROL=), laid out as
 	// Dovecot 2.3 does: dovecot-uidlist and dovecot-keywords of folder .A
@@ -88,9 +93,21 @@ type Options struct {
 	// for a root, keeps them in the Maildir. It must be safe for
 	// concurrent use.
 	ControlDir func(root string) string
+	// NotifyLimit bounds what one NOTIFY session holds (notify.go): the
+	// mailboxes it watches and the mailbox-list changes one report may
+	// carry; past it the session gets [NOTIFICATIONOVERFLOW]. Zero means
+	// DefaultNotifyLimit.
+	NotifyLimit int
+	// Quota returns the quota rules of the user whose Maildir is root
+	// (Dovecot's quota_rule), kept in its maildirsize file (quota.go). Nil,
+	// or nil rules, means no quota. It must be safe for concurrent use.
+	Quota func(root string) *quota.Rules
 	// SpecialUse maps mailbox names to their SPECIAL-USE attribute. Nil means
 	// the well-known names (Sent, Drafts, Trash, Junk, Archive, and others).
 	SpecialUse map[string]imap.MailboxAttr
+	// Metadata configures METADATA (RFC 5464, metadata.go): limits and
+	// the server's /shared entries.
+	Metadata MetadataOptions
 }
 
 // Metrics receives measurements from a [Backend]; the daemon's
@@ -133,8 +150,12 @@ func New(opts *Options) (*Backend, error) {
 	if b.opts.AppendLimit == 0 {
 		b.opts.AppendLimit = DefaultAppendLimit
 	}
+	b.opts.Metadata = b.opts.Metadata.withDefaults()
 	if b.opts.KeepaliveInterval <= 0 {
 		b.opts.KeepaliveInterval = 2 * time.Minute
+	}
+	if b.opts.NotifyLimit <= 0 {
+		b.opts.NotifyLimit = DefaultNotifyLimit
 	}
 	if b.opts.FolderLinger == 0 {
 		b.opts.FolderLinger = time.Minute

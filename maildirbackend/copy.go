@@ -90,6 +90,13 @@ func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string, move bool
 	}
 	defer s.acct.release(d)
 
+	admitted, err := s.admitTransfer(sel, uids, d.mailbox, move)
+	if err != nil {
+		return nil, nil, err
+	}
+	stored := false
+	defer func() { admitted(stored) }()
+
 	var (
 		done    []placement
 		kwAdded bool
@@ -137,6 +144,7 @@ func (s *Session) copyTo(sel *selection, uids []imap.UID, dest string, move bool
 		}
 		return nil, nil, err
 	}
+	stored = true
 	data := &imap.CopyData{UIDValidity: uidValidity}
 	for i, p := range done {
 		data.SourceUIDs.AddNum(p.srcUID)

@@ -46,7 +46,17 @@ var (
 // folder waits for a foreign dovecot-uidlist lock (30 s at most); the file
 // is in new/ by then.
 func (b *Backend) Deliver(root, mailbox string, r io.Reader) (string, error) {
-	name, path, m, err := deliver(b.keys, &b.opts, b.log, root, mailbox, r)
+	var q *accountQuota
+	if b.opts.Quota != nil && filepath.IsAbs(root) {
+		// The account's quota, shared with its IMAP sessions.
+		a, err := b.openAccount(root)
+		if err != nil {
+			return "", err
+		}
+		q = a.quota()
+		defer b.closeAccount(a)
+	}
+	name, path, m, err := deliver(b.keys, &b.opts, b.log, q, root, mailbox, r)
 	if err != nil {
 		return "", err
 	}
@@ -71,12 +81,22 @@ func Deliver(root, mailbox string, r io.Reader, opts *Options) (string, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	name, _, _, err := deliver(newKeyGen(), &o, log, root, mailbox, r)
+	var q *accountQuota
+	if o.Quota != nil && filepath.IsAbs(root) {
+		root = filepath.Clean(root)
+		ctl := root
+		if o.ControlDir != nil && o.ControlDir(root) != "" {
+			ctl = o.ControlDir(root)
+		}
+		names := namer{root: root, prefix: o.Prefix, utf8: o.UTF8FolderNames, ctl: ctl}
+		q = newAccountQuota(names, ctl, rulesOf(&o, root), log)
+	}
+	name, _, _, err := deliver(newKeyGen(), &o, log, q, root, mailbox, r)
 	return name, err
 }
 
 // deliver stores one message and returns its mailbox, folder and file.
-func deliver(keys *keyGen, opts *Options, log *slog.Logger, root, mailbox string, r io.Reader) (string, string, *message, error) {
+func deliver(keys *keyGen, opts *Options, log *slog.Logger, q *accountQuota, root, mailbox string, r io.Reader) (string, string, *message, error) {
 	if !filepath.IsAbs(root) {
 		return "", "", nil, errors.New("deliver: maildir path is not absolute")
 	}
@@ -85,7 +105,17 @@ func deliver(keys *keyGen, opts *Options, log *slog.Logger, root, mailbox string
 	if _, err := ensureFolderDirs(path, name == inboxName); err != nil {
 		return "", "", nil, fmt.Errorf("deliver to %s: %w", name, deliveryError(err))
 	}
-	m, err := writeDelivery(keys, path, r, int64(opts.AppendLimit))
+	admit := func(int64) (func(bool), error) { return func(bool) {}, nil }
+	if q != nil {
+		admit = func(size int64) (func(bool), error) {
+			done, err := q.reserve(name, usage{Bytes: size, Count: 1}, true)
+			if errors.Is(err, errOverQuota) {
+				err = fmt.Errorf("%w: Maildir++ quota", ErrOverQuota)
+			}
+			return done, err
+		}
+	}
+	m, err := writeDelivery(keys, path, r, int64(opts.AppendLimit), admit)
 	if err != nil {
 		return "", "", nil, fmt.Errorf("deliver to %s: %w", name, err)
 	}
@@ -113,8 +143,10 @@ func deliveryFolder(names *namer, mailbox string, log *slog.Logger) (name, path 
 }
 
 // writeDelivery writes the message of r into folder's tmp/, then new/, and
-// returns it. limit bounds its size on the wire.
-func writeDelivery(keys *keyGen, folder string, r io.Reader, limit int64) (*message, error) {
+// returns it. limit bounds its size on the wire. admit is asked, with the
+// size written, whether the quota takes it, before the file goes into new/
+// (as Dovecot checks the quota when the save finishes).
+func writeDelivery(keys *keyGen, folder string, r io.Reader, limit int64, admit func(size int64) (func(stored bool), error)) (*message, error) {
 	tmp := filepath.Join(folder, "tmp", keys.next(-1, -1))
 	file, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -133,9 +165,14 @@ func writeDelivery(keys *keyGen, folder string, r io.Reader, limit int64) (*mess
 	}
 	now := time.Now()
 	m := &message{fsize: size, vsize: size + lines, mtime: now.Unix(), inNew: true}
+	done := func(bool) {}
+	if err == nil {
+		done, err = admit(size)
+	}
 	if err == nil {
 		m.key = keys.next(m.fsize, m.vsize)
 		err = os.Rename(tmp, filepath.Join(folder, m.rel()))
+		done(err == nil)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -32,6 +32,11 @@
 // index files (dovecot.index*, dovecot.list.index*) are never read, written
 // or deleted.
 //
+// With Options.Quota, maildirsize (Maildir++ quota, as Courier and Dovecot's
+// maildir quota keep it) in the root, or in the CONTROL= directory: a line
+// appended per change, the file recalculated and renamed over when it must
+// be (quota.go, internal/maildirsize).
+//
 // With Options.ControlDir (Dovecot's CONTROL=), dovecot-uidlist,
 // dovecot-keywords and maildir-imapd.cache live in <control>/.INBOX and
 // <control>/.<folder>, and

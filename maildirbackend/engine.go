@@ -21,6 +21,7 @@ var (
 	_ imapd.SessionUnauthenticate = (*EngineSession)(nil)
 	_ imapd.SessionAppendLimit    = (*EngineSession)(nil)
 	_ imapd.SessionMultiAppend    = (*EngineSession)(nil)
+	_ imapd.SessionMetadata       = (*EngineSession)(nil)
 )
 
 // List implements imapd.Session.
@@ -114,3 +115,5 @@ func (s *EngineSession) StartIdle(w *imapd.UpdateWriter) (stop func(), err error
 	}
 	return sel.view.IdleFunc(w, s.b.opts.KeepaliveInterval, keepalive, fail)
 }
+
+var _ imapd.SessionNotify = (*EngineSession)(nil)

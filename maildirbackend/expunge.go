@@ -41,9 +41,10 @@ func (s *Session) expungeCmd(w expungeWriter, uids *imap.UIDSet) error {
 			named[uid] = true
 		}
 	}
-	seqs, err := sel.f.expunge(sel.view, func(m *message) bool {
+	seqs, freed, err := sel.f.expunge(sel.view, func(m *message) bool {
 		return m.flags.std&flagDeleted != 0 && (uids == nil || uids.Contains(m.uid) || named[m.uid])
 	})
+	s.acct.quota().record(sel.f.mailbox, freed.Negate())
 	for _, seq := range seqs {
 		if werr := w.WriteExpunge(seq); werr != nil {
 			return werr
@@ -54,18 +55,19 @@ func (s *Session) expungeCmd(w expungeWriter, uids *imap.UIDSet) error {
 
 // expunge unlinks the files of the messages pick selects and returns the
 // sequence numbers they had in view from, highest first, ready to be written
-// as EXPUNGE responses.
-func (f *folder) expunge(from *idle.View, pick func(*message) bool) ([]uint32, error) {
+// as EXPUNGE responses, and what the removed files held (for the quota).
+func (f *folder) expunge(from *idle.View, pick func(*message) bool) ([]uint32, usage, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	gone, err := f.unlinkLocked(pick)
-	return f.forgetLocked(from, gone), err
+	gone, freed, err := f.unlinkLocked(pick)
+	return f.forgetLocked(from, gone), freed, err
 }
 
 // unlinkLocked removes the files of picked messages. A file that vanished is
 // looked up again after a sync: gone if expunged, kept if it was renamed.
-func (f *folder) unlinkLocked(pick func(*message) bool) (map[imap.UID]bool, error) {
+func (f *folder) unlinkLocked(pick func(*message) bool) (map[imap.UID]bool, usage, error) {
 	gone := make(map[imap.UID]bool)
+	var freed usage
 	var victims []*message
 	for _, m := range f.msgs {
 		if pick(m) {
@@ -74,24 +76,29 @@ func (f *folder) unlinkLocked(pick func(*message) bool) (map[imap.UID]bool, erro
 	}
 	resynced := false
 	for _, m := range victims {
+		size := f.quotaSize(m)
 		err := os.Remove(filepath.Join(f.path, m.rel()))
 		if errors.Is(err, fs.ErrNotExist) && !resynced {
 			resynced = true
 			uid := m.uid
 			if err := f.syncLocked(); err != nil {
-				return gone, err
+				return gone, freed, err
 			}
 			if m = f.byUIDLocked(uid); m == nil || !pick(m) {
 				continue
 			}
+			size = f.quotaSize(m)
 			err = os.Remove(filepath.Join(f.path, m.rel()))
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return gone, mapFSError(fmt.Errorf("remove message: %w", err))
+			return gone, freed, mapFSError(fmt.Errorf("remove message: %w", err))
+		}
+		if err == nil {
+			freed = freed.Add(usage{Bytes: size, Count: 1})
 		}
 		gone[m.uid] = true
 	}
-	return gone, nil
+	return gone, freed, nil
 }
 
 // forgetLocked drops messages from the state, tells the views, and returns

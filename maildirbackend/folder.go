@@ -72,6 +72,8 @@ type folder struct {
 	pruning   bool       // a prune step runs (cacheprune.go)
 	prunedAt  time.Time  // when the last one started
 
+	fts ftsState // the full-text index (ftsfolder.go)
+
 	watchMu sync.Mutex
 	sub     *watch.Subscription
 	syncing atomic.Bool    // a drain goroutine runs
@@ -115,6 +117,7 @@ func (f *folder) open() error {
 	}
 	f.mu.Unlock()
 	f.cleanTmpIfDue()
+	f.ftsKick()
 	return f.startWatching()
 }
 
@@ -320,6 +323,9 @@ func (f *folder) appendLocked(m *message) {
 	if m.uid >= f.uidNext {
 		f.uidNext = m.uid + 1
 	}
+	if f.loaded {
+		f.ftsKick() // index the new message
+	}
 }
 
 func (f *folder) uidsLocked() []imap.UID {
@@ -384,6 +390,7 @@ func (f *folder) stopWatching() {
 	}
 	sub.Close()
 	f.syncs.Wait()
+	f.ftsStop()
 	f.mu.Lock()
 	if f.recheck != nil {
 		f.recheck.Stop()

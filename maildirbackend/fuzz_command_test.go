@@ -29,6 +29,8 @@ func FuzzCommandLine(f *testing.F) {
 		"a COPY 1 \"\"",
 		"a RENAME INBOX INBOX",
 		"a ID (\"name\" \"x\")",
+		"a NOTIFY SET STATUS (selected (MessageNew (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)]) MessageExpunge)) (subtree (INBOX X) (MessageNew MessageExpunge FlagChange MailboxName))",
+		"a NOTIFY SET (personal (MessageNew (UID) MessageExpunge)) (mailboxes {1}\r\nX NONE)",
 		strings.Repeat("(", 200),
 	} {
 		f.Add(seed)

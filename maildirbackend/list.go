@@ -149,13 +149,18 @@ func (s *Session) loadTree(subs bool) (*mailboxTree, error) {
 // every directory entry that is a Maildir++ folder, INBOX excluded. Of two
 // spellings of one name (modified UTF-7 and UTF-8) the first read wins.
 func (s *Session) folders() (map[string]string, error) {
-	ents, err := os.ReadDir(s.acct.root)
+	return s.acct.names.folderDirs()
+}
+
+// folderDirs is [Session.folders] for the root of n.
+func (n *namer) folderDirs() (map[string]string, error) {
+	ents, err := os.ReadDir(n.root)
 	if err != nil {
 		return nil, mapFSError(fmt.Errorf("list maildir root: %w", err))
 	}
 	dirs := make(map[string]string, len(ents))
 	for _, e := range ents {
-		name, ok := s.acct.names.mailboxName(e.Name())
+		name, ok := n.mailboxName(e.Name())
 		if !ok || dirs[name] != "" {
 			continue
 		}
@@ -165,7 +170,7 @@ func (s *Session) folders() (map[string]string, error) {
 		if !e.IsDir() {
 			continue
 		}
-		dirs[name] = filepath.Join(s.acct.root, e.Name())
+		dirs[name] = filepath.Join(n.root, e.Name())
 	}
 	return dirs, nil
 }

@@ -224,6 +224,7 @@ func (s *Session) Delete(name string) error {
 	}
 	s.acct.retire(path, false)
 	s.acct.removeControl(path)
+	s.acct.quotaDeleted(name, trash)
 	if err := os.RemoveAll(trash); err != nil {
 		// The folder is already gone from the tree; the next delete
 		// removes the rest.

@@ -1,9 +1,7 @@
 package maildirbackend
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"sort"
@@ -12,8 +10,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-
-	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapmsg"
 )
 
 // Search evaluates every RFC 9051 search key over the client's view. Flag,
@@ -33,7 +29,22 @@ func (s *Session) search(byUID bool, criteria *imap.SearchCriteria, options *ima
 	}
 	q := sel.compile(criteria)
 	uids := sel.view.UIDs()
-	flags, kwBits := sel.f.flagTable(uids, sel)
+	flags, kwBits, keys := sel.f.flagTable(uids, sel)
+	plan := sel.f.planContent(criteria, keys)
+	ctx, stop := s.commandContext()
+	defer stop()
+	matched, err := runSearch(ctx, len(uids), func(i int) (bool, error) {
+		c := &candidate{f: sel.f, uid: uids[i], seq: uint32(i + 1), flags: flags[i], kwBits: kwBits, plan: plan, doc: plan.doc(i)}
+		defer c.close()
+		r, err := c.eval(q, false)
+		if err == nil && r == unknown {
+			r, err = c.eval(q, true)
+		}
+		return r == yes, err
+	})
+	if err != nil {
+		return nil, err
+	}
 	var (
 		data   imap.SearchData
 		seqSet imap.SeqSet
@@ -41,17 +52,11 @@ func (s *Session) search(byUID bool, criteria *imap.SearchCriteria, options *ima
 		hits   []imap.UID
 	)
 	for i, uid := range uids {
-		c := &candidate{f: sel.f, uid: uid, seq: uint32(i + 1), flags: flags[i], kwBits: kwBits}
-		ok, err := c.match(q)
-		c.close()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
+		if !matched[i] {
 			continue
 		}
 		hits = append(hits, uid)
-		num := c.seq
+		num := uint32(i + 1)
 		if byUID {
 			num = uint32(uid)
 		}
@@ -275,15 +280,20 @@ type candidate struct {
 
 	flags  *flagSet          // nil: expunged on disk
 	kwBits map[string]uint32 // lower-case keyword name to its bit
+
+	plan *contentPlan // the program's BODY and TEXT keys
+	doc  int64        // its full-text index document; -1: not indexed
+	hits []bool       // per content key of plan, once the file was read
 }
 
-// flagTable returns the flags of each UID (nil when gone) and the folder's
-// keyword bits, read under one lock: flag keys then cost no lock and no
-// allocation per message.
-func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[string]uint32) {
+// flagTable returns the flags of each UID (nil when gone), the folder's
+// keyword bits and each UID's key ("" when gone), read under one lock:
+// flag keys then cost no lock and no allocation per message.
+func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[string]uint32, []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]*flagSet, len(uids))
+	keys := make([]string, len(uids))
 	sets := make([]flagSet, len(uids)) // one allocation, not one per message
 	j := 0
 	for i, uid := range uids {
@@ -294,6 +304,7 @@ func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[str
 			sets[i] = f.msgs[j].flags
 			sets[i].recent = sel.recent[uid]
 			out[i] = &sets[i]
+			keys[i] = f.msgs[j].key
 		}
 	}
 	kw := make(map[string]uint32)
@@ -302,7 +313,7 @@ func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[str
 			kw[strings.ToLower(name)] = 1 << i
 		}
 	}
-	return out, kw
+	return out, kw, keys
 }
 
 // hasFlag reports whether the message has flag fl (\Recent as this
@@ -384,136 +395,6 @@ func (c *candidate) close() {
 		c.file.Close()
 		c.file = nil
 	}
-}
-
-func (c *candidate) match(q *query) (bool, error) {
-	for i := range q.sets {
-		if !q.sets[i].contains(c.seq, c.uid) {
-			return false, nil
-		}
-	}
-	cr := q.c
-	if len(cr.Flag) > 0 || len(cr.NotFlag) > 0 {
-		if c.flags == nil {
-			return false, nil
-		}
-		for _, fl := range cr.Flag {
-			if !c.hasFlag(fl) {
-				return false, nil
-			}
-		}
-		for _, fl := range cr.NotFlag {
-			if c.hasFlag(fl) {
-				return false, nil
-			}
-		}
-	}
-	if cr.Larger != 0 || cr.Smaller != 0 || !cr.Since.IsZero() || !cr.Before.IsZero() ||
-		!cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
-		if err := c.fill(cr); err != nil {
-			return false, err
-		}
-		if c.gone {
-			return false, nil
-		}
-		sn := c.snapshot()
-		if cr.Larger != 0 && sn.vsize <= cr.Larger {
-			return false, nil
-		}
-		if cr.Smaller != 0 && sn.vsize >= cr.Smaller {
-			return false, nil
-		}
-		if !matchDate(time.Unix(sn.mtime, 0).UTC(), cr.Since, cr.Before) {
-			return false, nil
-		}
-		if !cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
-			var sent time.Time
-			if sn.content != nil {
-				sent = sn.content.sum.Envelope.Date
-			}
-			if sent.IsZero() {
-				// No Date: (or one that does not parse) is the
-				// epoch, 1-Jan-1970, as in Dovecot.
-				sent = time.Unix(0, 0).UTC()
-			}
-			if !matchDate(sent, cr.SentSince, cr.SentBefore) {
-				return false, nil
-			}
-		}
-	}
-	for _, h := range cr.Header {
-		if strings.EqualFold(h.Key, "Subject") {
-			// A client's header listing cached the envelope: answer
-			// SUBJECT from it, without opening the file.
-			if ok, answered := imapmsg.MatchSubject(c.snapshot().summary(), h.Value); answered {
-				if !ok {
-					return false, nil
-				}
-				continue
-			}
-		}
-		var r io.Reader
-		if fields := c.f.cachedFieldsOf(c.snapshot(), h.Key); fields != nil {
-			r = bytes.NewReader(imapmsg.HeaderFieldsMessage(fields))
-		} else {
-			file, err := c.open()
-			if err != nil || c.gone {
-				return false, err
-			}
-			r = io.NewSectionReader(file, 0, 1<<62)
-		}
-		ok, err := imapmsg.MatchHeader(r, h.Key, h.Value)
-		if err != nil || !ok {
-			return false, err
-		}
-	}
-	if len(cr.Body) > 0 || len(cr.Text) > 0 {
-		if ok, err := c.matchContent(cr); err != nil || !ok {
-			return false, err
-		}
-	}
-	for _, n := range q.not {
-		ok, err := c.match(n)
-		if err != nil || ok {
-			return false, err
-		}
-	}
-	for _, or := range q.or {
-		ok, err := c.match(or[0])
-		if err != nil {
-			return false, err
-		}
-		if !ok {
-			if ok, err = c.match(or[1]); err != nil || !ok {
-				return false, err
-			}
-		}
-	}
-	return true, nil
-}
-
-// matchContent evaluates the BODY and TEXT keys of cr, streaming the file
-// through the cached MIME structure.
-func (c *candidate) matchContent(cr *imap.SearchCriteria) (bool, error) {
-	if err := c.fillNeeds(needTree); err != nil || c.gone {
-		return false, err
-	}
-	file, err := c.open()
-	if err != nil || c.gone {
-		return false, err
-	}
-	p := c.snapshot().content.parsed
-	for _, v := range cr.Body {
-		if ok, err := p.MatchBody(file, v); err != nil || !ok {
-			return false, err
-		}
-	}
-	for _, v := range cr.Text {
-		if ok, err := p.MatchText(file, v); err != nil || !ok {
-			return false, err
-		}
-	}
-	return true, nil
 }
 
 // matchDate compares dates only, ignoring time and zone (RFC 3501 6.4.4).

@@ -29,10 +29,11 @@ type Session struct {
 	// goroutine, which may still start while Close runs.
 	selMu sync.Mutex
 
-	failures    int         // failed logins on this connection
-	releaseUser func()      // gives back the user+IP slot; nil when not logged in
-	loginTimer  *time.Timer // see startLoginTimer; may be nil
-	authed      atomic.Bool // read by the login timer
+	failures    int                      // failed logins on this connection
+	releaseUser func()                   // gives back the user+IP slot; nil when not logged in
+	loginTimer  *time.Timer              // see startLoginTimer; may be nil
+	authed      atomic.Bool              // read by the login timer
+	notify      atomic.Pointer[notifier] // NOTIFY (notify.go); nil when off
 }
 
 var (
@@ -103,6 +104,7 @@ func (s *Session) remote() string {
 
 // Close ends the session: it unselects and releases the account.
 func (s *Session) Close() error {
+	s.stopNotify()
 	s.stopLoginTimer()
 	s.releaseLogin()
 	s.unselect()
@@ -178,6 +180,7 @@ func (s *Session) Select(name string, options *imap.SelectOptions) (*imap.Select
 	s.selMu.Lock()
 	s.sel = sel
 	s.selMu.Unlock()
+	s.notify.Load().selected(sel)
 	return data, nil
 }
 
@@ -215,6 +218,7 @@ func (s *Session) unselect() {
 		return
 	}
 	sel, acct := s.sel, s.acct
+	s.notify.Load().selected(nil)
 	sel.view.Close()
 	leave := func() {
 		sel.f.dropRecentLocked(sel)

@@ -26,15 +26,25 @@ func (s *Session) Status(name string, options *imap.StatusOptions) (*imap.Status
 	if options.UIDValidity {
 		data.UIDValidity = f.uidValidity
 	}
-	if options.NumUnseen || options.NumDeleted {
+	if options.NumUnseen || options.NumDeleted || options.DeletedStorage {
 		var unseen, deleted uint32
+		var deletedBytes int64
 		for _, m := range f.msgs {
 			if m.flags.std&flagSeen == 0 {
 				unseen++
 			}
 			if m.flags.std&flagDeleted != 0 {
 				deleted++
+				if options.DeletedStorage {
+					deletedBytes += f.quotaSize(m)
+				}
 			}
+		}
+		if options.DeletedStorage {
+			// RFC 9208 section 4.2.2: what EXPUNGE would free, in the
+			// unit of the STORAGE resource (KiB, rounded up).
+			n := kib(deletedBytes)
+			data.DeletedStorage = &n
 		}
 		if options.NumUnseen {
 			data.NumUnseen = &unseen

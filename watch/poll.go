@@ -116,7 +116,7 @@ func (w *Watcher) check(poll, safety bool) {
 	// stat(2) without the lock: there may be thousands of folders.
 	now := time.Now()
 	for i := range jobs {
-		for j, d := range subdirs {
+		for j, d := range jobs[i].f.dirs {
 			jobs[i].sig[j] = statDir(filepath.Join(jobs[i].f.path, d), now)
 		}
 	}
@@ -134,11 +134,11 @@ func (w *Watcher) compare(jobs []checkJob) []*folderState {
 	defer w.mu.Unlock()
 	for _, job := range jobs {
 		f := job.f
-		if w.folders[f.path] != f {
+		if w.folders[f.key] != f {
 			continue // unsubscribed meanwhile
 		}
 		changed, replaced, back := false, false, f.lost
-		for j := range subdirs {
+		for j := range f.dirs {
 			old, cur := f.sig[j], job.sig[j]
 			if !old.same(cur) || (f.polls() && old.racy) {
 				changed = true
@@ -178,12 +178,12 @@ func (w *Watcher) rewatch(f *folderState) {
 	defer w.regMu.Unlock()
 
 	w.mu.Lock()
-	if w.closed || w.folders[f.path] != f {
+	if w.closed || w.folders[f.key] != f {
 		w.mu.Unlock()
 		return
 	}
 	need := 0
-	for i := range subdirs {
+	for i := range f.dirs {
 		if !f.watched[i] {
 			need++
 		}
@@ -195,7 +195,7 @@ func (w *Watcher) rewatch(f *folderState) {
 	}
 	// Forget the current watches: they may follow a moved directory.
 	var drop []string
-	for i, d := range subdirs {
+	for i, d := range f.dirs {
 		if f.watched[i] {
 			p := filepath.Join(f.path, d)
 			delete(w.dirs, p)
@@ -214,7 +214,7 @@ func (w *Watcher) rewatch(f *folderState) {
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i, d := range subdirs {
+	for i, d := range f.dirs {
 		if f.watched[i] {
 			w.dirs[filepath.Join(f.path, d)] = dirRef{f: f, i: i}
 			w.watches++

@@ -102,9 +102,11 @@ type Watcher struct {
 // folderState is the shared state of one subscribed Maildir folder; w.mu guards
 // every field but path.
 type folderState struct {
-	path      string // immutable
+	path      string   // immutable
+	key       string   // immutable: its key in Watcher.folders (path, or path with flatSuffix)
+	dirs      []string // immutable: the directories watched, relative to path: subdirs, or "" (SubscribeDir)
 	subs      []*Subscription
-	watched   [2]bool // subdirs[i] holds an inotify watch
+	watched   [2]bool // dirs[i] holds an inotify watch
 	polled    bool    // served by the poller (no, or lost, watches)
 	remote    string  // immutable: the network file system it is on ("nfs"), polled too; "" if local
 	lost      bool    // the kernel dropped a watch (directory removed or moved): re-add when back
@@ -113,7 +115,7 @@ type folderState struct {
 	eventSeen bool     // an event was delivered since the last safety check
 }
 
-// dirRef names one watched directory: subdirs[i] of f.
+// dirRef names one watched directory: dirs[i] of f.
 type dirRef struct {
 	f *folderState
 	i int
@@ -183,7 +185,7 @@ func newWatcher(opts *Options, fsw *fsnotify.Watcher, fswErr error) *Watcher {
 // directory, and returns [ErrClosed] after [Watcher.Close]. A folder that
 // cannot get inotify watches is polled; that is not an error.
 func (w *Watcher) Subscribe(folder string) (*Subscription, error) {
-	return w.subscribe(folder, nil)
+	return w.subscribe(folder, nil, false)
 }
 
 // SubscribeFunc is like Subscribe, but instead of signalling the Ready
@@ -192,10 +194,10 @@ func (w *Watcher) Subscribe(folder string) (*Subscription, error) {
 // that drains, so that an idle folder costs no goroutine at all. A call may
 // find an empty Batch.
 func (w *Watcher) SubscribeFunc(folder string, notify func()) (*Subscription, error) {
-	return w.subscribe(folder, notify)
+	return w.subscribe(folder, notify, false)
 }
 
-func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error) {
+func (w *Watcher) subscribe(folder string, notify func(), flat bool) (*Subscription, error) {
 	path, err := filepath.Abs(folder)
 	if err != nil {
 		return nil, fmt.Errorf("watch: subscribe %q: %w", folder, err)
@@ -213,7 +215,11 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 		return nil, fmt.Errorf("watch: subscribe %s: not a directory", path)
 	}
 
-	if s, f, stale, err := w.join(path, notify); err != nil || s != nil {
+	key, dirs := path, subdirs[:]
+	if flat {
+		key, dirs = path+flatSuffix, []string{""}
+	}
+	if s, f, stale, err := w.join(key, notify); err != nil || s != nil {
 		if stale {
 			// The folder was removed and created again while subscribed:
 			// follow the new directories now, not at the next poll.
@@ -230,7 +236,7 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 		w.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if f := w.folders[path]; f != nil {
+	if f := w.folders[key]; f != nil {
 		// Subscribed meanwhile; the check for replaced directories is
 		// the next subscriber's or the poller's.
 		s := newSubscription(w, f, notify)
@@ -242,15 +248,15 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 	switch {
 	case w.fsw == nil:
 		reason = w.fallback
-	case w.maxWatches > 0 && w.watches+len(subdirs) > w.maxWatches:
+	case w.maxWatches > 0 && w.watches+len(dirs) > w.maxWatches:
 		reason = fmt.Sprintf("MaxWatches (%d) reached", w.maxWatches)
 	}
 	w.mu.Unlock()
 
 	// The fsnotify calls run without w.mu; regMu keeps them ordered.
-	f := &folderState{path: path, remote: w.fsOf(path)}
+	f := &folderState{path: path, key: key, dirs: dirs, remote: w.fsOf(path)}
 	now := time.Now()
-	for i, d := range subdirs {
+	for i, d := range dirs {
 		f.sig[i] = statDir(filepath.Join(path, d), now)
 	}
 	var addErr error
@@ -265,13 +271,13 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// Close takes regMu too, so w.closed cannot have changed.
-	for i, d := range subdirs {
+	for i, d := range dirs {
 		if f.watched[i] {
 			w.dirs[filepath.Join(path, d)] = dirRef{f: f, i: i}
 			w.watches++
 		}
 	}
-	w.folders[path] = f
+	w.folders[key] = f
 	switch {
 	case errors.Is(addErr, fs.ErrNotExist):
 		// new/ or cur/ is missing: not a limit; watch it once it exists.
@@ -291,13 +297,13 @@ func (w *Watcher) subscribe(folder string, notify func()) (*Subscription, error)
 // join adds a subscription to the folder at path if it is subscribed
 // already, and reports whether its watches must be replaced (see
 // staleLocked). It returns a nil Subscription if the folder is new.
-func (w *Watcher) join(path string, notify func()) (s *Subscription, f *folderState, stale bool, err error) {
+func (w *Watcher) join(key string, notify func()) (s *Subscription, f *folderState, stale bool, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return nil, nil, false, ErrClosed
 	}
-	f = w.folders[path]
+	f = w.folders[key]
 	if f == nil {
 		return nil, nil, false, nil
 	}
@@ -315,7 +321,7 @@ func (w *Watcher) staleLocked(f *folderState) bool {
 	if f.lost {
 		return true
 	}
-	for i, d := range subdirs {
+	for i, d := range f.dirs {
 		if !f.watched[i] {
 			continue
 		}
@@ -326,13 +332,13 @@ func (w *Watcher) staleLocked(f *folderState) bool {
 	return false
 }
 
-// addWatches adds inotify watches on new/ and cur/ of f, all or none.
+// addWatches adds inotify watches on the directories of f, all or none.
 func (w *Watcher) addWatches(f *folderState) error {
-	for i, d := range subdirs {
+	for i, d := range f.dirs {
 		p := filepath.Join(f.path, d)
 		if err := w.fsw.Add(p); err != nil {
 			for j := range i {
-				w.removeWatch(filepath.Join(f.path, subdirs[j]))
+				w.removeWatch(filepath.Join(f.path, f.dirs[j]))
 				f.watched[j] = false
 			}
 			return err
@@ -385,9 +391,9 @@ func (w *Watcher) unsubscribe(s *Subscription) {
 		}
 	}
 	var drop []string
-	if len(f.subs) == 0 && w.folders[f.path] == f {
-		delete(w.folders, f.path)
-		for i, d := range subdirs {
+	if len(f.subs) == 0 && w.folders[f.key] == f {
+		delete(w.folders, f.key)
+		for i, d := range f.dirs {
 			if f.watched[i] {
 				p := filepath.Join(f.path, d)
 				delete(w.dirs, p)
@@ -528,7 +534,10 @@ func (w *Watcher) handleEvent(ev fsnotify.Event) {
 		return
 	}
 	ref.f.eventSeen = true
-	name := subdirs[ref.i] + "/" + filepath.Base(ev.Name)
+	name := filepath.Base(ev.Name)
+	if d := ref.f.dirs[ref.i]; d != "" {
+		name = d + "/" + name
+	}
 	for _, s := range ref.f.subs {
 		s.add(name)
 	}
@@ -538,7 +547,7 @@ func (w *Watcher) handleEvent(ev fsnotify.Event) {
 // folder's subscriptions to rescan.
 func (w *Watcher) lostWatchLocked(ref dirRef) {
 	f := ref.f
-	p := filepath.Join(f.path, subdirs[ref.i])
+	p := filepath.Join(f.path, f.dirs[ref.i])
 	delete(w.dirs, p)
 	if f.watched[ref.i] {
 		f.watched[ref.i] = false

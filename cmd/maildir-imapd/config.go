@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/maildir-imapd/maildir-imapd/imapd"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/quota"
 )
 
 // Defaults of the serve configuration, documented here once. Every field of
@@ -50,6 +53,7 @@ type Config struct {
 	UTF8FolderNames   bool          `toml:"utf8_folder_names"`   // new folder names in UTF-8 on disk
 	AppendLimit       uint32        `toml:"append_limit"`        // bytes; 0: the backend's default (64 MiB)
 	PollInterval      time.Duration `toml:"poll_interval"`       // watch fallback polling
+	FullTextIndex     bool          `toml:"full_text_index"`     // maildir-imapd.fts per folder for SEARCH BODY/TEXT
 	AllowInsecureAuth bool          `toml:"allow_insecure_auth"` // plaintext LOGIN on non-loopback listeners
 	DebugWire         bool          `toml:"debug_wire"`          // IMAP wire trace to stderr (shows passwords)
 	LogLevel          string        `toml:"log_level"`           // debug, info, warn, error
@@ -87,6 +91,20 @@ type Config struct {
 	LMTPListen         string `toml:"lmtp_listen"`
 	LMTPDetailMailbox  bool   `toml:"lmtp_detail_mailbox"` // user+detail into mailbox "detail" (Dovecot's lmtp_save_to_detail_mailbox)
 	RecipientDelimiter string `toml:"recipient_delimiter"` // separates user and detail in LMTP and deliver -a addresses
+	// ServerMetadata holds the server's METADATA entries (RFC 5464), as
+	// "/shared/name=value": /shared/admin (a URI such as
+	// mailto:postmaster@example.org), /shared/comment, or a vendor entry
+	// such as /shared/vendor/deltachat/irohrelay. Clients read them and
+	// cannot change them.
+	ServerMetadata []string `toml:"server_metadata"`
+
+	// Maildir++ quota (quota.go), in the terms of Dovecot's quota plugin.
+	// QuotaRule is every user's quota_rule, quota_rule2, ...; a user's
+	// extra fields of those names in the users file override them one by
+	// one. No rule at all (the default) means no quota.
+	QuotaRule         []string `toml:"quota_rule"`
+	QuotaGrace        string   `toml:"quota_grace"`         // deliveries may exceed the limit by this much; "" means 10%
+	QuotaFullTempfail bool     `toml:"quota_full_tempfail"` // over quota: LMTP 452 4.2.2 and deliver exit 75 instead of 552 5.2.2 and 77
 
 	// requireTLS refuses plaintext authentication even on loopback
 	// listeners. Tests use it to exercise the policy of public listeners on
@@ -97,12 +115,13 @@ type Config struct {
 // defaultConfig returns the configuration before the file and the flags.
 func defaultConfig() Config {
 	return Config{
-		Listen:       defaultListen,
-		ListenTLS:    defaultListenTLS,
-		MailLocation: defaultMailLocation,
-		PollInterval: defaultPollInterval,
-		LogLevel:     defaultLogLevel,
-		LogFormat:    defaultLogFormat,
+		Listen:        defaultListen,
+		ListenTLS:     defaultListenTLS,
+		MailLocation:  defaultMailLocation,
+		PollInterval:  defaultPollInterval,
+		FullTextIndex: true,
+		LogLevel:      defaultLogLevel,
+		LogFormat:     defaultLogFormat,
 
 		MaxConnectionsPerIP:  defaultMaxConnectionsPerIP,
 		MaxUserIPConnections: defaultMaxUserIPConnections,
@@ -139,6 +158,7 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 		return nil
 	})
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often folders without inotify are polled")
+	fs.BoolVar(&cfg.FullTextIndex, "full-text-index", cfg.FullTextIndex, "keep a trigram index per folder (maildir-imapd.fts) for SEARCH BODY and TEXT; false: scan every message")
 	fs.BoolVar(&cfg.AllowInsecureAuth, "allow-insecure-auth", cfg.AllowInsecureAuth, "allow LOGIN/AUTHENTICATE without TLS on non-loopback listeners")
 	fs.BoolVar(&cfg.DebugWire, "debug-wire", cfg.DebugWire, "write the IMAP wire trace to stderr (it shows passwords)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")
@@ -156,6 +176,10 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&cfg.LMTPListen, "lmtp-listen", cfg.LMTPListen, "LMTP `address`: a unix socket path, or a loopback host:port; empty disables")
 	fs.BoolVar(&cfg.LMTPDetailMailbox, "lmtp-detail-mailbox", cfg.LMTPDetailMailbox, "deliver user+detail@domain into mailbox detail when it exists (Dovecot's lmtp_save_to_detail_mailbox)")
 	fs.StringVar(&cfg.RecipientDelimiter, "recipient-delimiter", cfg.RecipientDelimiter, "separator of user and detail in recipient addresses")
+	repeatedFlag(fs, &cfg.QuotaRule, "quota-rule", "a Dovecot quota `rule` for every user, such as *:storage=1G (repeat for quota_rule2, ...)")
+	fs.StringVar(&cfg.QuotaGrace, "quota-grace", cfg.QuotaGrace, "how far a delivery may exceed the quota: `bytes` (with B, k, M, G) or a percentage (default 10%)")
+	fs.BoolVar(&cfg.QuotaFullTempfail, "quota-full-tempfail", cfg.QuotaFullTempfail, "answer a delivery over quota with a temporary failure (452 4.2.2) instead of 552 5.2.2")
+	listFlag(fs, &cfg.ServerMetadata, "server-metadata", "the server's METADATA entries: comma-separated `/shared/name=value` (/shared/admin, /shared/comment, /shared/vendor/...)")
 	return fs
 }
 
@@ -173,6 +197,20 @@ func listFlag(fs *flag.FlagSet, list *[]string, name, usage string) {
 				*list = append(*list, v)
 			}
 		}
+		return nil
+	})
+}
+
+// repeatedFlag defines a flag that may be repeated, each value one item of
+// list (no comma splitting: a quota rule may hold commas). Given, it
+// replaces the configuration file's list.
+func repeatedFlag(fs *flag.FlagSet, list *[]string, name, usage string) {
+	given := false
+	fs.Func(name, usage, func(s string) error {
+		if !given {
+			*list, given = nil, true
+		}
+		*list = append(*list, s)
 		return nil
 	})
 }
@@ -293,6 +331,9 @@ func (c *Config) validate() error {
 	if c.AuthFailureDelay < 0 {
 		bad("auth-failure-delay %v: must not be negative", c.AuthFailureDelay)
 	}
+	if _, err := quota.FromFields(c.QuotaRule, c.QuotaGrace, nil); err != nil {
+		errs = append(errs, err)
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert and tls-key must be given together")
 	}
@@ -319,6 +360,9 @@ func (c *Config) validate() error {
 
 	if c.LMTPListen != "" && !filepath.IsAbs(c.LMTPListen) && !isLoopbackAddr(c.LMTPListen) {
 		bad("lmtp-listen %q: want an absolute unix socket path or a loopback host:port (LMTP has no authentication)", c.LMTPListen)
+	}
+	if _, err := c.serverMetadata(); err != nil {
+		bad("server-metadata: %v", err)
 	}
 	if c.RecipientDelimiter == "" || strings.ContainsAny(c.RecipientDelimiter, "@ \t\r\n") {
 		bad("recipient-delimiter %q: want a character such as + or -", c.RecipientDelimiter)
@@ -394,4 +438,23 @@ func isLoopbackAddr(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// serverMetadata returns the entries of ServerMetadata by name.
+func (c *Config) serverMetadata() (map[string]string, error) {
+	m := make(map[string]string, len(c.ServerMetadata))
+	for _, kv := range c.ServerMetadata {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q: want /shared/name=value", kv)
+		}
+		if err := imapd.CheckMetadataEntryName(name); err != nil {
+			return nil, fmt.Errorf("%q: %w", name, err)
+		}
+		if !strings.HasPrefix(strings.ToLower(name), "/shared/") {
+			return nil, fmt.Errorf("%q: the server's entries are /shared (each user has its own /private ones)", name)
+		}
+		m[strings.ToLower(name)] = value
+	}
+	return m, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -215,5 +216,31 @@ func TestConfig_contribSamples(t *testing.T) {
 		if err := cfg.validate(); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
+	}
+}
+
+func TestConfig_serverMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		entries []string
+		want    map[string]string
+		bad     bool
+	}{
+		{"admin and vendor", []string{"/shared/admin=mailto:pm@example.org", "/Shared/Vendor/deltachat/irohrelay=https://r.example.org/?a=b"},
+			map[string]string{"/shared/admin": "mailto:pm@example.org", "/shared/vendor/deltachat/irohrelay": "https://r.example.org/?a=b"}, false},
+		{"no value", []string{"/shared/admin"}, nil, true},
+		{"private", []string{"/private/comment=x"}, nil, true},
+		{"bad name", []string{"/shared//x=y"}, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{ServerMetadata: tc.entries}
+			got, err := c.serverMetadata()
+			if (err != nil) != tc.bad {
+				t.Fatalf("err = %v, want bad %v", err, tc.bad)
+			}
+			if !tc.bad && !maps.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -82,15 +82,21 @@ func deliverMain(args []string, in io.Reader, logw io.Writer) error {
 	if mailbox == "" && cfg.LMTPDetailMailbox {
 		mailbox = detail
 	}
-	root, err := deliverRoot(cfg, name, logger)
+	locs := newMailLocations(cfg, logger)
+	root, err := deliverRoot(cfg, name, logger, locs)
 	if err != nil {
 		return err
 	}
 	got, err := maildirbackend.Deliver(root, mailbox, skipFromLine(in), &maildirbackend.Options{
 		Logger: logger, Prefix: cfg.Prefix, UTF8FolderNames: cfg.utf8Names(), AppendLimit: cfg.AppendLimit,
+		ControlDir: locs.controlDir, Quota: locs.quotaFunc(),
 	})
 	if err != nil {
-		return &exitError{code: deliverExitCode(err), err: err}
+		code := deliverExitCode(err)
+		if code == exNoPerm && cfg.QuotaFullTempfail {
+			code = exTempFail
+		}
+		return &exitError{code: code, err: err}
 	}
 	logger.Info("delivered", "user", name, "mailbox", got, "from", da.sender)
 	return nil
@@ -100,7 +106,7 @@ func deliverMain(args []string, in io.Reader, logw io.Writer) error {
 // the single user of the configuration, else as a system user (Postfix's
 // local(8) runs mailbox_command as the recipient) whose home expands
 // mail_location.
-func deliverRoot(cfg *Config, name string, logger *slog.Logger) (string, error) {
+func deliverRoot(cfg *Config, name string, logger *slog.Logger, locs *mailLocations) (string, error) {
 	if name == "" {
 		u, err := user.Current()
 		if err != nil {
@@ -109,7 +115,7 @@ func deliverRoot(cfg *Config, name string, logger *slog.Logger) (string, error) 
 		name = u.Username
 	}
 	if cfg.Users != "" || cfg.Maildir != "" {
-		lookup, err := newRecipientLookup(cfg, logger, newMailLocations(cfg, logger))
+		lookup, err := newRecipientLookup(cfg, logger, locs)
 		if err != nil {
 			return "", &exitError{code: exConfig, err: err}
 		}
@@ -130,7 +136,7 @@ func deliverRoot(cfg *Config, name string, logger *slog.Logger) (string, error) 
 		return "", &exitError{code: exTempFail, err: err}
 	}
 	uid, _ := strconv.Atoi(su.Uid)
-	root, err := newMailLocations(cfg, logger).maildir(&passwdfile.User{Name: su.Username, Home: su.HomeDir, UID: uid, GID: -1})
+	root, err := locs.maildir(&passwdfile.User{Name: su.Username, Home: su.HomeDir, UID: uid, GID: -1})
 	if err != nil {
 		return "", &exitError{code: exConfig, err: err}
 	}

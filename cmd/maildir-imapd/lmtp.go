@@ -75,6 +75,7 @@ func (d *daemon) startLMTP(cfg *Config) (func(), error) {
 		DetailMailbox:      cfg.LMTPDetailMailbox,
 		RecipientDelimiter: cfg.RecipientDelimiter,
 		MaxMessageBytes:    limit,
+		QuotaFullTempfail:  cfg.QuotaFullTempfail,
 		Logger:             d.log,
 	})
 	return func() {

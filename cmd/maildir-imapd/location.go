@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/passwdfile"
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/quota"
 )
 
 // mailLocations resolves users' Maildirs from Dovecot 2.3 mail locations
@@ -33,6 +34,12 @@ type mailLocations struct {
 
 	controls   sync.Map // Maildir root -> control directory
 	indexNoted sync.Map // user name -> true once its INDEX= was logged
+
+	usersFile  bool         // immutable: users come from a passwd-file (whose extra fields may give quotas)
+	quotaRule  []string     // immutable: the configuration's quota_rule, quota_rule2, ...
+	quotaGrace string       // immutable: quota_grace
+	quotas     sync.Map     // Maildir root -> *quota.Rules of its user (nil: none)
+	baseQuota  *quota.Rules // immutable: the configuration's rules alone (single user, system users)
 }
 
 // templateUser stands for any user when the template alone is checked.
@@ -57,7 +64,9 @@ func (c *Config) utf8Names() bool {
 // newMailLocations returns the resolver of cfg's users. It logs once that
 // an INDEX= of mail_location is ignored.
 func newMailLocations(cfg *Config, logger *slog.Logger) *mailLocations {
-	m := &mailLocations{template: cfg.MailLocation, utf8: cfg.utf8Names(), log: logger}
+	m := &mailLocations{template: cfg.MailLocation, utf8: cfg.utf8Names(), log: logger,
+		quotaRule: cfg.QuotaRule, quotaGrace: cfg.QuotaGrace, usersFile: cfg.Users != ""}
+	m.baseQuota, _ = quota.FromFields(cfg.QuotaRule, cfg.QuotaGrace, nil) // checked by validate
 	if loc, err := cfg.templateLocation(); err == nil && loc.Index != "" {
 		logger.Info("mail_location INDEX= is ignored: maildir-imapd keeps no Dovecot index and leaves its files alone",
 			"mail_location", cfg.MailLocation)
@@ -88,12 +97,27 @@ func (m *mailLocations) maildir(u *passwdfile.User) (string, error) {
 			m.log.Info("mail location INDEX= is ignored: maildir-imapd keeps no Dovecot index", "user", u.Name)
 		}
 	}
+	rules, err := quota.FromFields(m.quotaRule, m.quotaGrace, u.Extra)
+	if err != nil {
+		return "", fmt.Errorf("user %q: %w", u.Name, err)
+	}
+	m.quotas.Store(loc.Path, rules)
 	if loc.Control != "" {
 		m.controls.Store(loc.Path, loc.Control)
 	} else {
 		m.controls.Delete(loc.Path)
 	}
 	return loc.Path, nil
+}
+
+// quota is the backend's Options.Quota: the rules of the user whose
+// Maildir is root (set when the user logged in or was looked up), else the
+// configuration's.
+func (m *mailLocations) quota(root string) *quota.Rules {
+	if v, ok := m.quotas.Load(root); ok {
+		return v.(*quota.Rules)
+	}
+	return m.baseQuota
 }
 
 // controlDir is the backend's Options.ControlDir: the CONTROL= of the user
@@ -120,4 +144,14 @@ func checkLocation(loc *passwdfile.Location) error {
 		errs = append(errs, fmt.Errorf("option %q is not supported", o))
 	}
 	return errors.Join(errs...)
+}
+
+// quotaFunc returns quota as the backend's Options.Quota, or nil when no
+// user can have a quota: no rule in the configuration, and no users file
+// whose extra fields could give one.
+func (m *mailLocations) quotaFunc() func(root string) *quota.Rules {
+	if m.baseQuota == nil && !m.usersFile {
+		return nil
+	}
+	return m.quota
 }

@@ -148,12 +148,18 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start watcher: %w", err)
 	}
+	serverMetadata, err := cfg.serverMetadata()
+	if err != nil {
+		return nil, err
+	}
 	d.backend, err = maildirbackend.New(&maildirbackend.Options{
 		Logger:          logger,
 		Authenticate:    users.auth,
 		Prefix:          cfg.Prefix,
 		UTF8FolderNames: cfg.utf8Names(),
 		ControlDir:      locations.controlDir,
+		Quota:           locations.quotaFunc(),
+		NoFullTextIndex: !cfg.FullTextIndex,
 		AppendLimit:     cfg.AppendLimit,
 		Watcher:         d.watcher,
 
@@ -161,6 +167,7 @@ func startDaemon(cfg *Config, logger *slog.Logger) (_ *daemon, err error) {
 		MaxUserIPConns:   cfg.MaxUserIPConnections,
 		LoginTimeout:     cfg.LoginTimeout,
 		Metrics:          d.newMetrics(cfg),
+		Metadata:         maildirbackend.MetadataOptions{Server: serverMetadata},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start backend: %w", err)

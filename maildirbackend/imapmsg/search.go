@@ -12,7 +12,6 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/cases"
-	"golang.org/x/text/transform"
 )
 
 // wordDecoder decodes RFC 2047 encoded words with go-message's charset
@@ -141,37 +140,12 @@ func (p *Parsed) MatchText(src io.ReaderAt, value string) (bool, error) {
 }
 
 func (p *Parsed) match(src io.ReaderAt, value string, headers bool) (bool, error) {
-	needle := fold(value)
-	if needle == "" {
-		return true, nil
+	if headers {
+		_, hit, err := p.MatchAll(src, nil, []string{value})
+		return hit[0], err
 	}
-	return matchPart(src, p.root, needle, headers, true)
-}
-
-func matchPart(src io.ReaderAt, p *part, needle string, headers, isMessage bool) (bool, error) {
-	if headers && isMessage {
-		hdr := io.NewSectionReader(src, p.start, p.bodyStart-p.start)
-		all := func(string) bool { return true }
-		ok, err := eachField(hdr, all, func(f field) bool {
-			return strings.Contains(fold(f.name+": "+decodeHeader(unfold(f.value))), needle)
-		})
-		if ok || err != nil {
-			return ok, err
-		}
-	}
-	switch {
-	case p.multipart:
-		for _, c := range p.children {
-			if ok, err := matchPart(src, c, needle, headers, false); ok || err != nil {
-				return ok, err
-			}
-		}
-	case p.msg != nil:
-		return matchPart(src, p.msg, needle, headers, true)
-	case p.isText():
-		return containsFolded(textReader(src, p), needle)
-	}
-	return false, nil
+	hit, _, err := p.MatchAll(src, []string{value}, nil)
+	return hit[0], err
 }
 
 // textReader returns the text of a text part decoded to UTF-8, streaming.
@@ -192,35 +166,6 @@ func textReader(src io.ReaderAt, p *part) io.Reader {
 		return rd
 	}
 	return r
-}
-
-// containsFolded reports whether the case-folded text read from r
-// contains needle (already folded). It holds a 64 KiB window plus the
-// needle's length.
-func containsFolded(r io.Reader, needle string) (bool, error) {
-	fr := transform.NewReader(r, cases.Fold())
-	bp := chunks.Get().(*[]byte)
-	defer chunks.Put(bp)
-	keep := len(needle) - 1
-	win := make([]byte, 0, keep+len(*bp))
-	for {
-		n, err := fr.Read(*bp)
-		if n > 0 {
-			win = append(win, (*bp)[:n]...)
-			if bytes.Contains(win, []byte(needle)) {
-				return true, nil
-			}
-			if len(win) > keep {
-				win = append(win[:0], win[len(win)-keep:]...)
-			}
-		}
-		if err == io.EOF {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("imapmsg: reading message: %w", err)
-		}
-	}
 }
 
 // pushReader reads src through a streaming decoder that writes to buf.

@@ -201,7 +201,10 @@ func byUID(dir string) ([]diskMessage, error) {
 
 // rewriteUIDList rewrites dir's dovecot-uidlist without the records of
 // files that are gone, under dovecot-uidlist.lock, as another Dovecot
-// compacting it would.
+// compacting it would: its header's next UID is the one that Dovecot read,
+// above every record it read, dropped ones included (records appended
+// since the header was last written leave the header's N stale; dropping
+// the last of them must not lower the next UID).
 func rewriteUIDList(dir string, o mailOwner) (string, error) {
 	header, _, lines, err := uidList(dir)
 	if err != nil || header == "" {
@@ -216,15 +219,17 @@ func rewriteUIDList(dir string, o mailOwner) (string, error) {
 		line string
 	}
 	var recs []rec
+	maxUID := 0
 	for base, l := range lines {
+		n, _ := strconv.Atoi(strings.Fields(l)[0])
+		maxUID = max(maxUID, n)
 		if _, ok := files[base]; ok {
-			n, _ := strconv.Atoi(strings.Fields(l)[0])
 			recs = append(recs, rec{n, l})
 		}
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].uid < recs[j].uid })
 	var b strings.Builder
-	b.WriteString(header + "\n")
+	b.WriteString(nextUIDHeader(header, maxUID+1) + "\n")
 	for _, r := range recs {
 		b.WriteString(r.line + "\n")
 	}
@@ -250,4 +255,24 @@ func rewriteUIDList(dir string, o mailOwner) (string, error) {
 		return "", err
 	}
 	return "rewritten", os.Rename(lock, filepath.Join(dir, "dovecot-uidlist"))
+}
+
+// nextUIDHeader returns a version 3 dovecot-uidlist header line with its
+// N field raised to at least next.
+func nextUIDHeader(header string, next int) string {
+	f := strings.Fields(header)
+	found := false
+	for i, kv := range f {
+		if i == 0 || !strings.HasPrefix(kv, "N") {
+			continue
+		}
+		found = true
+		if n, err := strconv.Atoi(kv[1:]); err == nil && n < next {
+			f[i] = "N" + strconv.Itoa(next)
+		}
+	}
+	if !found && len(f) > 0 && f[0] == "3" {
+		f = append(f, "N"+strconv.Itoa(next))
+	}
+	return strings.Join(f, " ")
 }

@@ -64,6 +64,10 @@ var sbsOps = []sbsOp{
 	{name: "UID_SEARCH_UNSEEN", cmd: func(int) string { return "UID SEARCH UNSEEN" }, same: true},
 	{name: "FETCH_ENVELOPE", cmd: func(int) string { return "FETCH 1:* (ENVELOPE)" }, same: true},
 	{name: "UID_FETCH_100_BODY", cmd: bodyFetch, same: true},
+	// SEARCH BODY: a word in one message in a thousand (the index's
+	// case), and one in most messages (every candidate is read).
+	{name: "UID_SEARCH_BODY_rare", cmd: func(int) string { return "UID SEARCH BODY zqx1000" }, same: true},
+	{name: "UID_SEARCH_BODY_common", cmd: func(int) string { return "UID SEARCH BODY invoice" }, same: true},
 }
 
 // bodyFetch returns a UID FETCH of BODY.PEEK[] for 100 UIDs spread over
@@ -391,5 +395,9 @@ func sideBySideMessage(rng *rand.Rand, i int, date time.Time) string {
 		line += len(w)
 	}
 	sb.WriteString("\n")
+	if i%1000 == 0 {
+		// A rare word for SEARCH BODY (no rng: the rest stays as it was).
+		fmt.Fprintf(&sb, "tracking code ZQX%d\n", i)
+	}
 	return sb.String()
 }
