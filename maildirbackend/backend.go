@@ -133,6 +133,7 @@ type Backend struct {
 
 	mu       sync.Mutex
 	accounts map[string]*account // by Maildir root
+	caches   cacheTable          // open cache files (cachefile.go)
 	closed   bool
 }
 
@@ -250,6 +251,10 @@ func (b *Backend) Close() error {
 	for _, a := range accounts {
 		a.closeAll()
 	}
+	// The folders stop in goroutines; their cache files are written and
+	// closed here, before Close returns, so that the next process finds
+	// them complete and unlocked.
+	b.caches.closeAll()
 	if b.ownWatcher {
 		return b.watcher.Close()
 	}

@@ -193,7 +193,7 @@ func (d *folder) place(keys *keyGen, src *folder, sn *snapshot, move bool) (plac
 	}
 	nf := flagSet{std: std, kw: kwMask}
 	for attempt := 0; attempt < 4; attempt++ {
-		m := &message{key: key, fsize: sn.fsize, vsize: sn.vsize, mtime: sn.mtime, inNew: nf.empty(), parsed: sn.parsed}
+		m := &message{key: key, fsize: sn.fsize, vsize: sn.vsize, mtime: sn.mtime, inNew: nf.empty()}
 		if !m.inNew {
 			m.info, m.flags = nf.info(), nf
 		}

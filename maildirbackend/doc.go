@@ -18,6 +18,10 @@
 //     dovecot-uidlist.lock exactly as Dovecot does, so both servers can share
 //     a tree.
 //   - dovecot-keywords: the keyword of each file name letter a–z.
+//   - maildir-imapd.cache: our own cache of what messages' contents answer
+//     (ENVELOPE, BODYSTRUCTURE, RFC822.SIZE, the header fields clients
+//     list), a bbolt database keyed by message key (cachefile.go). It may be
+//     deleted at any time; a damaged or foreign one is replaced.
 //   - maildirfolder: created with every folder but INBOX.
 //   - maildir-imapd.index: our own (a bbolt file, internal/folderindex): the
 //     MODSEQ and last known flags of every UID, HIGHESTMODSEQ and the
@@ -38,7 +42,8 @@
 // be (quota.go, internal/maildirsize).
 //
 // With Options.ControlDir (Dovecot's CONTROL=), dovecot-uidlist,
-// dovecot-keywords and maildir-imapd.index live in <control>/.INBOX and <control>/.<folder>, and
+// dovecot-keywords, maildir-imapd.index and maildir-imapd.cache live in
+// <control>/.INBOX and <control>/.<folder>, and
 // subscriptions and dovecot-uidvalidity in <control>, as Dovecot 2.3 lays
 // them out; messages stay in the Maildir.
 package maildirbackend

@@ -19,7 +19,8 @@ import (
 
 // Fetch writes the requested data items. FLAGS, UID, INTERNALDATE and
 // RFC822.SIZE come from memory (a stat and a size count the first time);
-// ENVELOPE and BODYSTRUCTURE are parsed once per message and cached; body
+// ENVELOPE, BODYSTRUCTURE and the header fields clients list come from the
+// folder's memory or cache file, or are parsed once (fill.go); body
 // sections read the file.
 func (s *Session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
 	return s.fetch(goFetchWriter{w}, numSet, options)
@@ -55,7 +56,9 @@ func (s *Session) fetch(w fetchWriter, numSet imap.NumSet, options *imap.FetchOp
 	const chunk = 256
 	for len(uids) > 0 {
 		n := min(chunk, len(uids))
-		for _, sn := range sel.f.snapMany(uids[:n], sel) {
+		sns := sel.f.snapMany(uids[:n], sel)
+		sel.f.prefetch(sns, options)
+		for _, sn := range sns {
 			seq := sel.view.SeqNum(sn.uid)
 			if seq == 0 || (options.ChangedSince != 0 && sn.modseq <= options.ChangedSince) {
 				continue
@@ -112,7 +115,18 @@ type snapshot struct {
 	vsize  int64
 	mtime  int64
 	modseq uint64
-	parsed *imapmsg.Parsed
+	// content is the message's content as the snapshot was taken, then as
+	// fill found it; may be nil.
+	content *content
+	looked  bool // the cache file was read for it
+}
+
+// summary returns the message's summary, nil while unknown.
+func (sn *snapshot) summary() *imapmsg.Summary {
+	if sn.content == nil {
+		return nil
+	}
+	return sn.content.sum
 }
 
 // path is the message file's path, built only when a file is touched.
@@ -136,9 +150,12 @@ func (f *folder) snap(uid imap.UID) (snapshot, bool) {
 }
 
 func (f *folder) snapLocked(m *message) snapshot {
+	if m.content != nil {
+		m.content.used = true
+	}
 	return snapshot{
 		uid: m.uid, key: m.key, dir: f.path, inNew: m.inNew, info: m.info,
-		flags: f.imapFlagsLocked(m), fsize: m.fsize, vsize: m.vsize, mtime: m.mtime, parsed: m.parsed,
+		flags: f.imapFlagsLocked(m), fsize: m.fsize, vsize: m.vsize, mtime: m.mtime, content: m.content,
 		modseq: m.modseq,
 	}
 }
@@ -187,68 +204,6 @@ func wantsSections(options *imap.FetchOptions) bool {
 	return len(options.BodySection) > 0 || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
 }
 
-// maxCachedParsed bounds the parsed form a message keeps cached: a
-// message of thousands of MIME parts is parsed again when needed rather
-// than holding megabytes for as long as its folder is open.
-const maxCachedParsed = 256 << 10
-
-// fill computes what a FETCH needs and the cache lacks, and caches it.
-func (f *folder) fill(sn *snapshot, options *imap.FetchOptions) error {
-	needDate := (options.InternalDate) && sn.mtime == 0
-	needSize := options.RFC822Size && sn.vsize < 0
-	needParse := (options.Envelope || options.BodyStructure != nil ||
-		wantsSections(options) && !headerSectionsOnly(options)) && sn.parsed == nil
-	if !needDate && !needSize && !needParse {
-		return nil
-	}
-	if needDate && !needSize && !needParse {
-		// INTERNALDATE alone is a stat, never an open.
-		fi, err := os.Lstat(sn.path())
-		if errors.Is(err, fs.ErrNotExist) {
-			file, oerr := f.openMessage(sn) // renamed meanwhile: find it
-			if oerr != nil {
-				return oerr
-			}
-			fi, err = file.Stat()
-			file.Close()
-		}
-		if err != nil {
-			return fmt.Errorf("stat message: %w", err)
-		}
-		sn.mtime = fi.ModTime().Unix()
-	} else {
-		file, err := f.openMessage(sn)
-		if err != nil {
-			return err
-		}
-		defer file.Close()
-		fi, err := file.Stat()
-		if err != nil {
-			return fmt.Errorf("stat message: %w", err)
-		}
-		sn.mtime = fi.ModTime().Unix()
-		p, err := imapmsg.Parse(file)
-		if err != nil {
-			return fmt.Errorf("parse message: %w", err)
-		}
-		sn.vsize, sn.parsed = p.Size, p // parsed anyway: cache it
-	}
-	f.mu.Lock()
-	if m := f.byUIDLocked(sn.uid); m != nil && m.key == sn.key {
-		if sn.mtime != 0 {
-			m.mtime = sn.mtime
-		}
-		if m.vsize < 0 {
-			m.vsize = sn.vsize
-		}
-		if sn.parsed != nil && sn.parsed.MemSize() <= maxCachedParsed {
-			m.parsed = sn.parsed
-		}
-	}
-	f.mu.Unlock()
-	return nil
-}
-
 // computeSizes reads a message to learn its sizes. Called with f.mu held.
 func (f *folder) computeSizes(m *message) error {
 	file, err := openMessageFile(filepath.Join(f.path, m.rel()))
@@ -278,19 +233,29 @@ func (f *folder) fetchOne(w fetchWriter, seq uint32, sn snapshot, options *imap.
 		return err
 	}
 	var (
-		file   *os.File
-		parsed = sn.parsed
+		src    io.ReaderAt
+		parsed *imapmsg.Parsed
 	)
-	if wantsSections(options) {
-		var err error
-		if file, err = f.openMessage(&sn); errors.Is(err, fs.ErrNotExist) {
+	if ct := sn.content; ct != nil {
+		parsed = ct.parsed
+	}
+	if ct := sn.content; wantsSections(options) && ct != nil && ct.fields != nil && cachedFieldsOnly(options) {
+		// A client's header listing, from the cache: no file read.
+		msg := imapmsg.HeaderFieldsMessage(ct.fields)
+		src = bytes.NewReader(msg)
+		parsed = imapmsg.HeaderFieldsParsed(msg)
+	} else if wantsSections(options) {
+		file, err := f.openMessage(&sn)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("read message: %w", err)
 		}
 		defer file.Close()
+		src = file
 		if parsed == nil {
-			// A client's header listing: read the header block only.
+			// A header section of fields the cache does not keep: read
+			// the header block only.
 			if parsed, err = imapmsg.ParseHeader(file); err != nil {
 				return fmt.Errorf("read message header: %w", err)
 			}
@@ -324,12 +289,12 @@ func (f *folder) fetchOne(w fetchWriter, seq uint32, sn snapshot, options *imap.
 		rw.WriteRFC822Size(sn.vsize)
 	}
 	if options.Envelope {
-		rw.WriteEnvelope(sn.parsed.Envelope)
+		rw.WriteEnvelope(sn.content.sum.Envelope)
 	}
 	if options.BodyStructure != nil {
-		rw.WriteBodyStructure(sn.parsed.BodyStructure)
+		rw.WriteBodyStructure(sn.content.sum.BodyStructure)
 	}
-	if err := writeSections(rw, file, parsed, options); err != nil {
+	if err := writeSections(rw, src, parsed, options); err != nil {
 		rw.Close()
 		return err
 	}
@@ -339,7 +304,7 @@ func (f *folder) fetchOne(w fetchWriter, seq uint32, sn snapshot, options *imap.
 // writeSections streams the BODY[], BINARY[] and BINARY.SIZE[] items from
 // the file: what one message holds in memory is a few 64 KiB buffers,
 // whatever its size, and a client that does not read blocks the writes.
-func writeSections(rw fetchResponseWriter, file *os.File, parsed *imapmsg.Parsed, options *imap.FetchOptions) error {
+func writeSections(rw fetchResponseWriter, file io.ReaderAt, parsed *imapmsg.Parsed, options *imap.FetchOptions) error {
 	for _, bs := range options.BodySection {
 		var lit io.WriteCloser
 		err := parsed.WriteBodySection(file, bs, func(size int64) io.Writer {

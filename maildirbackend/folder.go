@@ -65,6 +65,13 @@ type folder struct {
 	listIno     uint64      // inode of dovecot-uidlist as we last read or wrote it
 	recheck     *time.Timer // runs recheckUIDList after activity; may be nil
 	mbox        *idle.Mailbox
+	mem         memCache // messages' content held in memory (content.go)
+
+	cacheMu   sync.Mutex
+	cache     *diskCache // the cache file (cachefile.go); nil until first used
+	cacheDone bool       // stopped: no cache file any more
+	pruning   bool       // a prune step runs (cacheprune.go)
+	prunedAt  time.Time  // when the last one started
 
 	fts ftsState // the full-text index (ftsfolder.go)
 
@@ -379,6 +386,7 @@ func (f *folder) startWatching() error {
 
 // stopWatching drops the watches and waits for a running sync to end.
 func (f *folder) stopWatching() {
+	f.releaseCacheFile()
 	f.watchMu.Lock()
 	sub := f.sub
 	f.sub = nil

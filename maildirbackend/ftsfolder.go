@@ -220,7 +220,10 @@ func (f *folder) ftsAdd(idx *fts.Index, key string) error {
 		return fmt.Errorf("open message: %w", err)
 	}
 	defer file.Close()
-	p := sn.parsed
+	var p *imapmsg.Parsed
+	if sn.content != nil {
+		p = sn.content.parsed
+	}
 	if p == nil {
 		if p, err = imapmsg.Parse(file); err != nil {
 			return fmt.Errorf("parse message: %w", err)

@@ -2,8 +2,6 @@ package maildirbackend
 
 import (
 	"github.com/emersion/go-imap/v2"
-
-	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapmsg"
 )
 
 // message is one message of an open folder. Every field is protected by the
@@ -21,7 +19,7 @@ type message struct {
 
 	modseq uint64 // MODSEQ of its last change (modseq.go)
 
-	parsed *imapmsg.Parsed // ENVELOPE and BODYSTRUCTURE, nil until first needed
+	content *content // ENVELOPE, BODYSTRUCTURE, ...: nil until needed, or evicted (memCache)
 }
 
 // newMessage returns a message for a file found on disk, with the sizes its

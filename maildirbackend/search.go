@@ -279,7 +279,6 @@ type candidate struct {
 	seq     uint32
 	sn      snapshot
 	snapped bool
-	filled  bool
 	file    *os.File // open while header, BODY or TEXT keys read it
 	gone    bool
 
@@ -349,13 +348,31 @@ func (c *candidate) snapshot() *snapshot {
 	return &c.sn
 }
 
-func (c *candidate) fill() error {
+// fill learns what the date and size keys of cr need: INTERNALDATE (a
+// stat), RFC822.SIZE (the name's W=, or the cache, or a parse) and the
+// Date field (the cache, or the header).
+func (c *candidate) fill(cr *imap.SearchCriteria) error {
+	var need needs
+	if !cr.Since.IsZero() || !cr.Before.IsZero() {
+		need |= needDate
+	}
+	if (cr.Larger != 0 || cr.Smaller != 0) && c.snapshot().vsize < 0 {
+		need |= needComplete
+	}
+	if !cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
+		need |= needSummary
+	}
+	return c.fillNeeds(need)
+}
+
+// fillNeeds fills need of the candidate's snapshot, marking it gone when
+// its file is.
+func (c *candidate) fillNeeds(need needs) error {
 	sn := c.snapshot()
-	if c.filled || c.gone {
+	if c.gone {
 		return nil
 	}
-	c.filled = true
-	err := c.f.fill(sn, &imap.FetchOptions{InternalDate: true, RFC822Size: true, Envelope: true})
+	err := c.f.fillNeeds(sn, sn.lacks(need))
 	if errors.Is(err, fs.ErrNotExist) {
 		c.gone = true
 		return nil

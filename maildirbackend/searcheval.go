@@ -1,6 +1,7 @@
 package maildirbackend
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"time"
@@ -60,7 +61,7 @@ func (c *candidate) eval(q *query, full bool) (tri, error) {
 		if strings.EqualFold(h.Key, "Subject") {
 			// A client's header listing cached the envelope: answer
 			// SUBJECT from it, without opening the file.
-			if ok, answered := imapmsg.MatchSubject(c.snapshot().parsed, h.Value); answered {
+			if ok, answered := imapmsg.MatchSubject(c.snapshot().summary(), h.Value); answered {
 				if !ok {
 					return no, nil
 				}
@@ -71,11 +72,17 @@ func (c *candidate) eval(q *query, full bool) (tri, error) {
 			res = unknown
 			continue
 		}
-		file, err := c.open()
-		if err != nil || c.gone {
-			return no, err
+		var r io.Reader
+		if fields := c.f.cachedFieldsOf(c.snapshot(), h.Key); fields != nil {
+			r = bytes.NewReader(imapmsg.HeaderFieldsMessage(fields))
+		} else {
+			file, err := c.open()
+			if err != nil || c.gone {
+				return no, err
+			}
+			r = io.NewSectionReader(file, 0, 1<<62)
 		}
-		ok, err := imapmsg.MatchHeader(io.NewSectionReader(file, 0, 1<<62), h.Key, h.Value)
+		ok, err := imapmsg.MatchHeader(r, h.Key, h.Value)
 		if err != nil || !ok {
 			return no, err
 		}
@@ -142,10 +149,10 @@ func (c *candidate) evalDates(cr *imap.SearchCriteria, full bool) (tri, error) {
 		return no, nil
 	}
 	sent := !cr.SentSince.IsZero() || !cr.SentBefore.IsZero()
-	if !full && (sn.vsize < 0 || sn.mtime == 0 || sent && sn.parsed == nil) {
+	if !full && (sn.vsize < 0 || sn.mtime == 0 || sent && sn.content == nil) {
 		return unknown, nil
 	}
-	if err := c.fill(); err != nil {
+	if err := c.fill(cr); err != nil {
 		return no, err
 	}
 	if c.gone {
@@ -162,8 +169,8 @@ func (c *candidate) evalDates(cr *imap.SearchCriteria, full bool) (tri, error) {
 	}
 	if sent {
 		var date time.Time
-		if sn.parsed != nil && sn.parsed.Envelope != nil {
-			date = sn.parsed.Envelope.Date
+		if sn.content != nil {
+			date = sn.content.sum.Envelope.Date
 		}
 		if date.IsZero() {
 			// No Date: (or one that does not parse) is the epoch,
@@ -199,7 +206,7 @@ func (c *candidate) contentKey(k int, full bool) (tri, error) {
 // ruled out.
 func (c *candidate) contentHit(k int) (bool, error) {
 	if c.hits == nil {
-		if err := c.fill(); err != nil || c.gone {
+		if err := c.fillNeeds(needTree); err != nil || c.gone {
 			return false, err
 		}
 		file, err := c.open()
@@ -219,7 +226,7 @@ func (c *candidate) contentHit(k int) (bool, error) {
 				body = append(body, key.value)
 			}
 		}
-		bh, th, err := c.snapshot().parsed.MatchAll(file, body, text)
+		bh, th, err := c.snapshot().content.parsed.MatchAll(file, body, text)
 		if err != nil {
 			return false, err
 		}

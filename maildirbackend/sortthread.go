@@ -1,6 +1,7 @@
 package maildirbackend
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"strings"
@@ -126,10 +127,10 @@ func (s *Session) sortMessages(byUID bool, criteria *imap.SearchCriteria, refere
 // sortMessage fills the keys of one message from its ENVELOPE.
 func sortMessage(id uint32, sn *snapshot) imapsort.Message {
 	m := imapsort.Message{ID: id, Arrival: time.Unix(sn.mtime, 0).UTC(), Size: sn.vsize}
-	if sn.parsed == nil {
+	if sn.content == nil {
 		return m
 	}
-	env := sn.parsed.Envelope
+	env := sn.content.sum.Envelope
 	m.Date = env.Date
 	// The ENVELOPE keeps encoded words as Dovecot sends them; SORT and
 	// THREAD compare the decoded text, as Dovecot does.
@@ -153,6 +154,9 @@ func sortMessage(id uint32, sn *snapshot) imapsort.Message {
 // headerField returns the unfolded value of the first header field name of
 // a message ("" when it has none).
 func (f *folder) headerField(sn *snapshot, name string) (string, error) {
+	if fields := f.cachedFieldsOf(sn, name); fields != nil {
+		return imapmsg.HeaderField(bytes.NewReader(imapmsg.HeaderFieldsMessage(fields)), name)
+	}
 	file, err := f.openMessage(sn)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil

@@ -226,6 +226,7 @@ func (f *folder) goneLocked() error {
 		change.Expunged = append(change.Expunged, m.uid)
 	}
 	f.removeLocked(gone)
+	f.mem.dropAllLocked()
 	f.applyLocked(change, nil)
 	f.closeIndexLocked() // not written again: the file may be another state's now
 	return nil

@@ -55,7 +55,7 @@ func (f *folder) adoptUIDListLocked() error {
 		gone[m.uid] = true
 		change.Expunged = append(change.Expunged, m.uid)
 		c := newMessage(m.key, m.inNew, m.info)
-		c.fsize, c.vsize, c.mtime, c.parsed = m.fsize, m.vsize, m.mtime, m.parsed
+		c.fsize, c.vsize, c.mtime = m.fsize, m.vsize, m.mtime // content: from the cache file, same key
 		cands = append(cands, c)
 	}
 	sortUIDs(change.Expunged)

@@ -200,12 +200,12 @@ func (pr *pushReader) Read(p []byte) (int, error) {
 	return pr.buf.Read(p)
 }
 
-// MatchSubject answers SEARCH SUBJECT from a parsed message without reading
+// MatchSubject answers SEARCH SUBJECT from a message's summary without reading
 // the file again: whether the decoded Subject contains value, compared as
 // [MatchHeader] does. ok is false when the cached envelope cannot answer:
 // an empty value asks whether the field exists, which the envelope does not
 // record. Only the first Subject field is kept in the envelope.
-func MatchSubject(p *Parsed, value string) (match, ok bool) {
+func MatchSubject(p *Summary, value string) (match, ok bool) {
 	if value == "" || p == nil || p.Envelope == nil {
 		return false, false
 	}

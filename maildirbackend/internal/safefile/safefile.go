@@ -35,8 +35,16 @@ func OpenAppend(path string) (*os.File, error) {
 	return open(path, os.O_WRONLY|os.O_APPEND)
 }
 
-func open(path string, flag int) (*os.File, error) {
-	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+// OpenFile is [os.OpenFile] with Open's checks, for a control file that
+// is created and written in place (maildirbackend's cache database).
+func OpenFile(path string, flag int, perm os.FileMode) (*os.File, error) {
+	return openMode(path, flag, perm)
+}
+
+func open(path string, flag int) (*os.File, error) { return openMode(path, flag, 0) }
+
+func openMode(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, perm)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENXIO) {
 			// O_NOFOLLOW on a symbolic link; a FIFO opened for writing
