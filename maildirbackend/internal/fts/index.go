@@ -3,6 +3,7 @@ package fts
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,12 +47,13 @@ func newMemSeg(base uint32) *memSeg {
 // segPrefix names segment files: segPrefix + decimal sequence number.
 const segPrefix = "seg-"
 
-// Open opens the index in dir, creating dir. Segment files that do not
-// read back whole (a crash while one was written, a damaged disk) and
-// leftover temporary files are removed: their documents are simply not
-// indexed, which [Index.Has] reports, so they are indexed again.
+// Open opens the index in dir, creating dir but not its parent: a folder
+// another program removed is never made again by its index. Segment files
+// that do not read back whole (a crash while one was written, a damaged
+// disk) and leftover temporary files are removed: their documents are
+// simply not indexed, which [Index.Has] reports, so they are indexed again.
 func Open(dir string) (*Index, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("fts: create index directory: %w", err)
 	}
 	ents, err := os.ReadDir(dir)
