@@ -34,6 +34,7 @@ func TestMetadata_killDuringSet(t *testing.T) {
 		// random wait for the first one).
 		firstAck := make(chan struct{})
 		var once sync.Once
+		var lastErr error
 		go func() {
 			defer close(done)
 			for g := sent + 1; ; g++ {
@@ -46,6 +47,7 @@ func TestMetadata_killDuringSet(t *testing.T) {
 				sent = g
 				rs, err := w.cmd("SETMETADATA INBOX ("+strings.TrimPrefix(b.String(), " ")+")", lits...)
 				if err != nil {
+					lastErr = err
 					return // killed
 				}
 				if r := rs[len(rs)-1]; r.status != "OK" {
@@ -69,7 +71,7 @@ func TestMetadata_killDuringSet(t *testing.T) {
 		<-done
 		w.c.Close()
 		if acked < 1 {
-			t.Fatalf("round %d: no SETMETADATA acknowledged before the kill", round)
+			t.Fatalf("round %d: no SETMETADATA acknowledged before the kill (%v)", round, lastErr)
 		}
 	}
 	d := startImapd(t, a)
