@@ -153,7 +153,8 @@ func (f *folder) ftsRun() {
 // (else arms a timer for it).
 func (f *folder) ftsRound(idx *fts.Index) error {
 	idx.Lost()
-	for _, key := range f.ftsMissing(idx) {
+	missing := f.ftsMissing(idx)
+	for _, key := range missing {
 		if f.ftsStopped() {
 			return nil
 		}
@@ -166,6 +167,7 @@ func (f *folder) ftsRound(idx *fts.Index) error {
 			}
 		}
 	}
+	f.log.Debug("full-text index current", "indexed", len(missing))
 	if idx.Pending() == 0 {
 		return nil
 	}
