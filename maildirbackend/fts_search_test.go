@@ -74,7 +74,7 @@ func writeSearchCorpus(t *testing.T, root string, rng *rand.Rand, n int) {
 	}
 }
 
-func newMaildir(t *testing.T) string {
+func newMaildir(t testing.TB) string {
 	root := filepath.Join(t.TempDir(), "Maildir")
 	for _, d := range []string{"cur", "new", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {

@@ -39,6 +39,7 @@ type ftsState struct {
 	running   bool       // the indexer goroutine runs
 	again     bool       // a kick came while it ran
 	stopped   bool
+	stop      chan struct{} // closed by ftsStop; made by ftsKick
 	lastFlush time.Time
 	timer     *time.Timer // a delayed flush; may be nil
 	wg        sync.WaitGroup
@@ -85,8 +86,11 @@ func (f *folder) ftsKick() {
 		return
 	}
 	st.running = true
+	if st.stop == nil {
+		st.stop = make(chan struct{})
+	}
 	st.wg.Add(1)
-	go f.ftsRun()
+	go f.ftsRun(st.stop)
 }
 
 // ftsStop stops the indexer and writes what it holds in memory. Called
@@ -95,6 +99,10 @@ func (f *folder) ftsStop() {
 	st := &f.fts
 	st.mu.Lock()
 	st.stopped = true
+	if st.stop != nil {
+		close(st.stop)
+		st.stop = nil
+	}
 	if st.timer != nil {
 		st.timer.Stop()
 	}
@@ -118,8 +126,10 @@ func (f *folder) ftsStopped() bool {
 }
 
 // ftsRun is the indexer goroutine: rounds of reconcile until a round
-// finds nothing new and no kick came meanwhile.
-func (f *folder) ftsRun() {
+// finds nothing new and no kick came meanwhile. It adds documents only
+// while it holds the process's indexing slot, paced to yield to IMAP work
+// (ftsslot.go); stop ends it.
+func (f *folder) ftsRun(stop <-chan struct{}) {
 	st := &f.fts
 	defer st.wg.Done()
 	defer func() {
@@ -132,7 +142,7 @@ func (f *folder) ftsRun() {
 	}()
 	for {
 		if idx := f.ftsIndex(); idx != nil && !f.ftsStopped() {
-			if err := f.ftsRound(idx); err != nil {
+			if err := f.ftsRound(idx, stop); err != nil {
 				f.log.Warn("full-text indexing", "err", err)
 			}
 		}
@@ -147,24 +157,20 @@ func (f *folder) ftsRun() {
 	}
 }
 
-// ftsRound indexes every message of the folder the index lacks, writing
-// a segment every ftsFlushDocs documents, and once the folder is indexed
+// ftsRound indexes every message of the folder the index lacks, in turns
+// of ftsSlotDocs documents while holding the indexing slot, writing a
+// segment every ftsFlushDocs documents; once the folder is indexed it
 // writes what remains when ftsFlushDelay has passed since the last write
 // (else arms a timer for it).
-func (f *folder) ftsRound(idx *fts.Index) error {
+func (f *folder) ftsRound(idx *fts.Index, stop <-chan struct{}) error {
 	idx.Lost()
 	missing := f.ftsMissing(idx)
-	for _, key := range missing {
-		if f.ftsStopped() {
-			return nil
-		}
-		if err := f.ftsAdd(idx, key); err != nil {
+	for start := 0; start < len(missing); start += ftsSlotDocs {
+		if err := f.ftsTurn(idx, missing[start:min(start+ftsSlotDocs, len(missing))], stop); err != nil {
 			return err
 		}
-		if idx.Pending() >= ftsFlushDocs {
-			if err := f.ftsFlush(idx); err != nil {
-				return err
-			}
+		if f.ftsStopped() {
+			return nil
 		}
 	}
 	f.log.Debug("full-text index current", "indexed", len(missing))
@@ -185,6 +191,31 @@ func (f *folder) ftsRound(idx *fts.Index) error {
 	st.mu.Unlock()
 	if due {
 		return f.ftsFlush(idx)
+	}
+	return nil
+}
+
+// ftsTurn adds the documents of keys while holding the indexing slot.
+func (f *folder) ftsTurn(idx *fts.Index, keys []string, stop <-chan struct{}) error {
+	slot := f.acct.b.ftsSlot
+	if !slot.acquire(stop) {
+		return nil
+	}
+	defer slot.release()
+	var pace ftsPace
+	for _, key := range keys {
+		if f.ftsStopped() {
+			return nil
+		}
+		if err := f.ftsAdd(idx, key); err != nil {
+			return err
+		}
+		pace.done(stop)
+		if idx.Pending() >= ftsFlushDocs {
+			if err := f.ftsFlush(idx); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
