@@ -40,6 +40,7 @@ type ftsState struct {
 	again     bool       // a kick came while it ran
 	stopped   bool
 	stop      chan struct{} // closed by ftsStop; made by ftsKick
+	complete  bool          // a round found the index complete since the folder opened
 	lastFlush time.Time
 	timer     *time.Timer // a delayed flush; may be nil
 	wg        sync.WaitGroup
@@ -173,7 +174,7 @@ func (f *folder) ftsRound(idx *fts.Index, stop <-chan struct{}) error {
 			return nil
 		}
 	}
-	f.log.Debug("full-text index current", "indexed", len(missing))
+	f.ftsLogCurrent(len(missing))
 	if idx.Pending() == 0 {
 		return nil
 	}
@@ -193,6 +194,22 @@ func (f *folder) ftsRound(idx *fts.Index, stop <-chan struct{}) error {
 		return f.ftsFlush(idx)
 	}
 	return nil
+}
+
+// ftsLogCurrent logs that a round left the index holding every message:
+// at info level the first time since the folder opened ("full-text index
+// complete": tests and benchmarks wait for it), else at debug level.
+func (f *folder) ftsLogCurrent(indexed int) {
+	st := &f.fts
+	st.mu.Lock()
+	first := !st.complete
+	st.complete = true
+	st.mu.Unlock()
+	if first {
+		f.log.Info("full-text index complete", "indexed", indexed)
+		return
+	}
+	f.log.Debug("full-text index current", "indexed", indexed)
 }
 
 // ftsTurn adds the documents of keys while holding the indexing slot.

@@ -64,7 +64,7 @@ func runSearchBodyDiff(t *testing.T, seed uint64) {
 	cs := dialSelect(t, scan.Addr)
 	idx := startImapd(t, a)
 	ci := dialSelect(t, idx.Addr)
-	waitIndexCurrent(t, idx)
+	waitIndexComplete(t, idx, deadline)
 
 	hits := 0
 	for i := range sbPrograms {
@@ -82,7 +82,7 @@ func runSearchBodyDiff(t *testing.T, seed uint64) {
 	}
 	idx2 := startImapd(t, a)
 	ci2 := dialSelect(t, idx2.Addr)
-	waitIndexCurrent(t, idx2)
+	waitIndexComplete(t, idx2, deadline)
 	for i := range sbProgramsDisk {
 		compareSearch(t, a, sbPrograms+i, sbProgram(rng), cd, cs, ci2)
 	}
@@ -115,14 +115,15 @@ func dialSelect(t *testing.T, addr string) *imapclient.Client {
 	return c
 }
 
-// waitIndexCurrent waits until the daemon logs that its INBOX index holds
-// every message (the debug log of the indexer's round).
-func waitIndexCurrent(t *testing.T, d *imapd) {
+// waitIndexComplete waits up to limit until the daemon logs that its
+// INBOX index holds every message (the indexer logs "full-text index
+// complete" once).
+func waitIndexComplete(t testing.TB, d *imapd, limit time.Duration) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for !strings.Contains(d.proc.output.String(), "full-text index current") {
+	end := time.Now().Add(limit)
+	for !strings.Contains(d.proc.output.String(), "full-text index complete") {
 		if time.Now().After(end) {
-			t.Fatalf("the INBOX was not indexed within %v", deadline)
+			t.Fatalf("the INBOX was not indexed within %v", limit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
