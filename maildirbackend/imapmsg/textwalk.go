@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"golang.org/x/text/cases"
-	"golang.org/x/text/transform"
 )
 
 // segment is one piece of the text SEARCH BODY and TEXT match: a header
@@ -60,7 +57,11 @@ func walkText(src io.ReaderAt, p *part, headers bool, fn func(segment) (bool, er
 	case p.msg != nil:
 		return walkText(src, p.msg, headers, fn)
 	case p.isText():
-		return fn(segment{r: transform.NewReader(textReader(src, p), cases.Fold())})
+		tr, done := textReader(src, p)
+		defer done()
+		fr := newFoldReader(tr)
+		defer putFoldReader(fr)
+		return fn(segment{r: fr})
 	}
 	return false, nil
 }
