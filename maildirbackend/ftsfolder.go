@@ -33,40 +33,59 @@ const (
 // and documents lost with a broken segment all take the same path.
 // Expunged messages' documents are left for a merge to drop.
 type ftsState struct {
-	mu        sync.Mutex
-	idx       *fts.Index // nil until opened
-	failed    bool       // the index cannot be opened: scans only
-	running   bool       // the indexer goroutine runs
-	again     bool       // a kick came while it ran
-	stopped   bool
-	stop      chan struct{} // closed by ftsStop; made by ftsKick
-	complete  bool          // a round found the index complete since the folder opened
-	lastFlush time.Time
-	timer     *time.Timer // a delayed flush; may be nil
-	wg        sync.WaitGroup
+	mu           sync.Mutex
+	idx          *fts.Index // nil until opened
+	failed       bool       // the index cannot be opened: scans only
+	lockedLogged bool       // "in use by another process" was logged
+	running      bool       // the indexer goroutine runs
+	again        bool       // a kick came while it ran
+	stopped      bool
+	stop         chan struct{} // closed by ftsStop; made by ftsKick
+	complete     bool          // a round found the index complete since the folder opened
+	lastFlush    time.Time
+	timer        *time.Timer // a delayed flush; may be nil
+	wg           sync.WaitGroup
 }
 
 // ftsIndex returns the folder's index, opening it the first time; nil
-// when full-text indexing is off or the index cannot be opened.
+// when full-text indexing is off or the index cannot be opened. An index
+// locked by another process (two daemons on one Maildir, or this
+// folder's previous instance still closing) is tried again at the next
+// call, and the indexer is started once it opens.
 func (f *folder) ftsIndex() *fts.Index {
 	if f.acct.b.opts.NoFullTextIndex {
 		return nil
 	}
+	idx, opened := f.ftsOpen()
+	if opened {
+		f.ftsKick()
+	}
+	return idx
+}
+
+func (f *folder) ftsOpen() (idx *fts.Index, opened bool) {
 	st := &f.fts
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.idx != nil || st.failed || st.stopped {
-		return st.idx
+		return st.idx, false
 	}
 	idx, err := fts.Open(filepath.Join(f.ctl, ftsDirName))
+	if errors.Is(err, fts.ErrLocked) {
+		if !st.lockedLogged {
+			st.lockedLogged = true
+			f.log.Info("full-text index in use by another process; SEARCH BODY and TEXT scan until it is free")
+		}
+		return nil, false
+	}
 	if err != nil {
 		st.failed = true
 		f.log.Warn("no full-text index for this folder; SEARCH BODY and TEXT scan", "err", err)
-		return nil
+		return nil, false
 	}
 	st.idx = idx
 	st.lastFlush = time.Now()
-	return idx
+	return idx, true
 }
 
 // ftsKick starts the indexer unless it runs (then it looks again when it
@@ -117,6 +136,7 @@ func (f *folder) ftsStop() {
 		if err := idx.Flush(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			f.log.Warn("writing the full-text index", "err", err)
 		}
+		idx.Close() // lets the next process (or folder) write it
 	}
 }
 

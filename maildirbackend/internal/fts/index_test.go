@@ -1,6 +1,7 @@
 package fts
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -78,6 +79,7 @@ func TestIndex_flushReopenCompact(t *testing.T) {
 		t.Fatalf("%d segments, want 10", x.Segments())
 	}
 	// Reopen: the same answers from the files.
+	x.Close()
 	x2, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +98,7 @@ func TestIndex_flushReopenCompact(t *testing.T) {
 	if len(c) != 2 || len(un) != 20 {
 		t.Fatalf("after compaction: candidates %v, %d unindexed", c, len(un))
 	}
+	x2.Close()
 	x3, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +133,7 @@ func TestIndex_brokenSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "seg-7.tmp"), []byte("half"), 0o600)
+	x.Close()
 	x2, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -149,5 +153,33 @@ func TestIndex_brokenSegment(t *testing.T) {
 	}
 	if x2.Has("a") || x2.Lost() != 1 {
 		t.Fatal("the damaged segment's document is still indexed")
+	}
+}
+
+// TestIndex_locked: a second Open of a directory in use fails with
+// ErrLocked and leaves the first's files alone; after Close it opens.
+func TestIndex_locked(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Add("k1", []uint32{1, 2, 3})
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	y, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if !y.Has("k1") {
+		t.Fatal("the document written before is gone")
 	}
 }
