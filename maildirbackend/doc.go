@@ -19,6 +19,10 @@
 //     a tree.
 //   - dovecot-keywords: the keyword of each file name letter a–z.
 //   - maildirfolder: created with every folder but INBOX.
+//   - maildir-imapd.fts/: the folder's full-text index for SEARCH BODY and
+//     TEXT (our own format, internal/fts): seg-N segment files and lock,
+//     flocked by the one process that writes it (Options.NoFullTextIndex:
+//     none).
 //
 // In the Maildir root: subscriptions (Dovecot's v2 format),
 // dovecot-uidvalidity (the UIDVALIDITY of new folders),
