@@ -192,17 +192,27 @@ func (a *account) closeFolderLocked(f *folder) {
 	go f.stopWatching() // waits for the sync goroutine, which may need a.mu
 }
 
-// closeAll closes every folder at once (the account's last session left
-// and the backend is closing).
+// closeAll closes every folder at once (the backend is closing) and
+// waits until they are stopped, so that their full-text indexes are
+// written before Close returns and the process exits.
 func (a *account) closeAll() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, f := range a.folders {
+	folders := make([]*folder, 0, len(a.folders))
+	for path, f := range a.folders {
 		if f.linger != nil {
 			f.linger.Stop()
 		}
-		a.closeFolderLocked(f)
+		delete(a.folders, path)
+		folders = append(folders, f)
 	}
+	a.mu.Unlock()
+	// Without a.mu: stopWatching waits for the sync goroutine, which may
+	// need it.
+	var wg sync.WaitGroup
+	for _, f := range folders {
+		wg.Go(f.stopWatching)
+	}
+	wg.Wait()
 }
 
 // ctlRoot returns the directory of the Maildir's own control files

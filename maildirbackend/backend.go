@@ -131,6 +131,8 @@ type Backend struct {
 	guard      *authGuard
 	userIP     *userIPCounter
 
+	ftsSlot ftsSlot // one full-text indexer at a time (ftsslot.go)
+
 	mu       sync.Mutex
 	accounts map[string]*account // by Maildir root
 	caches   cacheTable          // open cache files (cachefile.go)
@@ -139,7 +141,7 @@ type Backend struct {
 
 // New returns a Backend. The caller must call Close when done.
 func New(opts *Options) (*Backend, error) {
-	b := &Backend{keys: newKeyGen(), accounts: make(map[string]*account)}
+	b := &Backend{keys: newKeyGen(), accounts: make(map[string]*account), ftsSlot: newFTSSlot()}
 	if opts != nil {
 		b.opts = *opts
 	}

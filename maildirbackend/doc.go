@@ -27,6 +27,10 @@
 //     MODSEQ and last known flags of every UID, HIGHESTMODSEQ and the
 //     expunged UIDs (modseq.go). It may be deleted at any time: it is
 //     rebuilt, with MODSEQs above the old ones.
+//   - maildir-imapd.fts/: the folder's full-text index for SEARCH BODY and
+//     TEXT (our own format, internal/fts): seg-N segment files and lock,
+//     flocked by the one process that writes it (Options.NoFullTextIndex:
+//     none).
 //
 // In the Maildir root: subscriptions (Dovecot's v2 format),
 // dovecot-uidvalidity (the UIDVALIDITY of new folders),

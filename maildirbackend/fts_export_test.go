@@ -43,3 +43,27 @@ func FTSFlush(b *Backend) error {
 	}
 	return nil
 }
+
+// FTSMissing returns how many messages of b's open folders their indexes
+// lack (-1 when a folder has no index).
+func FTSMissing(b *Backend) int {
+	b.mu.Lock()
+	var folders []*folder
+	for _, a := range b.accounts {
+		a.mu.Lock()
+		for _, f := range a.folders {
+			folders = append(folders, f)
+		}
+		a.mu.Unlock()
+	}
+	b.mu.Unlock()
+	n := 0
+	for _, f := range folders {
+		idx := f.ftsIndex()
+		if idx == nil {
+			return -1
+		}
+		n += len(f.ftsMissing(idx))
+	}
+	return n
+}

@@ -74,7 +74,7 @@ func writeSearchCorpus(t *testing.T, root string, rng *rand.Rand, n int) {
 	}
 }
 
-func newMaildir(t *testing.T) string {
+func newMaildir(t testing.TB) string {
 	root := filepath.Join(t.TempDir(), "Maildir")
 	for _, d := range []string{"cur", "new", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
@@ -105,10 +105,11 @@ func TestSearchFTS_indexEqualsScan(t *testing.T) {
 	if hits == 0 {
 		t.Fatal("no program matched anything: the test proves nothing")
 	}
-	if err := maildirbackend.FTSFlush(s.idx.Backend); err != nil {
+	// A new process finds the index on disk, written when the first
+	// closed.
+	if err := s.idx.Backend.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A new process finds the index on disk.
 	s2 := newFTSServers(t, root)
 	s2.waitIndexed(t)
 	for range 40 {
@@ -214,5 +215,41 @@ func TestSearchFTS_off(t *testing.T) {
 	uidSearch(t, c, &imap.SearchCriteria{Text: []string{"apple"}})
 	if _, err := os.Stat(filepath.Join(root, "maildir-imapd.fts")); !os.IsNotExist(err) {
 		t.Fatalf("index directory with the index off: %v", err)
+	}
+}
+
+// TestSearchFTS_twoProcesses: a second backend on the same Maildir (a
+// second daemon) finds the index locked, scans, and answers alike; once
+// the first closes, the second opens the index and uses it.
+func TestSearchFTS_twoProcesses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 5))
+	root := newMaildir(t)
+	writeSearchCorpus(t, root, rng, 60)
+	s := newFTSServers(t, root)
+	s.waitIndexed(t)
+	other := maildirtest.NewServer(t, &maildirtest.Options{Maildir: root})
+	co := other.Dial(t, nil)
+	if _, err := co.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		cr := maildirtest.SearchCriteria(rng)
+		if want, got := uidSearch(t, s.cs, cr), uidSearch(t, co, cr); !slices.Equal(want, got) {
+			t.Fatalf("SEARCH %+v: scan %v, second backend %v", cr, want, got)
+		}
+	}
+	if maildirbackend.FTSMissing(other.Backend) != -1 {
+		t.Fatal("the second backend opened the index the first holds")
+	}
+	if err := s.idx.Backend.Close(); err != nil {
+		t.Fatal(err)
+	}
+	uidSearch(t, co, &imap.SearchCriteria{Body: []string{"apple"}}) // opens it now
+	waitUntil(t, func() bool { return maildirbackend.FTSIndexed(other.Backend) })
+	for range 10 {
+		cr := maildirtest.SearchCriteria(rng)
+		if want, got := uidSearch(t, s.cs, cr), uidSearch(t, co, cr); !slices.Equal(want, got) {
+			t.Fatalf("SEARCH %+v: scan %v, second backend with the index %v", cr, want, got)
+		}
 	}
 }

@@ -33,38 +33,59 @@ const (
 // and documents lost with a broken segment all take the same path.
 // Expunged messages' documents are left for a merge to drop.
 type ftsState struct {
-	mu        sync.Mutex
-	idx       *fts.Index // nil until opened
-	failed    bool       // the index cannot be opened: scans only
-	running   bool       // the indexer goroutine runs
-	again     bool       // a kick came while it ran
-	stopped   bool
-	lastFlush time.Time
-	timer     *time.Timer // a delayed flush; may be nil
-	wg        sync.WaitGroup
+	mu           sync.Mutex
+	idx          *fts.Index // nil until opened
+	failed       bool       // the index cannot be opened: scans only
+	lockedLogged bool       // "in use by another process" was logged
+	running      bool       // the indexer goroutine runs
+	again        bool       // a kick came while it ran
+	stopped      bool
+	stop         chan struct{} // closed by ftsStop; made by ftsKick
+	complete     bool          // a round found the index complete since the folder opened
+	lastFlush    time.Time
+	timer        *time.Timer // a delayed flush; may be nil
+	wg           sync.WaitGroup
 }
 
 // ftsIndex returns the folder's index, opening it the first time; nil
-// when full-text indexing is off or the index cannot be opened.
+// when full-text indexing is off or the index cannot be opened. An index
+// locked by another process (two daemons on one Maildir, or this
+// folder's previous instance still closing) is tried again at the next
+// call, and the indexer is started once it opens.
 func (f *folder) ftsIndex() *fts.Index {
 	if f.acct.b.opts.NoFullTextIndex {
 		return nil
 	}
+	idx, opened := f.ftsOpen()
+	if opened {
+		f.ftsKick()
+	}
+	return idx
+}
+
+func (f *folder) ftsOpen() (idx *fts.Index, opened bool) {
 	st := &f.fts
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.idx != nil || st.failed || st.stopped {
-		return st.idx
+		return st.idx, false
 	}
 	idx, err := fts.Open(filepath.Join(f.ctl, ftsDirName))
+	if errors.Is(err, fts.ErrLocked) {
+		if !st.lockedLogged {
+			st.lockedLogged = true
+			f.log.Info("full-text index in use by another process; SEARCH BODY and TEXT scan until it is free")
+		}
+		return nil, false
+	}
 	if err != nil {
 		st.failed = true
 		f.log.Warn("no full-text index for this folder; SEARCH BODY and TEXT scan", "err", err)
-		return nil
+		return nil, false
 	}
 	st.idx = idx
 	st.lastFlush = time.Now()
-	return idx
+	return idx, true
 }
 
 // ftsKick starts the indexer unless it runs (then it looks again when it
@@ -85,8 +106,11 @@ func (f *folder) ftsKick() {
 		return
 	}
 	st.running = true
+	if st.stop == nil {
+		st.stop = make(chan struct{})
+	}
 	st.wg.Add(1)
-	go f.ftsRun()
+	go f.ftsRun(st.stop)
 }
 
 // ftsStop stops the indexer and writes what it holds in memory. Called
@@ -95,6 +119,10 @@ func (f *folder) ftsStop() {
 	st := &f.fts
 	st.mu.Lock()
 	st.stopped = true
+	if st.stop != nil {
+		close(st.stop)
+		st.stop = nil
+	}
 	if st.timer != nil {
 		st.timer.Stop()
 	}
@@ -108,6 +136,7 @@ func (f *folder) ftsStop() {
 		if err := idx.Flush(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			f.log.Warn("writing the full-text index", "err", err)
 		}
+		idx.Close() // lets the next process (or folder) write it
 	}
 }
 
@@ -118,8 +147,10 @@ func (f *folder) ftsStopped() bool {
 }
 
 // ftsRun is the indexer goroutine: rounds of reconcile until a round
-// finds nothing new and no kick came meanwhile.
-func (f *folder) ftsRun() {
+// finds nothing new and no kick came meanwhile. It adds documents only
+// while it holds the process's indexing slot, paced to yield to IMAP work
+// (ftsslot.go); stop ends it.
+func (f *folder) ftsRun(stop <-chan struct{}) {
 	st := &f.fts
 	defer st.wg.Done()
 	defer func() {
@@ -132,7 +163,7 @@ func (f *folder) ftsRun() {
 	}()
 	for {
 		if idx := f.ftsIndex(); idx != nil && !f.ftsStopped() {
-			if err := f.ftsRound(idx); err != nil {
+			if err := f.ftsRound(idx, stop); err != nil {
 				f.log.Warn("full-text indexing", "err", err)
 			}
 		}
@@ -147,25 +178,23 @@ func (f *folder) ftsRun() {
 	}
 }
 
-// ftsRound indexes every message of the folder the index lacks, writing
-// a segment every ftsFlushDocs documents, and once the folder is indexed
+// ftsRound indexes every message of the folder the index lacks, in turns
+// of ftsSlotDocs documents while holding the indexing slot, writing a
+// segment every ftsFlushDocs documents; once the folder is indexed it
 // writes what remains when ftsFlushDelay has passed since the last write
 // (else arms a timer for it).
-func (f *folder) ftsRound(idx *fts.Index) error {
+func (f *folder) ftsRound(idx *fts.Index, stop <-chan struct{}) error {
 	idx.Lost()
-	for _, key := range f.ftsMissing(idx) {
+	missing := f.ftsMissing(idx)
+	for start := 0; start < len(missing); start += ftsSlotDocs {
+		if err := f.ftsTurn(idx, missing[start:min(start+ftsSlotDocs, len(missing))], stop); err != nil {
+			return err
+		}
 		if f.ftsStopped() {
 			return nil
 		}
-		if err := f.ftsAdd(idx, key); err != nil {
-			return err
-		}
-		if idx.Pending() >= ftsFlushDocs {
-			if err := f.ftsFlush(idx); err != nil {
-				return err
-			}
-		}
 	}
+	f.ftsLogCurrent(len(missing))
 	if idx.Pending() == 0 {
 		return nil
 	}
@@ -183,6 +212,47 @@ func (f *folder) ftsRound(idx *fts.Index) error {
 	st.mu.Unlock()
 	if due {
 		return f.ftsFlush(idx)
+	}
+	return nil
+}
+
+// ftsLogCurrent logs that a round left the index holding every message:
+// at info level the first time since the folder opened ("full-text index
+// complete": tests and benchmarks wait for it), else at debug level.
+func (f *folder) ftsLogCurrent(indexed int) {
+	st := &f.fts
+	st.mu.Lock()
+	first := !st.complete
+	st.complete = true
+	st.mu.Unlock()
+	if first {
+		f.log.Info("full-text index complete", "indexed", indexed)
+		return
+	}
+	f.log.Debug("full-text index current", "indexed", indexed)
+}
+
+// ftsTurn adds the documents of keys while holding the indexing slot.
+func (f *folder) ftsTurn(idx *fts.Index, keys []string, stop <-chan struct{}) error {
+	slot := f.acct.b.ftsSlot
+	if !slot.acquire(stop) {
+		return nil
+	}
+	defer slot.release()
+	var pace ftsPace
+	for _, key := range keys {
+		if f.ftsStopped() {
+			return nil
+		}
+		if err := f.ftsAdd(idx, key); err != nil {
+			return err
+		}
+		pace.done(stop)
+		if idx.Pending() >= ftsFlushDocs {
+			if err := f.ftsFlush(idx); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

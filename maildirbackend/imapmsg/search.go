@@ -148,9 +148,10 @@ func (p *Parsed) match(src io.ReaderAt, value string, headers bool) (bool, error
 	return hit[0], err
 }
 
-// textReader returns the text of a text part decoded to UTF-8, streaming.
-// An unknown encoding or charset leaves the bytes as they are.
-func textReader(src io.ReaderAt, p *part) io.Reader {
+// textReader returns the text of a text part decoded to UTF-8, streaming,
+// and a function the caller calls once it is done reading. An unknown
+// encoding or charset leaves the bytes as they are.
+func textReader(src io.ReaderAt, p *part) (io.Reader, func()) {
 	var r io.Reader = io.NewSectionReader(src, p.bodyStart, p.end-p.bodyStart)
 	if strings.EqualFold(p.encoding, "base64") || strings.EqualFold(p.encoding, "quoted-printable") {
 		pr := &pushReader{src: r}
@@ -160,12 +161,16 @@ func textReader(src io.ReaderAt, p *part) io.Reader {
 	cs := strings.ToLower(paramValue(p.params, "charset"))
 	switch cs {
 	case "", "us-ascii", "utf-8", "utf8":
-		return r
+		return r, func() {}
+	}
+	if enc := charsetEncoding(cs); enc != nil {
+		tr := newTransformReader(r, enc.NewDecoder())
+		return tr, func() { putFoldReader(tr) }
 	}
 	if rd, err := charset.Reader(cs, r); err == nil {
-		return rd
+		return rd, func() {}
 	}
-	return r
+	return r, func() {}
 }
 
 // pushReader reads src through a streaming decoder that writes to buf.

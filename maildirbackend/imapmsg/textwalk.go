@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"golang.org/x/text/cases"
-	"golang.org/x/text/transform"
 )
 
 // segment is one piece of the text SEARCH BODY and TEXT match: a header
@@ -22,12 +19,16 @@ type segment struct {
 }
 
 // walkText calls fn with each segment of part p, in order: with headers,
-// the header fields of p when it is a message, then its body (multipart
-// children, the embedded message of a message/rfc822 part, or its text
-// when it is a text part; other parts have none). It stops when fn
-// returns true, and reports whether one did.
-func walkText(src io.ReaderAt, p *part, headers, isMessage bool, fn func(segment) (bool, error)) (bool, error) {
-	if headers && isMessage {
+// the header fields of p (a message's header, or a body part's MIME
+// header), then its body (multipart children, the embedded message of a
+// message/rfc822 part, or its text when it is a text part; other parts
+// have none). It stops when fn returns true, and reports whether one did.
+//
+// Dovecot (src/lib-mail/message-search.c): SEARCH TEXT looks in the MIME
+// headers of body parts too, which are part of the message's body text
+// (RFC 3501 section 6.4.4: "header or body"); BODY does not.
+func walkText(src io.ReaderAt, p *part, headers bool, fn func(segment) (bool, error)) (bool, error) {
+	if headers {
 		hdr := io.NewSectionReader(src, p.start, p.bodyStart-p.start)
 		all := func(string) bool { return true }
 		var ferr error
@@ -49,14 +50,18 @@ func walkText(src io.ReaderAt, p *part, headers, isMessage bool, fn func(segment
 	switch {
 	case p.multipart:
 		for _, c := range p.children {
-			if ok, err := walkText(src, c, headers, false, fn); ok || err != nil {
+			if ok, err := walkText(src, c, headers, fn); ok || err != nil {
 				return ok, err
 			}
 		}
 	case p.msg != nil:
-		return walkText(src, p.msg, headers, true, fn)
+		return walkText(src, p.msg, headers, fn)
 	case p.isText():
-		return fn(segment{r: transform.NewReader(textReader(src, p), cases.Fold())})
+		tr, done := textReader(src, p)
+		defer done()
+		fr := newFoldReader(tr)
+		defer putFoldReader(fr)
+		return fn(segment{r: fr})
 	}
 	return false, nil
 }
@@ -73,7 +78,7 @@ func (p *Parsed) MatchAll(src io.ReaderAt, body, text []string) (bodyHit, textHi
 	if ns.left == 0 {
 		return bodyHit, textHit, nil
 	}
-	_, err = walkText(src, p.root, len(text) > 0, true, func(s segment) (bool, error) {
+	_, err = walkText(src, p.root, len(text) > 0, func(s segment) (bool, error) {
 		if s.header {
 			ns.scanHeader(s.text)
 		} else if err := ns.scanBody(s.r); err != nil {

@@ -18,7 +18,7 @@ func (p *Parsed) Trigrams(src io.ReaderAt, add func(header bool, tri uint32)) er
 	bp := chunks.Get().(*[]byte)
 	defer chunks.Put(bp)
 	buf := *bp
-	_, err := walkText(src, p.root, true, true, func(s segment) (bool, error) {
+	_, err := walkText(src, p.root, true, func(s segment) (bool, error) {
 		if s.header {
 			stringTrigrams(s.text, func(t uint32) { add(true, t) })
 			return false, nil

@@ -91,6 +91,9 @@ func (c *benchConn) readReply(tag string) (benchReply, error) {
 			case bytes.HasPrefix(line, []byte("* SEARCH")):
 				rep.Hits += len(bytes.Fields(line)) - 2
 				rep.Untagged++
+			case bytes.HasPrefix(line, []byte("* OK ")):
+				// Not counted: Dovecot's progress notices during a long
+				// SEARCH ("* OK Searched 76% of the mailbox, ETA 0:05").
 			case bytes.HasPrefix(line, []byte("* ")):
 				rep.Untagged++
 			case bytes.HasPrefix(line, prefix):

@@ -56,6 +56,10 @@ type sbsOp struct {
 	// same reports whether both servers' replies must agree in untagged
 	// lines and SEARCH hits (not for SELECT, whose untagged lines differ).
 	same bool
+	// fts marks SEARCH BODY: the warm case waits until maildir-imapd's
+	// full-text index is complete, and a new-process case without the
+	// index on disk (new-noindex) is added.
+	fts bool
 }
 
 var sbsOps = []sbsOp{
@@ -66,8 +70,8 @@ var sbsOps = []sbsOp{
 	{name: "UID_FETCH_100_BODY", cmd: bodyFetch, same: true},
 	// SEARCH BODY: a word in one message in a thousand (the index's
 	// case), and one in most messages (every candidate is read).
-	{name: "UID_SEARCH_BODY_rare", cmd: func(int) string { return "UID SEARCH BODY zqx1000" }, same: true},
-	{name: "UID_SEARCH_BODY_common", cmd: func(int) string { return "UID SEARCH BODY invoice" }, same: true},
+	{name: "UID_SEARCH_BODY_rare", cmd: func(int) string { return "UID SEARCH BODY zqx1000" }, same: true, fts: true},
+	{name: "UID_SEARCH_BODY_common", cmd: func(int) string { return "UID SEARCH BODY invoice" }, same: true, fts: true},
 }
 
 // bodyFetch returns a UID FETCH of BODY.PEEK[] for 100 UIDs spread over
@@ -115,7 +119,10 @@ func benchSideBySide(b *testing.B, n int) {
 
 	for _, op := range sbsOps {
 		b.Run(op.name+"/warm", func(b *testing.B) { benchWarm(b, s, op, n) })
-		b.Run(op.name+"/new", func(b *testing.B) { benchNewProcess(b, s, op, n) })
+		b.Run(op.name+"/new", func(b *testing.B) { benchNewProcess(b, s, op, n, false) })
+		if op.fts {
+			b.Run(op.name+"/new-noindex", func(b *testing.B) { benchNewProcess(b, s, op, n, true) })
+		}
 	}
 	s.dov.CheckLog(b)
 }
@@ -232,6 +239,11 @@ func (t *sbsTimes) report(b *testing.B, op sbsOp) {
 func benchWarm(b *testing.B, s *sbsServers, op sbsOp, n int) {
 	imd := startSideBySideImapd(b, s.a)
 	conns := [2]sbsConn{s.dial(b, imd, true), s.dial(b, nil, true)} // [turn]: imapd, Dovecot
+	if op.fts {
+		start := time.Now()
+		waitIndexComplete(b, imd, time.Hour)
+		b.Logf("maildir-imapd's full-text index complete after %v", time.Since(start).Round(time.Millisecond))
+	}
 	cmd := op.cmd(n)
 	for _, sc := range conns {
 		if _, err := sc.c.Cmd(cmd); err != nil {
@@ -256,12 +268,35 @@ func benchWarm(b *testing.B, s *sbsServers, op sbsOp, n int) {
 	imd.CheckLog(b)
 }
 
-func benchNewProcess(b *testing.B, s *sbsServers, op sbsOp, n int) {
+// benchNewProcess times op in new processes. With noIndex, maildir-imapd
+// starts without its full-text index on disk each time (the index is set
+// aside and restored at the end): it scans while it builds the index.
+func benchNewProcess(b *testing.B, s *sbsServers, op sbsOp, n int, noIndex bool) {
 	cmd := op.cmd(n)
+	ftsDir := filepath.Join(s.a.maildir, "maildir-imapd.fts")
+	if noIndex {
+		saved := ftsDir + ".saved"
+		if err := os.Rename(ftsDir, saved); err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			if err := os.RemoveAll(ftsDir); err != nil {
+				b.Error(err)
+			}
+			if err := os.Rename(saved, ftsDir); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
 	var t sbsTimes
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
+		if noIndex {
+			if err := os.RemoveAll(ftsDir); err != nil {
+				b.Fatal(err)
+			}
+		}
 		imd := startSideBySideImapd(b, s.a)
 		for _, isDov := range turns(i) {
 			var sc sbsConn

@@ -22,7 +22,8 @@ const HeaderBit = 1 << 24
 // its directory plus the documents added since the last [Index.Flush],
 // held in memory. Its methods are safe for concurrent use.
 type Index struct {
-	dir string // immutable
+	dir  string   // immutable
+	lock *os.File // holds the directory's flock until Close
 
 	mu   sync.Mutex
 	segs []*segment // ascending seq
@@ -47,22 +48,32 @@ func newMemSeg(base uint32) *memSeg {
 // segPrefix names segment files: segPrefix + decimal sequence number.
 const segPrefix = "seg-"
 
-// Open opens the index in dir, creating dir but not its parent: a folder
-// another program removed is never made again by its index. Segment files
-// that do not read back whole (a crash while one was written, a damaged
-// disk) and leftover temporary files are removed: their documents are
-// simply not indexed, which [Index.Has] reports, so they are indexed again.
+// Open opens the index in dir, creating dir but not its parent (a folder
+// another program removed is never made again by its index), and locks it
+// against other writers: while it is open elsewhere Open returns
+// [ErrLocked]. The caller calls [Index.Close]. Segment files that do not
+// read back whole (a crash while one was written, a damaged disk) and
+// leftover temporary files are removed: their documents are simply not
+// indexed, which [Index.Has] reports, so they are indexed again.
 func Open(dir string) (*Index, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("fts: create index directory: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("fts: read index directory: %w", err)
 	}
-	x := &Index{dir: dir, docs: make(map[string]uint32)}
+	x := &Index{dir: dir, lock: lock, docs: make(map[string]uint32)}
 	for _, e := range ents {
 		name := e.Name()
+		if name == lockName {
+			continue
+		}
 		seq, err := strconv.ParseUint(strings.TrimPrefix(name, segPrefix), 10, 64)
 		if !strings.HasPrefix(name, segPrefix) || err != nil {
 			os.Remove(filepath.Join(dir, name)) // a temporary file
@@ -74,6 +85,7 @@ func Open(dir string) (*Index, error) {
 			continue
 		}
 		if err != nil {
+			lock.Close()
 			return nil, err
 		}
 		x.segs = append(x.segs, seg)
@@ -99,6 +111,19 @@ func (x *Index) addSegLocked(seg *segment) {
 		x.docs[k] = seg.base + uint32(i)
 	}
 	x.next += uint32(len(seg.keys))
+}
+
+// Close releases the directory's lock; documents not flushed are lost.
+// The Index must not be written afterwards (it can still be read).
+func (x *Index) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.lock == nil {
+		return nil
+	}
+	err := x.lock.Close()
+	x.lock = nil
+	return err
 }
 
 // Has reports whether the message with this key is indexed.

@@ -1,9 +1,11 @@
 package fts
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -78,6 +80,7 @@ func TestIndex_flushReopenCompact(t *testing.T) {
 		t.Fatalf("%d segments, want 10", x.Segments())
 	}
 	// Reopen: the same answers from the files.
+	x.Close()
 	x2, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +99,7 @@ func TestIndex_flushReopenCompact(t *testing.T) {
 	if len(c) != 2 || len(un) != 20 {
 		t.Fatalf("after compaction: candidates %v, %d unindexed", c, len(un))
 	}
+	x2.Close()
 	x3, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +134,7 @@ func TestIndex_brokenSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "seg-7.tmp"), []byte("half"), 0o600)
+	x.Close()
 	x2, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -150,4 +155,92 @@ func TestIndex_brokenSegment(t *testing.T) {
 	if x2.Has("a") || x2.Lost() != 1 {
 		t.Fatal("the damaged segment's document is still indexed")
 	}
+}
+
+// TestIndex_locked: a second Open of a directory in use fails with
+// ErrLocked and leaves the first's files alone; after Close it opens.
+func TestIndex_locked(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Add("k1", []uint32{1, 2, 3})
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	y, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if !y.Has("k1") {
+		t.Fatal("the document written before is gone")
+	}
+}
+
+// TestIndex_numbersAfterMerge: documents added after a merge (as the
+// indexer does: flush, compact, add) are found by their terms, in memory,
+// once flushed, and after a reopen. The merge once took numbers the
+// memory's next documents were to get, so a later flush wrote their
+// terms against other documents (a 100,000-message index lost 4,000
+// matches of a common word).
+func TestIndex_numbersAfterMerge(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	add := func(word string) {
+		k := fmt.Sprintf("key%d", len(keys))
+		keys = append(keys, k)
+		x.Add(k, tris(word, false))
+	}
+	live := func(string) bool { return true }
+	for range MaxSegments + 2 {
+		add("apple")
+		add("apple")
+		if err := x.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Compact(live); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x.Segments() > MaxSegments {
+		t.Fatalf("%d segments: no merge happened, the test proves nothing", x.Segments())
+	}
+	add("pumpkin")
+	add("apple")
+	add("pumpkin")
+	want := []string{keys[len(keys)-3], keys[len(keys)-1]}
+	check := func(x *Index, when string) {
+		t.Helper()
+		c, un := candidates(t, x, keys, "pumpkin", false)
+		if !slices.Equal(c, want) || len(un) != 0 {
+			t.Fatalf("%s: candidates of pumpkin %v (unindexed %v), want %v", when, c, un, want)
+		}
+		if c, _ := candidates(t, x, keys, "apple", false); len(c) != len(keys)-2 {
+			t.Fatalf("%s: %d candidates of apple, want %d", when, len(c), len(keys)-2)
+		}
+	}
+	check(x, "in memory")
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	check(x, "flushed")
+	x.Close()
+	y, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	check(y, "reopened")
 }

@@ -171,6 +171,7 @@ func (x *Index) install(pick []*segment, keep []*roaring.Bitmap, merged *segment
 	defer x.mu.Unlock()
 	merged.base = x.next
 	x.next += uint32(len(merged.keys))
+	x.moveMemLocked()
 	n := uint32(0)
 	for i, s := range pick {
 		for j, k := range s.keys {
@@ -198,4 +199,24 @@ func (x *Index) install(pick []*segment, keep []*roaring.Bitmap, merged *segment
 	for _, s := range pick {
 		os.Remove(s.path)
 	}
+}
+
+// moveMemLocked renumbers the documents in memory to follow the last
+// numbers given out (a merged segment took the ones they were to get
+// next): a segment's documents are numbered without gaps from its base,
+// in the order of its keys, and Flush writes them so.
+func (x *Index) moveMemLocked() {
+	m := x.mem
+	newBase := x.next
+	delta := int64(newBase) - int64(m.base)
+	for t, bm := range m.terms {
+		m.terms[t] = roaring.AddOffset64(bm, delta)
+	}
+	for i, k := range m.keys {
+		if x.docs[k] == m.base+uint32(i) {
+			x.docs[k] = newBase + uint32(i)
+		}
+	}
+	m.base = newBase
+	x.next = newBase + uint32(len(m.keys))
 }

@@ -28,7 +28,7 @@ import (
 // Documents are numbered from 0 in the order of docs. A term is a trigram
 // (bits 0-23) with bit 24 set for a header field's trigram.
 const (
-	magic      = "MIFTS01\n"
+	magic      = "MIFTS02\n"   // 02: TEXT trigrams include MIME headers of parts; no numbering gap after a merge
 	footerSize = 8 + 8 + 4 + 8 // the last 8: magic again
 	dirEntry   = 4 + 8 + 4 + 4
 )
