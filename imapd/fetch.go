@@ -39,6 +39,28 @@ func handleFetch(c *Conn, cmd *command) error {
 	return c.session.Fetch(w, a.set, &a.opts)
 }
 
+// fetchAttList reads "(" fetch-att *(SP fetch-att) ")" into a: a macro
+// is not allowed inside, nor an empty list.
+func (p *parser) fetchAttList(a *fetchArgs) error {
+	n := 0
+	err := p.list(func() error {
+		n++
+		name, err := p.fetchAttName()
+		if err != nil {
+			return err
+		}
+		switch name {
+		case "ALL", "FAST", "FULL":
+			return syntaxf("FETCH macro %s inside a list", name)
+		}
+		return p.fetchAtt(a, name)
+	})
+	if err == nil && n == 0 {
+		err = syntaxf("empty FETCH list")
+	}
+	return err
+}
+
 // fetchArgs reads SP sequence-set SP (macro / att / "(" att *(SP att) ")")
 // CRLF. The UID form always returns the UID.
 func (p *parser) fetchArgs(kind NumKind) (*fetchArgs, error) {
@@ -59,22 +81,7 @@ func (p *parser) fetchArgs(kind NumKind) (*fetchArgs, error) {
 		return nil, err
 	}
 	if b == '(' {
-		n := 0
-		err = p.list(func() error {
-			n++
-			name, err := p.fetchAttName()
-			if err != nil {
-				return err
-			}
-			switch name {
-			case "ALL", "FAST", "FULL":
-				return syntaxf("FETCH macro %s inside a list", name)
-			}
-			return p.fetchAtt(a, name)
-		})
-		if err == nil && n == 0 {
-			err = syntaxf("empty FETCH list")
-		}
+		err = p.fetchAttList(a)
 	} else {
 		err = p.fetchMacroOrAtt(a)
 	}

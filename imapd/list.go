@@ -31,24 +31,11 @@ func (w *ListWriter) WriteList(data *imap.ListData) error {
 	e := &w.c.enc
 	e.lock()
 	defer e.unlock()
+	verb := "LIST"
 	if w.lsub {
-		e.raw("* LSUB (")
-	} else {
-		e.raw("* LIST (")
+		verb = "LSUB"
 	}
-	for i, a := range data.Attrs {
-		if i > 0 {
-			e.sp()
-		}
-		e.raw(string(a))
-	}
-	e.raw(") ")
-	if data.Delim == 0 {
-		e.raw("NIL")
-	} else {
-		e.quoted(string(data.Delim))
-	}
-	e.sp().mailbox(data.Mailbox)
+	e.listHead(verb, data)
 	if !w.lsub {
 		var ext []func()
 		if data.ChildInfo != nil && data.ChildInfo.Subscribed {

@@ -114,20 +114,7 @@ func (w *NotifyWriter) WriteList(d *imap.ListData) error {
 	e := &w.c.enc
 	e.lock()
 	defer e.unlock()
-	e.raw("* LIST (")
-	for i, a := range d.Attrs {
-		if i > 0 {
-			e.sp()
-		}
-		e.raw(string(a))
-	}
-	e.raw(") ")
-	if d.Delim == 0 {
-		e.raw("NIL")
-	} else {
-		e.quoted(string(d.Delim))
-	}
-	e.sp().mailbox(d.Mailbox)
+	e.listHead("LIST", d)
 	if d.OldName != "" {
 		e.raw(` ("OLDNAME" (`).mailbox(d.OldName).raw("))")
 	}
@@ -371,22 +358,7 @@ func (p *parser) notifyEvents(selected bool) (NotifyEvent, *fetchArgs, error) {
 // its list; the answer always carries the UID.
 func (p *parser) notifyFetchAtts() (*fetchArgs, error) {
 	a := &fetchArgs{obsolete: map[*imap.FetchItemBodySection]string{}}
-	n := 0
-	err := p.list(func() error {
-		n++
-		name, err := p.fetchAttName()
-		if err != nil {
-			return err
-		}
-		switch name {
-		case "ALL", "FAST", "FULL":
-			return syntaxf("FETCH macro %s inside a list", name)
-		}
-		return p.fetchAtt(a, name)
-	})
-	if err == nil && n == 0 {
-		err = syntaxf("empty FETCH list")
-	}
+	err := p.fetchAttList(a)
 	a.opts.UID = true
 	return a, err
 }

@@ -196,6 +196,25 @@ func (e *encoder) astring(s string) *encoder {
 	return e.raw(s)
 }
 
+// listHead writes "* verb (attrs) delim name" of a LIST or LSUB response,
+// without the extended data or CRLF.
+func (e *encoder) listHead(verb string, d *imap.ListData) {
+	e.raw("* ").raw(verb).raw(" (")
+	for i, a := range d.Attrs {
+		if i > 0 {
+			e.sp()
+		}
+		e.raw(string(a))
+	}
+	e.raw(") ")
+	if d.Delim == 0 {
+		e.raw("NIL")
+	} else {
+		e.quoted(string(d.Delim))
+	}
+	e.sp().mailbox(d.Mailbox)
+}
+
 // mailbox writes a mailbox name: modified UTF-7 unless the client enabled
 // UTF-8.
 func (e *encoder) mailbox(name string) *encoder {

@@ -1,8 +1,7 @@
 package imapmsg
 
 import (
-	"bufio"
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -21,38 +20,24 @@ func HeaderFields(r io.Reader, want func(name string) bool, max int) (fields []b
 	br := getReader(r)
 	defer putReader(br)
 	fields = []byte{}
-	atStart, emit, ended := true, false, true
-	for {
-		frag, err := br.ReadSlice('\n')
-		if len(frag) > 0 {
-			complete := frag[len(frag)-1] == '\n'
-			if atStart && complete && isBlankLine(frag) {
-				break
-			}
-			if atStart && frag[0] != ' ' && frag[0] != '\t' {
-				emit = false
-				if c := bytes.IndexByte(frag, ':'); c > 0 {
-					emit = want(string(bytes.TrimRight(frag[:c], " \t")))
-				}
-			}
-			if emit {
-				if len(fields)+len(frag) > max {
-					return nil, false, nil
-				}
-				fields = append(fields, frag...)
-				ended = complete
-			}
-			atStart = complete
+	ended, err := scanFields(br, want, func(frag []byte) error {
+		if len(fields)+len(frag) > max {
+			return errFieldsTooBig
 		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil && err != bufio.ErrBufferFull {
-			return nil, false, fmt.Errorf("imapmsg: reading message: %w", err)
-		}
+		fields = append(fields, frag...)
+		return nil
+	})
+	if err == errFieldsTooBig {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("imapmsg: reading message: %w", err)
 	}
 	return fields, ended, nil
 }
+
+// errFieldsTooBig ends a HeaderFields scan past its limit.
+var errFieldsTooBig = errors.New("header fields over the limit")
 
 // HeaderFieldsMessage returns the message a cache stands in for the file
 // when answering HEADER.FIELDS from fields kept by [HeaderFields]: those

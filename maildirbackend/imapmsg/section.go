@@ -156,42 +156,58 @@ func fieldsSource(src io.ReaderAt, m *part, names []string, include bool) source
 		cw := &crlfWriter{w: w}
 		br := getReader(io.NewSectionReader(src, m.start, m.bodyStart-m.start))
 		defer putReader(br)
-		atStart, emit, ended := true, false, true
-		for {
-			frag, err := br.ReadSlice('\n')
-			if len(frag) > 0 {
-				complete := frag[len(frag)-1] == '\n'
-				if atStart && complete && isBlankLine(frag) {
-					break
-				}
-				if atStart && frag[0] != ' ' && frag[0] != '\t' {
-					emit = false
-					if c := bytes.IndexByte(frag, ':'); c > 0 {
-						emit = nameIn(string(bytes.TrimRight(frag[:c], " \t")), names) == include
-					}
-				}
-				if emit {
-					if _, err := cw.Write(frag); err != nil {
-						return err
-					}
-					ended = complete
-				}
-				atStart = complete
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil && err != bufio.ErrBufferFull {
-				return err
-			}
+		ended, err := scanFields(br, func(name string) bool { return nameIn(name, names) == include }, func(frag []byte) error {
+			_, err := cw.Write(frag)
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		tail := "\r\n"
 		if !ended {
 			tail = "\r\n\r\n"
 		}
-		_, err := io.WriteString(w, tail)
+		_, err = io.WriteString(w, tail)
 		return err
 	}}
+}
+
+// scanFields reads a header from br up to its empty line and hands emit,
+// in order, the lines (continuations included, line endings as written)
+// of the fields whose names want accepts; lines without a colon and their
+// continuations are dropped. ended reports whether the last line handed
+// out was complete. An error of emit ends the scan and is returned.
+func scanFields(br *bufio.Reader, want func(name string) bool, emit func(frag []byte) error) (ended bool, err error) {
+	atStart, on := true, false
+	ended = true
+	for {
+		frag, rerr := br.ReadSlice('\n')
+		if len(frag) > 0 {
+			complete := frag[len(frag)-1] == '\n'
+			if atStart && complete && isBlankLine(frag) {
+				return ended, nil
+			}
+			if atStart && frag[0] != ' ' && frag[0] != '\t' {
+				on = false
+				if c := bytes.IndexByte(frag, ':'); c > 0 {
+					on = want(string(bytes.TrimRight(frag[:c], " \t")))
+				}
+			}
+			if on {
+				if err := emit(frag); err != nil {
+					return ended, err
+				}
+				ended = complete
+			}
+			atStart = complete
+		}
+		if rerr == io.EOF {
+			return ended, nil
+		}
+		if rerr != nil && rerr != bufio.ErrBufferFull {
+			return ended, rerr
+		}
+	}
 }
 
 func nameIn(name string, names []string) bool {
