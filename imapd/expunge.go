@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"fmt"
 	"github.com/emersion/go-imap/v2"
 )
 
@@ -27,5 +28,17 @@ func handleExpunge(c *Conn, cmd *command) error {
 	if err := p.crlf(); err != nil {
 		return err
 	}
-	return c.session.Expunge(&ExpungeWriter{c: c}, uids)
+	if err := c.session.Expunge(&ExpungeWriter{c: c}, uids); err != nil {
+		return err
+	}
+	// RFC 7162 3.2.10: with QRESYNC the tagged OK carries the mailbox's
+	// HIGHESTMODSEQ after the expunge, as Dovecot sends it.
+	if _, q := c.modSeqsOn(); q {
+		if cs := c.condStore(); cs != nil {
+			cmd.ok = &imap.StatusResponse{Type: imap.StatusResponseTypeOK,
+				Code: imap.ResponseCode(fmt.Sprintf("HIGHESTMODSEQ %d", cs.HighestModSeq())),
+				Text: cmd.name + " completed"}
+		}
+	}
+	return nil
 }

@@ -222,6 +222,12 @@ func TestQResync_wire(t *testing.T) {
 	if lines := c.cmd("EXPUNGE"); len(lines) != 1 || lines[0] != "* VANISHED 1" {
 		t.Fatalf("EXPUNGE of a QRESYNC session: %q", lines)
 	}
+	// RFC 7162 3.2.10: the tagged OK of an expunge carries HIGHESTMODSEQ,
+	// as Dovecot's does.
+	c.cmd(`UID STORE 5 +FLAGS (\Deleted)`)
+	if got := c.tagged("UID EXPUNGE 5"); !strings.Contains(got, "OK [HIGHESTMODSEQ ") {
+		t.Fatalf("UID EXPUNGE of a QRESYNC session: %q", got)
+	}
 }
 
 func TestQResync_badUse(t *testing.T) {
