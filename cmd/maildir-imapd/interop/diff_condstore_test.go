@@ -74,7 +74,18 @@ func (w *world) withMark(s *session, cmd string) (text string, done bool, out []
 		}
 		return strings.ReplaceAll(strings.ReplaceAll(cmd, markRef+"+1", "1"), markRef, "1"), false, nil, nil // both: no mailbox selected
 	}
-	if cmd == "MARK" || s.markBox != s.selected {
+	stale := false
+	if cmd != "MARK" && s.markBox == s.selected {
+		// A mark of an earlier incarnation of the name (deleted and made
+		// again, by a session or another program) is not comparable: the
+		// two servers number a new mailbox's MODSEQs differently.
+		uv, err := w.uidValidityOf(s, s.selected)
+		if err != nil {
+			return "", true, nil, err
+		}
+		stale = uv != s.markUV
+	}
+	if cmd == "MARK" || s.markBox != s.selected || stale {
 		if err := w.takeMark(s); err != nil {
 			return "", true, nil, err
 		}
@@ -117,6 +128,16 @@ func (w *world) takeMark(s *session) error {
 		}
 	}
 	return nil
+}
+
+// uidValidityOf asks a session for the UIDVALIDITY of a mailbox.
+func (w *world) uidValidityOf(s *session, box string) (string, error) {
+	rs, err := s.w.cmd("STATUS " + box + " (UIDVALIDITY)")
+	if err != nil {
+		return "", err
+	}
+	w.absorb(s, "STATUS", rs)
+	return statusItemOf(rs, "UIDVALIDITY"), nil
 }
 
 // statusItemOf finds a STATUS item's value in an answer, "" if none.
@@ -162,6 +183,14 @@ func (w *world) qresync(s *session) ([]string, error) {
 		return nil, err
 	}
 	out = append(out, qresyncLines(rs)...)
+	if uv := uidValidityCodeOf(rs); uv != s.markUV {
+		// The name was made again since the mark: the server ignored
+		// the QRESYNC parameters (RFC 7162 3.2.5), and the mark's MODSEQ
+		// means nothing in the new mailbox, whose MODSEQs each server
+		// numbers its own way (Dovecot from 1, maildir-imapd from a
+		// time-derived base: docs/differences.md).
+		return append(out, "UIDVALIDITY changed since the mark"), nil
+	}
 	out = append(out, "UID FETCH (CHANGEDSINCE VANISHED)")
 	rs, err = c.cmd("UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + s.mark + " VANISHED)")
 	if err != nil {
@@ -196,6 +225,17 @@ func qresyncLines(rs []resp) []string {
 	}
 	sort.Strings(out[:max(0, len(out)-1)])
 	return out
+}
+
+// uidValidityCodeOf finds the [UIDVALIDITY n] of a SELECT or EXAMINE
+// answer, "" if none.
+func uidValidityCodeOf(rs []resp) string {
+	for _, r := range rs {
+		if f := strings.Fields(r.raw); len(f) >= 4 && f[0] == "*" && f[1] == "OK" && strings.EqualFold(f[2], "[UIDVALIDITY") {
+			return strings.TrimSuffix(f[3], "]")
+		}
+	}
+	return ""
 }
 
 // highestModSeqOf finds the HIGHESTMODSEQ of a STATUS answer ("1" when
