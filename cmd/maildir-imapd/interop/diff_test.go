@@ -176,7 +176,7 @@ func (c *diffCase) run(next func(i int) (step, bool)) (*failure, string) {
 	defer func() {
 		ws[1].stop()
 		ws[0].stop()
-		ws[0].dc.CheckLog(c.t, dovecotChildRenameRefused, dovecotIndexReplaced, dovecotCrashed)
+		ws[0].dc.CheckLog(c.t, dovecotChildRenameRefused, dovecotIndexReplaced, dovecotCrashed, dovecotIndexCorrupted)
 	}()
 	kinds := map[string]int{}
 	i := 0

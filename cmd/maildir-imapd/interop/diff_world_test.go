@@ -14,15 +14,15 @@ import (
 // maildir-imapd) on its own copy of the initial Maildir, the sessions of
 // the test user on it, and what those sessions were told.
 type world struct {
-	name    string // "dovecot" or "maildir-imapd"
-	t       *testing.T
-	acct    *account
-	dc      *dovecot // one of dc, mi
-	mi      *imapd
-	sess    []*session
-	uv      map[string]string // UIDVALIDITY value → symbol (docs/differences.md, row "UIDVALIDITY")
-	log     *transcript
-	crashes int // Dovecot world: crashes of its imap processes seen in its log (diff_crash_test.go)
+	name   string // "dovecot" or "maildir-imapd"
+	t      *testing.T
+	acct   *account
+	dc     *dovecot // one of dc, mi
+	mi     *imapd
+	sess   []*session
+	uv     map[string]string // UIDVALIDITY value → symbol (docs/differences.md, row "UIDVALIDITY")
+	log    *transcript
+	faults int // Dovecot world: crashes of its imap processes and index corruptions seen in its log (diff_crash_test.go)
 }
 
 // session is one connection and the client's model of its selected
