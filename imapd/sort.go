@@ -34,19 +34,62 @@ func handleSort(c *Conn, cmd *command) error {
 	if err != nil {
 		return err
 	}
+	modSeq, err := sortModSeq(c, cmd.kind, a.search, nums)
+	if err != nil {
+		return err
+	}
 	e := &c.enc
 	e.lock()
 	defer e.unlock()
 	if a.extended {
-		writeESort(e, cmd.tag, cmd.kind, nums, &a.opts)
+		writeESort(e, cmd.tag, cmd.kind, nums, &a.opts, modSeq)
 	} else {
 		e.raw("* SORT")
 		for _, n := range nums {
 			e.sp().num(n)
 		}
+		if modSeq != 0 {
+			e.raw(" (MODSEQ ").num64(int64(modSeq)).byte(')')
+		}
 		e.crlf()
 	}
 	return e.err
+}
+
+// sortModSeq is the MODSEQ a SORT answer carries (RFC 7162 3.1.5): when
+// the search program has a MODSEQ key and messages matched, the highest
+// MODSEQ among them, which the session's SEARCH of the same program
+// reports; 0 otherwise.
+func sortModSeq(c *Conn, kind NumKind, search *imap.SearchCriteria, nums []uint32) (uint64, error) {
+	if len(nums) == 0 || !usesModSeq(search) {
+		return 0, nil
+	}
+	data, err := c.session.Search(kind, search, &imap.SearchOptions{})
+	if err != nil {
+		return 0, err
+	}
+	return data.ModSeq, nil
+}
+
+// usesModSeq reports whether a search program has a MODSEQ key.
+func usesModSeq(c *imap.SearchCriteria) bool {
+	if c == nil {
+		return false
+	}
+	if c.ModSeq != nil {
+		return true
+	}
+	for i := range c.Not {
+		if usesModSeq(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if usesModSeq(&c.Or[i][0]) || usesModSeq(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // sortArgs reads SP [RETURN SP "(" opts ")" SP] "(" sort-criteria ")" SP
@@ -152,7 +195,7 @@ func (p *parser) sortCriteria() ([]SortCriterion, error) {
 // writeESort writes the ESEARCH answer of a SORT with RETURN (RFC 5267):
 // MIN and MAX are the first and last messages in the sorted order, and ALL
 // lists the messages in that order.
-func writeESort(e *encoder, tag string, kind NumKind, nums []uint32, o *imap.SearchOptions) {
+func writeESort(e *encoder, tag string, kind NumKind, nums []uint32, o *imap.SearchOptions, modSeq uint64) {
 	e.raw("* ESEARCH (TAG ").quoted(tag).byte(')')
 	if kind == NumKindUID {
 		e.raw(" UID")
@@ -171,6 +214,9 @@ func writeESort(e *encoder, tag string, kind NumKind, nums []uint32, o *imap.Sea
 	}
 	if o.ReturnCount {
 		e.raw(" COUNT ").num(uint32(len(nums)))
+	}
+	if modSeq != 0 {
+		e.raw(" MODSEQ ").num64(int64(modSeq))
 	}
 	e.crlf()
 }

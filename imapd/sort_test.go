@@ -113,7 +113,7 @@ func TestWriteESort(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := encode(func(e *encoder) { writeESort(e, "t", tt.kind, tt.nums, tt.opts) })
+			got := encode(func(e *encoder) { writeESort(e, "t", tt.kind, tt.nums, tt.opts, 0) })
 			if got != tt.want+"\r\n" {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}

@@ -149,6 +149,19 @@ func TestCondStore_wire(t *testing.T) {
 	if res := c.cmd("%s", fmt.Sprintf("SEARCH MODSEQ %d", h1+1)); len(res) != 1 || res[0] != "* SEARCH" {
 		t.Fatalf("SEARCH above HIGHESTMODSEQ: %q", res)
 	}
+	// SORT with a MODSEQ key carries the highest MODSEQ as SEARCH does
+	// (RFC 7162 3.1.5), and ESORT as ESEARCH.
+	res = c.cmd("%s", fmt.Sprintf("SORT (ARRIVAL) UTF-8 MODSEQ %d", m1+1))
+	if len(res) != 1 || res[0] != fmt.Sprintf("* SORT 2 3 (MODSEQ %d)", h1) {
+		t.Fatalf("SORT MODSEQ %d: %q (HIGHESTMODSEQ %d)", m1+1, res, h1)
+	}
+	res = c.cmd("%s", fmt.Sprintf("UID SORT RETURN (ALL) (ARRIVAL) UTF-8 MODSEQ %d", m1))
+	if len(res) != 1 || !strings.HasSuffix(res[0], fmt.Sprintf("UID ALL 1:3 MODSEQ %d", h1)) {
+		t.Fatalf("ESORT MODSEQ: %q", res)
+	}
+	if res := c.cmd("%s", fmt.Sprintf("SORT (ARRIVAL) UTF-8 MODSEQ %d", h1+1)); len(res) != 1 || res[0] != "* SORT" {
+		t.Fatalf("SORT above HIGHESTMODSEQ: %q", res)
+	}
 }
 
 func TestCondStore_pushesCarryModSeq(t *testing.T) {
