@@ -467,7 +467,8 @@ func (c *diffCase) shrink(seq []step, budget time.Duration) shrunk {
 
 // keepWorlds copies both worlds' Maildirs, as the failing step left them,
 // to the directory $MAILDIR_IMAPD_DIFF_KEEP (if set) for a look by hand:
-// dovecot/ and maildir-imapd/ under it. Only the first failure of a run
+// dovecot/ and maildir-imapd/ under it, with each server's log beside
+// (dovecot.log, maildir-imapd.log). Only the first failure of a run
 // is kept (shrinking fails again and again).
 func keepWorlds(t *testing.T, ws [2]*world) {
 	dir := os.Getenv("MAILDIR_IMAPD_DIFF_KEEP")
@@ -489,5 +490,16 @@ func keepWorlds(t *testing.T, ws [2]*world) {
 			continue
 		}
 		t.Logf("%s's Maildir kept in %s", w.name, dst)
+		// The server's log since its last start: the daemon logs at
+		// debug level (watch events, syncs), Dovecot its errors.
+		var log string
+		if w.mi != nil {
+			log = w.mi.proc.output.String()
+		} else {
+			log = w.dc.Log(t)
+		}
+		if err := os.WriteFile(dst+".log", []byte(log), 0o644); err != nil {
+			t.Logf("keeping %s's log: %v", w.name, err)
+		}
 	}
 }
