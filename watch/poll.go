@@ -195,13 +195,9 @@ func (w *Watcher) rewatch(f *folderState) {
 	}
 	// Forget the current watches: they may follow a moved directory.
 	var drop []string
-	for i, d := range f.dirs {
+	for i := range f.dirs {
 		if f.watched[i] {
-			p := filepath.Join(f.path, d)
-			delete(w.dirs, p)
-			f.watched[i] = false
-			w.watches--
-			drop = append(drop, p)
+			drop = append(drop, w.untrackLocked(f, i))
 		}
 	}
 	w.mu.Unlock()
@@ -214,10 +210,9 @@ func (w *Watcher) rewatch(f *folderState) {
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i, d := range f.dirs {
+	for i := range f.dirs {
 		if f.watched[i] {
-			w.dirs[filepath.Join(f.path, d)] = dirRef{f: f, i: i}
-			w.watches++
+			w.trackLocked(f, i)
 		}
 	}
 	f.lost = false

@@ -84,6 +84,7 @@ type Watcher struct {
 	closed         bool
 	folders        map[string]*folderState // by cleaned absolute path
 	dirs           map[string]dirRef       // watched directory path -> folder
+	inodes         map[dirID]dirRef        // watched directory identity -> folder (see evictStale)
 	watches        int
 	fallback       string
 	warnedFallback bool
@@ -144,6 +145,7 @@ func newWatcher(opts *Options, fsw *fsnotify.Watcher, fswErr error) *Watcher {
 		maxWatches:     opts.MaxWatches,
 		folders:        make(map[string]*folderState),
 		dirs:           make(map[string]dirRef),
+		inodes:         make(map[dirID]dirRef),
 		loggedRemote:   make(map[string]bool),
 		fsOf:           NetworkFS,
 		done:           make(chan struct{}),
@@ -271,10 +273,9 @@ func (w *Watcher) subscribe(folder string, notify func(), flat bool) (*Subscript
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// Close takes regMu too, so w.closed cannot have changed.
-	for i, d := range dirs {
+	for i := range dirs {
 		if f.watched[i] {
-			w.dirs[filepath.Join(path, d)] = dirRef{f: f, i: i}
-			w.watches++
+			w.trackLocked(f, i)
 		}
 	}
 	w.folders[key] = f
@@ -333,10 +334,15 @@ func (w *Watcher) staleLocked(f *folderState) bool {
 }
 
 // addWatches adds inotify watches on the directories of f, all or none.
+// Called with regMu held and w.mu not.
 func (w *Watcher) addWatches(f *folderState) error {
 	for i, d := range f.dirs {
 		p := filepath.Join(f.path, d)
-		if err := w.fsw.Add(p); err != nil {
+		err := w.evictStale(p)
+		if err == nil {
+			err = w.fsw.Add(p)
+		}
+		if err != nil {
 			for j := range i {
 				w.removeWatch(filepath.Join(f.path, f.dirs[j]))
 				f.watched[j] = false
@@ -347,6 +353,76 @@ func (w *Watcher) addWatches(f *folderState) error {
 		f.wid[i], _ = idOf(p)
 	}
 	return nil
+}
+
+// errAliased: the directory is watched under another path that still
+// leads to it (a bind mount): inotify would report its events under that
+// path only, so the folder is polled.
+var errAliased = errors.New("directory already watched under another path")
+
+// evictStale makes room for a watch on the directory at p when another
+// folder's watch still follows it from a path that no longer leads there:
+// the folder was renamed (by RENAME, or by another program) and is now
+// subscribed at its new path. inotify watches inodes and would hand back
+// that watch, which fsnotify keys by the old path: events would be
+// reported under the old path, and removing the old folder's watches
+// (its retired folder closes a moment later) would remove the only watch
+// both share, so the new path would never hear of a change. The old
+// folder loses the watch (it is polled until its path has a directory
+// again, like a removed folder) and the kernel's watch is removed, so that
+// the Add that follows makes one keyed by p. Called with regMu held and
+// w.mu not.
+func (w *Watcher) evictStale(p string) error {
+	id, ok := idOf(p)
+	if !ok {
+		return nil // Add reports the error
+	}
+	w.mu.Lock()
+	ref, held := w.inodes[id]
+	if !held {
+		w.mu.Unlock()
+		return nil
+	}
+	old := filepath.Join(ref.f.path, ref.f.dirs[ref.i])
+	if old == p {
+		w.mu.Unlock()
+		return nil
+	}
+	if now, ok := idOf(old); ok && now == id {
+		w.mu.Unlock()
+		return fmt.Errorf("watch %s: %w (%s)", p, errAliased, old)
+	}
+	w.lostWatchLocked(ref)
+	w.mu.Unlock()
+	w.log.Debug("watch: directory moved to another watched path", "from", old, "to", p)
+	w.removeWatch(old)
+	return nil
+}
+
+// trackLocked records that dirs[i] of f holds the inotify watch f.wid[i].
+func (w *Watcher) trackLocked(f *folderState, i int) {
+	ref := dirRef{f: f, i: i}
+	w.dirs[filepath.Join(f.path, f.dirs[i])] = ref
+	w.inodes[f.wid[i]] = ref
+	w.watches++
+}
+
+// untrackLocked forgets the inotify watch of dirs[i] of f and returns the
+// watched path.
+func (w *Watcher) untrackLocked(f *folderState, i int) string {
+	p := filepath.Join(f.path, f.dirs[i])
+	ref := dirRef{f: f, i: i}
+	if w.dirs[p] == ref {
+		delete(w.dirs, p)
+	}
+	if w.inodes[f.wid[i]] == ref {
+		delete(w.inodes, f.wid[i])
+	}
+	if f.watched[i] {
+		f.watched[i] = false
+		w.watches--
+	}
+	return p
 }
 
 // removeWatch drops the inotify watch on path; a watch the kernel already
@@ -393,13 +469,9 @@ func (w *Watcher) unsubscribe(s *Subscription) {
 	var drop []string
 	if len(f.subs) == 0 && w.folders[f.key] == f {
 		delete(w.folders, f.key)
-		for i, d := range f.dirs {
+		for i := range f.dirs {
 			if f.watched[i] {
-				p := filepath.Join(f.path, d)
-				delete(w.dirs, p)
-				w.watches--
-				f.watched[i] = false
-				drop = append(drop, p)
+				drop = append(drop, w.untrackLocked(f, i))
 			}
 		}
 	}
@@ -430,6 +502,7 @@ func (w *Watcher) Close() error {
 	}
 	w.folders = make(map[string]*folderState)
 	w.dirs = make(map[string]dirRef)
+	w.inodes = make(map[dirID]dirRef)
 	w.watches = 0
 	w.mu.Unlock()
 
@@ -547,12 +620,7 @@ func (w *Watcher) handleEvent(ev fsnotify.Event) {
 // folder's subscriptions to rescan.
 func (w *Watcher) lostWatchLocked(ref dirRef) {
 	f := ref.f
-	p := filepath.Join(f.path, f.dirs[ref.i])
-	delete(w.dirs, p)
-	if f.watched[ref.i] {
-		f.watched[ref.i] = false
-		w.watches--
-	}
+	w.untrackLocked(f, ref.i)
 	f.lost = true
 	if !f.polled {
 		// Not a degraded mode: the folder is gone (or moved) until recreated.

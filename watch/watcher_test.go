@@ -516,3 +516,35 @@ func TestBatch_seen(t *testing.T) {
 		t.Errorf("empty batch with Seen %v", b.Seen)
 	}
 }
+
+// TestWatcher_renamedFolderSubscribedAgain: inotify watches inodes and
+// fsnotify keys its watches by path. After RENAME Work Old, the old
+// subscription's watches follow the directories to .Old; subscribing .Old
+// must get watches that report under .Old's path, and closing the old
+// subscription (the retired folder of the old name, which closes after
+// the new one subscribed) must not remove them: before the fix, the
+// kernel handed back the old watch, events came under .Work's path, and
+// Close removed the one watch both shared, so deliveries to .Old were
+// never reported.
+func TestWatcher_renamedFolderSubscribedAgain(t *testing.T) {
+	w := newWatcher(t, watch.Options{SafetyInterval: -1})
+	root := t.TempDir()
+	work := makeFolder(t, root, ".Work")
+	old := subscribe(t, w, work)
+	moved := filepath.Join(root, ".Old")
+	rename(t, work, moved)
+	s := subscribe(t, w, moved)
+	deliverUntilNamed(t, s, moved)
+	old.Close()
+	deliverUntilNamed(t, s, moved)
+
+	// The old name made again gets watches of its own, and the renamed
+	// folder keeps its.
+	makeFolder(t, root, ".Work")
+	again := subscribe(t, w, work)
+	deliverUntilNamed(t, again, work)
+	deliverUntilNamed(t, s, moved)
+	if st := w.Stats(); st.Watches != 4 || st.PolledFolders != 0 {
+		t.Fatalf("stats = %+v, want 4 watches and no polled folder", st)
+	}
+}
