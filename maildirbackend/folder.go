@@ -111,6 +111,10 @@ func (f *folder) open() error {
 	}
 	f.mu.Lock()
 	if !f.loaded {
+		// Watch before the first listing, so that a change between the
+		// two is reported (its sync waits for the load); a folder that
+		// cannot be watched yet (no directory) is watched after it.
+		_ = f.startWatching()
 		if err := f.loadLocked(); err != nil {
 			f.mu.Unlock()
 			return err
@@ -452,6 +456,9 @@ func (f *folder) syncBatch(b watch.Batch) {
 	}()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !f.loaded {
+		return // its load failed; the next load reads everything
+	}
 	f.background, f.seenAt = true, b.Seen
 	var err error
 	if b.Rescan || len(b.Names) == 0 {
