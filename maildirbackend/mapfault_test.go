@@ -28,9 +28,9 @@ import (
 // that the truncating user's answers stay right (MODSEQs never go down), and
 // that the other user notices nothing.
 
-// mfMessages is the messages per user: a cache file of about 1.5 MiB and an
-// index of about 30 pages, so that a truncation removes many mapped pages.
-const mfMessages = 1500
+// mfMessages is the messages per user: a cache file of about 2 MiB and an
+// index of about 16 pages, so that a truncation removes many mapped pages.
+const mfMessages = 800
 
 // mfServer serves the users alice and bob, each with mfMessages messages in
 // INBOX, through the imapd front-end (the daemon's, with CONDSTORE), and
@@ -225,7 +225,7 @@ func TestMapFault_cacheTruncated(t *testing.T) {
 				bobCache := filepath.Join(roots["bob"], "maildir-imapd.cache")
 				// Every entry written (a batch waits a second at most) and
 				// read back: the folder now reads them from the file.
-				waitUntil(t, func() bool { fi, err := os.Stat(cache); return err == nil && fi.Size() > 512<<10 })
+				waitUntil(t, func() bool { fi, err := os.Stat(cache); return err == nil && fi.Size() > 256<<10 })
 				if got := alice.ok(t, mfFetch); got != want {
 					t.Fatal("answers from the cache file differ")
 				}
@@ -241,7 +241,7 @@ func TestMapFault_cacheTruncated(t *testing.T) {
 					}
 				}
 				// The file was replaced: a new one, written again.
-				waitUntil(t, func() bool { fi, err := os.Stat(cache); return err == nil && fi.Size() > 512<<10 })
+				waitUntil(t, func() bool { fi, err := os.Stat(cache); return err == nil && fi.Size() > 256<<10 })
 				if got := alice.ok(t, mfFetch); got != want {
 					t.Fatal("answers from the new cache file differ")
 				}
@@ -298,7 +298,7 @@ func TestMapFault_indexTruncated(t *testing.T) {
 
 				mfTruncate(t, index, tc.size)
 				for round := range 4 {
-					n := 1 + round*311
+					n := 1 + round*191
 					answer := alice.ok(t, fmt.Sprintf(`STORE %d:%d +FLAGS (\Flagged)`, n, n+4))
 					if c := strings.Count(answer, "MODSEQ ("); c != 5 {
 						t.Fatalf("round %d: STORE answered %d MODSEQs: %q", round, c, answer)
