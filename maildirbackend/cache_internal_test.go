@@ -233,7 +233,7 @@ func BenchmarkCacheWrite(b *testing.B) {
 				if !c.ensureOpen() {
 					b.Fatal("not opened")
 				}
-				c.db.NoSync = !sync
+				c.db.SetNoSync(!sync)
 				b.StartTimer()
 				for k, e := range entries {
 					c.put(killKey(k), e)

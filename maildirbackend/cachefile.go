@@ -17,6 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/boltguard"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/safefile"
 )
 
@@ -47,6 +48,9 @@ const (
 	cacheRetry      = 30 * time.Second       // before trying a locked file again
 	cacheFlushBatch = 256                    // entries per write transaction
 	cacheFlushDelay = time.Second            // before a smaller batch is written
+	// cacheMaxReplace bounds the damaged files one open cache replaces:
+	// a user who keeps truncating theirs gets a folder without one.
+	cacheMaxReplace = 8
 )
 
 // cacheTable shares one open cache file among the folder states of a
@@ -151,12 +155,13 @@ type diskCache struct {
 	log  *slog.Logger
 	refs int // protected by cacheTable.mu
 
-	mu           sync.RWMutex // R: a transaction runs; W: open, close
-	db           *bolt.DB     // nil: not open
-	off          bool         // never again: closed, or the directory is read-only
-	retryAt      time.Time    // another process holds the file: not before
-	lockedBefore bool         // that was logged
-	broken       atomic.Bool  // a transaction found damage: replace the file
+	mu           sync.RWMutex  // R: a transaction runs; W: open, close
+	db           *boltguard.DB // nil: not open
+	off          bool          // never again: closed, or the directory is read-only
+	retryAt      time.Time     // another process holds the file: not before
+	lockedBefore bool          // that was logged
+	broken       atomic.Bool   // a transaction found damage: replace the file
+	replaced     int           // damaged files replaced (cacheMaxReplace)
 
 	pmu     sync.Mutex
 	pending map[string][]byte
@@ -305,22 +310,18 @@ func (c *diskCache) flush() {
 	}
 }
 
-// guard runs a transaction, turning a panic of bbolt on a damaged file
-// into an error and marking the file for replacement.
-//
-// A fault reading the mapped file (SIGBUS: another program truncated the
-// file in place while it is open) is not turned into a panic
-// (debug.SetPanicOnFault): bbolt would be left holding its locks, and the
-// folder's commands would hang instead of the process restarting. As with
-// Dovecot's mapped index files, truncating the file under a running
-// server is not supported; deleting it is.
+// guard runs a transaction, turning a damaged file into an error and
+// marking the file for replacement: bbolt's panics on damaged pages, and
+// faults reading pages that another program truncated away while the file
+// is open (boltguard, which recovers them and finds most truncations
+// before they fault).
 func (c *diskCache) guard(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("cache file damaged: %v", r)
-			if !c.broken.Swap(true) {
-				c.log.Warn("cache file damaged: replacing it", "err", err)
-			}
+			err = fmt.Errorf("%w: %v", boltguard.ErrDamaged, r)
+		}
+		if errors.Is(err, boltguard.ErrDamaged) && !c.broken.Swap(true) {
+			c.log.Warn("cache file damaged: replacing it", "err", err)
 		}
 	}()
 	return fn()
@@ -336,6 +337,10 @@ func (c *diskCache) ensureOpen() bool {
 		c.db = nil
 		c.remove()
 		c.broken.Store(false)
+		if c.replaced++; c.replaced >= cacheMaxReplace {
+			c.log.Warn("cache file damaged again and again: running without it", "count", c.replaced)
+			c.off = true
+		}
 	}
 	if c.db != nil {
 		return true
@@ -351,12 +356,8 @@ func (c *diskCache) ensureOpen() bool {
 // another format or left torn by a crash of the machine.
 func (c *diskCache) openLocked() {
 	for attempt := 0; attempt < 2; attempt++ {
-		var db *bolt.DB
-		err := c.guard(func() (err error) {
-			db, err = bolt.Open(c.path, 0o600, &bolt.Options{
-				Timeout: cacheLockWait, NoSync: true, FreelistType: bolt.FreelistMapType, OpenFile: safefile.OpenFile,
-			})
-			return err
+		db, err := boltguard.Open(c.path, 0o600, &bolt.Options{
+			Timeout: cacheLockWait, NoSync: true, FreelistType: bolt.FreelistMapType, OpenFile: safefile.OpenFile,
 		})
 		c.broken.Store(false)
 		switch {
@@ -401,34 +402,32 @@ var errTorn = errors.New("left open by a machine that has rebooted since: may be
 
 // initFile checks the format and the open mark, creating the buckets of a
 // new file, and marks the file open.
-func (c *diskCache) initFile(db *bolt.DB) error {
+func (c *diskCache) initFile(db *boltguard.DB) error {
 	boot := bootID()
-	return c.guard(func() error {
-		return db.Update(func(tx *bolt.Tx) error {
-			meta := tx.Bucket(bucketMeta)
-			if meta != nil {
-				if o := meta.Get(keyOpen); o != nil && boot != "" && string(o) != boot {
-					return errTorn
-				}
-				if string(meta.Get(keyFormat)) != cacheFormat {
-					c.log.Info("cache file of another format: emptied", "format", string(meta.Get(keyFormat)))
-					if err := tx.DeleteBucket(bucketMsgs); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
-						return err
-					}
+	return db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta != nil {
+			if o := meta.Get(keyOpen); o != nil && boot != "" && string(o) != boot {
+				return errTorn
+			}
+			if string(meta.Get(keyFormat)) != cacheFormat {
+				c.log.Info("cache file of another format: emptied", "format", string(meta.Get(keyFormat)))
+				if err := tx.DeleteBucket(bucketMsgs); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+					return err
 				}
 			}
-			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.CreateBucketIfNotExists(bucketMsgs); err != nil {
-				return err
-			}
-			if err := meta.Put(keyFormat, []byte(cacheFormat)); err != nil {
-				return err
-			}
-			return meta.Put(keyOpen, []byte(boot))
-		})
+		}
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketMsgs); err != nil {
+			return err
+		}
+		if err := meta.Put(keyFormat, []byte(cacheFormat)); err != nil {
+			return err
+		}
+		return meta.Put(keyOpen, []byte(boot))
 	})
 }
 

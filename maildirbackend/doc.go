@@ -21,12 +21,14 @@
 //   - maildir-imapd.cache: our own cache of what messages' contents answer
 //     (ENVELOPE, BODYSTRUCTURE, RFC822.SIZE, the header fields clients
 //     list), a bbolt database keyed by message key (cachefile.go). It may be
-//     deleted at any time; a damaged or foreign one is replaced.
+//     deleted at any time; a damaged or foreign one is replaced, and so is
+//     one truncated in place while open (internal/boltguard).
 //   - maildirfolder: created with every folder but INBOX.
 //   - maildir-imapd.index: our own (a bbolt file, internal/folderindex): the
 //     MODSEQ and last known flags of every UID, HIGHESTMODSEQ and the
 //     expunged UIDs (modseq.go). It may be deleted at any time: it is
-//     rebuilt, with MODSEQs above the old ones.
+//     rebuilt, with MODSEQs above the old ones. One truncated in place while
+//     open is dropped (internal/boltguard).
 //   - maildir-imapd.fts/: the folder's full-text index for SEARCH BODY and
 //     TEXT (our own format, internal/fts): seg-N segment files and lock,
 //     flocked by the one process that writes it (Options.NoFullTextIndex:

@@ -160,15 +160,16 @@ func (f *folder) touchLocked(uid imap.UID, ms uint64, b *folderindex.Batch) {
 	b.Set = append(b.Set, folderindex.Record{UID: uint32(uid), Entry: folderindex.Entry{ModSeq: ms, Flags: indexFlags(m)}})
 }
 
-// dropIndexLocked gives up an index that failed a write: it could now miss
-// an expunge, so it is removed (the next load starts a fresh one, above
+// dropIndexLocked gives up an index that failed a write, or was found
+// damaged (another program truncated it in place): it could now miss an
+// expunge, so it is removed (the next load starts a fresh one, above
 // every sequence given) and this state goes on in memory, answering for
 // expunges as if it had never had an index.
 func (f *folder) dropIndexLocked(err error) {
 	if f.idx == nil {
 		return
 	}
-	f.log.Warn("folder index write failed: removing it, modification sequences in memory", "err", err)
+	f.log.Warn("folder index failed: removing it, modification sequences in memory", "err", err)
 	path := f.idx.Path()
 	f.closeIndexLocked()
 	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
@@ -210,6 +211,9 @@ func (f *folder) vanishedLocked(since uint64, within *imap.UIDSet) imap.UIDSet {
 		add(1, f.uidNext-1)
 	} else if err := f.idx.Vanished(since, func(lo, hi uint32) { add(imap.UID(lo), imap.UID(hi)) }); err != nil {
 		f.log.Warn("reading expunged UIDs from the index", "err", err)
+		if errors.Is(err, folderindex.ErrDamaged) {
+			f.dropIndexLocked(err)
+		}
 		out = nil
 		add(1, f.uidNext-1)
 	}

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/boltguard"
 )
 
 // FileName is the index's name in the folder's control directory.
@@ -54,6 +56,11 @@ var (
 	keyUIDNext     = []byte("uidnext")
 )
 
+// ErrDamaged means the file was found damaged after it was opened (another
+// program truncated it in place, see boltguard): the caller drops the index
+// as after a failed write.
+var ErrDamaged = boltguard.ErrDamaged
+
 // ErrUnavailable means the index cannot be written (a read-only control
 // directory, or another process holds it): the caller keeps its
 // modification sequences in memory.
@@ -75,7 +82,7 @@ type Entry struct {
 // Index is an open index file. Its methods are safe for one goroutine at a
 // time (the folder's mutex serializes them), except the background fsync.
 type Index struct {
-	db   *bolt.DB
+	db   *boltguard.DB
 	path string
 	log  *slog.Logger
 
@@ -127,7 +134,7 @@ func openFile(path string, uidValidity uint32, log *slog.Logger) (x *Index, err 
 			x, err = nil, fmt.Errorf("%w: %v", errInvalid, v)
 		}
 	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	db, err := boltguard.Open(path, 0o600, &bolt.Options{
 		Timeout:        lockWait,
 		NoSync:         true,
 		NoFreelistSync: true,
@@ -240,12 +247,16 @@ func (x *Index) UIDNext() uint32 { return x.uidNext }
 
 // Each calls fn for every message record, in ascending UID order.
 func (x *Index) Each(fn func(uid uint32, e Entry)) error {
-	return x.db.View(func(tx *bolt.Tx) error {
+	err := x.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMsgs).ForEach(func(k, v []byte) error {
 			fn(binary.BigEndian.Uint32(k), decodeEntry(v))
 			return nil
 		})
 	})
+	if err != nil {
+		return fmt.Errorf("read index: %w", err)
+	}
+	return nil
 }
 
 // Path is the file's path.
@@ -259,7 +270,10 @@ func (x *Index) Close() error {
 		x.syncTimer.Stop()
 	}
 	x.syncMu.Unlock()
-	err := x.db.Sync()
+	var err error
+	if x.db.Damaged() == nil {
+		err = x.db.Sync()
+	}
 	if cerr := x.db.Close(); err == nil {
 		err = cerr
 	}
