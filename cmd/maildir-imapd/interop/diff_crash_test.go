@@ -53,7 +53,9 @@ func survivedDovecotCrash(t *testing.T, ws [2]*world, s step) bool {
 		return false
 	}
 	w.faults = n
-	t.Logf("Dovecot's imap process crashed or corrupted its index at %s (%d so far); every session starts again", s, n)
+	log := w.dc.Log(t)
+	t.Logf("Dovecot faulted at %s (%d so far: %d crashes of an imap process, %d index corruptions); every session starts again",
+		s, n, len(dovecotCrashed.FindAllString(log, -1)), len(dovecotIndexCorrupted.FindAllString(log, -1)))
 	for _, w := range ws {
 		w.log.add(fmt.Sprintf("Dovecot crashed or corrupted its index at %s: every session logs in again", s))
 		for i, old := range w.sess {
