@@ -145,3 +145,16 @@ func SetMeta(t testing.TB, path string, off int, v uint64) {
 	}
 	f.save(t, path)
 }
+
+// StoresFreelist reports whether the meta page of the higher txid of the
+// bbolt file at path names a stored freelist.
+func StoresFreelist(t testing.TB, path string) bool {
+	t.Helper()
+	f := load(t, path)
+	m0, m1 := f.meta(0), f.meta(1)
+	m := m0
+	if ne.Uint64(m1[48:]) > ne.Uint64(m0[48:]) {
+		m = m1
+	}
+	return ne.Uint64(m[32:]) != ^uint64(0)
+}
