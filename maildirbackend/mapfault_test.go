@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,15 @@ const mfMessages = 800
 // returns the address and the users' Maildirs.
 func mfServer(t *testing.T) (addr string, roots map[string]string) {
 	t.Helper()
+	roots = mfMaildirs(t)
+	addr, _ = mfServe(t, roots)
+	return addr, roots
+}
+
+// mfMaildirs makes the Maildirs of alice and bob, each with mfMessages
+// messages in INBOX.
+func mfMaildirs(t *testing.T) (roots map[string]string) {
+	t.Helper()
 	roots = map[string]string{}
 	for _, user := range []string{"alice", "bob"} {
 		root := filepath.Join(t.TempDir(), user)
@@ -54,12 +64,19 @@ func mfServer(t *testing.T) (addr string, roots map[string]string) {
 		}
 		roots[user] = root
 	}
+	return roots
+}
+
+// mfServe serves roots (user name to Maildir) through the imapd front-end
+// and returns the address and a function that stops the server and closes
+// the backend (and so its files); the test's end calls it too.
+func mfServe(t *testing.T, roots map[string]string) (addr string, stop func()) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	w, err := watch.New(&watch.Options{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Close() })
 	b, err := maildirbackend.New(&maildirbackend.Options{
 		Logger:  logger,
 		Watcher: w,
@@ -71,6 +88,7 @@ func mfServer(t *testing.T) (addr string, roots map[string]string) {
 		},
 	})
 	if err != nil {
+		w.Close()
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -80,11 +98,13 @@ func mfServer(t *testing.T) (addr string, roots map[string]string) {
 	ln = maildirbackend.NewListenerWith(ln, &maildirbackend.ListenerOptions{Unbatched: true})
 	srv := imapd.New(&imapd.Options{NewSession: b.NewEngineSession, InsecureAuth: true, Logger: logger})
 	go srv.Serve(ln)
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		srv.Close()
 		b.Close()
+		w.Close()
 	})
-	return ln.Addr().String(), roots
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
 }
 
 // mfMessage is message i of user: a multipart message with a full

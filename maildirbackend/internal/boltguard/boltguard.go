@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -47,8 +48,13 @@ type DB struct {
 }
 
 // Open opens path as bbolt.Open does, with the same options (nil means
-// bbolt's defaults). A file that faults or makes bbolt panic while it is
-// opened gives an error wrapping ErrDamaged.
+// bbolt's defaults). It first takes the file's flock itself and reads the
+// meta pages: a file whose meta pages bbolt would open into a state where
+// a damaged page ends the process (no stored freelist, a freelist page
+// that is not one) gives an error wrapping ErrInvalid, before bbolt maps
+// it. A file that faults or makes bbolt panic while it is opened gives an
+// error wrapping ErrDamaged. Another process holding the file gives
+// bolt.ErrTimeout after opts.Timeout, as bbolt does.
 func Open(path string, mode os.FileMode, opts *bolt.Options) (*DB, error) {
 	var o bolt.Options
 	if opts != nil {
@@ -61,10 +67,15 @@ func Open(path string, mode os.FileMode, opts *bolt.Options) (*DB, error) {
 	var file *os.File
 	o.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
 		f, err := openFile(name, flag, perm)
-		if err == nil {
-			file = f
+		if err != nil {
+			return nil, err
 		}
-		return f, err
+		if err := lockAndCheck(f, !o.ReadOnly, o.Timeout); err != nil {
+			f.Close() // and its flock
+			return nil, err
+		}
+		file = f
+		return f, nil
 	}
 	var db *bolt.DB
 	var err error
@@ -83,6 +94,22 @@ func Open(path string, mode os.FileMode, opts *bolt.Options) (*DB, error) {
 		d.size = fi.Size()
 	}
 	return d, nil
+}
+
+// lockAndCheck locks f as bbolt will and refuses it (ErrInvalid) when its
+// meta pages are not safe to hand to bbolt (checkFile).
+func lockAndCheck(f *os.File, exclusive bool, timeout time.Duration) error {
+	if err := lockFile(f, exclusive, timeout); err != nil {
+		return err
+	}
+	size, err := statSize(f)
+	if err != nil {
+		return err
+	}
+	if err := checkFile(f, size); err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return nil
 }
 
 // View runs fn in a read transaction, as bolt.DB.View does.

@@ -37,9 +37,16 @@
 //     own; the frames are looked for on the panicking stack, and the DB is
 //     marked held as above.
 //
-// Not covered: bbolt's freepages reports what it finds wrong in the pages
-// it walks to a goroutine of its own that panics, which no recover reaches.
-// It runs at open and after a failed Commit of a file whose freelist is not
-// synced (the index), so a damaged or crafted file can still end the
-// process there; a truncation alone makes it fault, which is recovered.
+// Before bbolt sees a file, Open takes its flock and reads its meta pages
+// (meta.go): a file whose chosen meta has no stored freelist is refused
+// (ErrInvalid), because bbolt would rebuild the freelist by walking every
+// page (freepages) and report what it finds wrong to a goroutine of its
+// own that panics, which no recover reaches; so is a freelist page that is
+// not one or names pages out of range, and a file with no valid meta.
+//
+// Not covered: a file whose meta page another program rewrites in place
+// while it is open, to drop the freelist, gets the walk at the rollback of
+// a write transaction; and damage that bbolt reads without panicking but
+// that is fatal (a branch page that points to itself recurses until the
+// stack limit).
 package boltguard

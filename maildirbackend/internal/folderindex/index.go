@@ -135,9 +135,13 @@ func openFile(path string, uidValidity uint32, log *slog.Logger) (x *Index, err 
 		}
 	}()
 	db, err := boltguard.Open(path, 0o600, &bolt.Options{
-		Timeout:        lockWait,
-		NoSync:         true,
-		NoFreelistSync: true,
+		Timeout: lockWait,
+		NoSync:  true,
+		// The freelist is stored with every commit: a file without one
+		// makes bbolt walk every page at open, and report what it finds
+		// wrong to a goroutine that panics (boltguard refuses such a
+		// file, so one written by an older version is replaced once).
+		NoFreelistSync: false,
 		FreelistType:   bolt.FreelistMapType,
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			return os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
