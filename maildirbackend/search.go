@@ -34,7 +34,7 @@ func (s *Session) search(byUID bool, criteria *imap.SearchCriteria, options *ima
 	ctx, stop := s.commandContext()
 	defer stop()
 	matched, err := runSearch(ctx, len(uids), func(i int) (bool, error) {
-		c := &candidate{f: sel.f, uid: uids[i], seq: uint32(i + 1), flags: flags[i], kwBits: kwBits, plan: plan, doc: plan.doc(i)}
+		c := &candidate{f: sel.f, uid: uids[i], seq: uint32(i + 1), flags: flags[i], kwBits: kwBits, plan: plan, doc: plan.doc(i), prog: q}
 		defer c.close()
 		r, err := c.eval(q, false)
 		if err == nil && r == unknown {
@@ -285,9 +285,11 @@ type candidate struct {
 	flags  *flagSet          // nil: expunged on disk
 	kwBits map[string]uint32 // lower-case keyword name to its bit
 
-	plan *contentPlan // the program's BODY and TEXT keys
-	doc  int64        // its full-text index document; -1: not indexed
-	hits []bool       // per content key of plan, once the file was read
+	prog    *query       // the whole program
+	plan    *contentPlan // the program's BODY and TEXT keys
+	doc     int64        // its full-text index document; -1: not indexed
+	hits    []bool       // per content key of plan, once the file was read
+	partial []bool       // per content key, found so far, while the file is read
 
 	modSeq uint64 // 0 until a MODSEQ key needs it (condstore.go)
 }
