@@ -33,6 +33,9 @@ func (s *Session) search(byUID bool, criteria *imap.SearchCriteria, options *ima
 	plan := sel.f.planContent(criteria, keys)
 	ctx, stop := s.commandContext()
 	defer stop()
+	if len(plan.keys) > 0 {
+		defer s.b.ftsSlot.scanning()()
+	}
 	matched, err := runSearch(ctx, len(uids), func(i int) (bool, error) {
 		c := &candidate{f: sel.f, uid: uids[i], seq: uint32(i + 1), flags: flags[i], kwBits: kwBits, plan: plan, doc: plan.doc(i), prog: q}
 		defer c.close()
