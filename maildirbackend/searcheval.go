@@ -210,8 +210,8 @@ func (c *candidate) contentKey(k int, full bool) (tri, error) {
 // index ruled out, and the read stops once the program's answer is known.
 func (c *candidate) contentHit(k int) (bool, error) {
 	if c.hits == nil {
-		file, err := c.open()
-		if err != nil || c.gone {
+		file, parsed, err := c.openContent()
+		if err != nil || file == nil {
 			return false, err
 		}
 		var keys imapmsg.Keys
@@ -230,10 +230,6 @@ func (c *candidate) contentHit(k int) (bool, error) {
 		}
 		c.partial = make([]bool, len(c.plan.keys))
 		keys.Decided = func(bh, th []bool) bool { return c.decided(at, bh, th) }
-		var parsed *imapmsg.Parsed // a FETCH may have left the part tree in memory
-		if ct := c.snapshot().content; ct != nil {
-			parsed = ct.parsed
-		}
 		bh, th, err := imapmsg.MatchMessage(file, parsed, keys)
 		if err != nil {
 			return false, err
