@@ -16,6 +16,10 @@ import (
 // (BenchmarkSync_newMessage). Dovecot keeps its uidlist in memory the
 // same way (src/lib-storage/index/maildir/maildir-uidlist.c: it re-reads
 // only when the file's inode, size or mtime changed).
+//
+// It costs memory in proportion to the folder: about 120 bytes per
+// record for the records and the key map, less the key strings, which it
+// shares with the folder's messages.
 type uidlistCache struct {
 	list  *dovecot.UIDList
 	stamp fileStamp
@@ -53,6 +57,13 @@ func (f *folder) readUIDListLocked(path string) (*dovecot.UIDList, error) {
 		return nil, err
 	}
 	if st.ino != 0 {
+		// The cache shares the known messages' key strings: a record
+		// then costs its UID, fields and place in the map.
+		for i, r := range list.Records {
+			if m := f.byKey[r.Key]; m != nil {
+				list.Records[i].Key = m.key
+			}
+		}
 		f.uidlist = newUIDListCache(list, st)
 	}
 	return list, nil
