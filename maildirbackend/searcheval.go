@@ -229,7 +229,12 @@ func (c *candidate) contentHit(k int) (bool, error) {
 			}
 		}
 		c.partial = make([]bool, len(c.plan.keys))
-		keys.Decided = func(bh, th []bool) bool { return c.decided(at, bh, th) }
+		// The callback works on a copy (sharing partial): were c itself
+		// captured, every candidate would be allocated on the heap, not
+		// only those whose file is read.
+		cc := new(candidate)
+		*cc = *c
+		keys.Decided = func(bh, th []bool) bool { return cc.decided(at, bh, th) }
 		bh, th, err := imapmsg.MatchMessage(file, parsed, keys)
 		if err != nil {
 			return false, err
