@@ -131,7 +131,7 @@ type Backend struct {
 	guard      *authGuard
 	userIP     *userIPCounter
 
-	ftsSlot ftsSlot // one full-text indexer at a time (ftsslot.go)
+	ftsSlot *ftsSlot // one full-text indexer at a time (ftsslot.go)
 
 	mu       sync.Mutex
 	accounts map[string]*account // by Maildir root

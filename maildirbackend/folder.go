@@ -61,9 +61,10 @@ type folder struct {
 	byKey       map[string]*message
 	keywords    *dovecot.Keywords
 	kwStamp     fileStamp
-	scanned     dirStamp    // cur/ and new/ as the last complete scan read them (dirstamp.go)
-	listIno     uint64      // inode of dovecot-uidlist as we last read or wrote it
-	recheck     *time.Timer // runs recheckUIDList after activity; may be nil
+	scanned     dirStamp      // cur/ and new/ as the last complete scan read them (dirstamp.go)
+	listIno     uint64        // inode of dovecot-uidlist as we last read or wrote it
+	uidlist     *uidlistCache // dovecot-uidlist as we last read or wrote it; may be nil (uidlistcache.go)
+	recheck     *time.Timer   // runs recheckUIDList after activity; may be nil
 	mbox        *idle.Mailbox
 	mem         memCache // messages' content held in memory (content.go)
 

@@ -239,7 +239,7 @@ func (f *folder) ftsTurn(idx *fts.Index, keys []string, stop <-chan struct{}) er
 		return nil
 	}
 	defer slot.release()
-	var pace ftsPace
+	pace := ftsPace{slot: slot}
 	for _, key := range keys {
 		if f.ftsStopped() {
 			return nil

@@ -29,12 +29,16 @@ func (s *Session) search(byUID bool, criteria *imap.SearchCriteria, options *ima
 	}
 	q := sel.compile(criteria)
 	uids := sel.view.UIDs()
-	flags, kwBits, keys := sel.f.flagTable(uids, sel)
+	flags, kwBits, keys, where := sel.f.flagTable(uids, sel)
 	plan := sel.f.planContent(criteria, keys)
 	ctx, stop := s.commandContext()
 	defer stop()
+	if len(plan.keys) > 0 {
+		defer s.b.ftsSlot.scanning()()
+	}
 	matched, err := runSearch(ctx, len(uids), func(i int) (bool, error) {
-		c := &candidate{f: sel.f, uid: uids[i], seq: uint32(i + 1), flags: flags[i], kwBits: kwBits, plan: plan, doc: plan.doc(i)}
+		c := &candidate{f: sel.f, uid: uids[i], seq: uint32(i + 1), flags: flags[i], kwBits: kwBits, plan: plan, doc: plan.doc(i), prog: q,
+			key: keys[i], where: &where[i]}
 		defer c.close()
 		r, err := c.eval(q, false)
 		if err == nil && r == unknown {
@@ -285,21 +289,27 @@ type candidate struct {
 	flags  *flagSet          // nil: expunged on disk
 	kwBits map[string]uint32 // lower-case keyword name to its bit
 
-	plan *contentPlan // the program's BODY and TEXT keys
-	doc  int64        // its full-text index document; -1: not indexed
-	hits []bool       // per content key of plan, once the file was read
+	key     string       // the message's key when the search began ("": gone)
+	where   *msgWhere    // where its file was then; may be nil
+	prog    *query       // the whole program
+	plan    *contentPlan // the program's BODY and TEXT keys
+	doc     int64        // its full-text index document; -1: not indexed
+	hits    []bool       // per content key of plan, once the file was read
+	partial []bool       // per content key, found so far, while the file is read
 
 	modSeq uint64 // 0 until a MODSEQ key needs it (condstore.go)
 }
 
 // flagTable returns the flags of each UID (nil when gone), the folder's
-// keyword bits and each UID's key ("" when gone), read under one lock:
-// flag keys then cost no lock and no allocation per message.
-func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[string]uint32, []string) {
+// keyword bits, each UID's key ("" when gone) and where its file was, read
+// under one lock: flag keys then cost no lock and no allocation per
+// message, and reading a file takes no lock either (searchopen.go).
+func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[string]uint32, []string, []msgWhere) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]*flagSet, len(uids))
 	keys := make([]string, len(uids))
+	where := make([]msgWhere, len(uids))
 	sets := make([]flagSet, len(uids)) // one allocation, not one per message
 	j := 0
 	for i, uid := range uids {
@@ -311,6 +321,7 @@ func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[str
 			sets[i].recent = sel.recent[uid]
 			out[i] = &sets[i]
 			keys[i] = f.msgs[j].key
+			where[i] = msgWhere{inNew: f.msgs[j].inNew, info: f.msgs[j].info, content: f.msgs[j].content}
 		}
 	}
 	kw := make(map[string]uint32)
@@ -319,7 +330,7 @@ func (f *folder) flagTable(uids []imap.UID, sel *selection) ([]*flagSet, map[str
 			kw[strings.ToLower(name)] = 1 << i
 		}
 	}
-	return out, kw, keys
+	return out, kw, keys, where
 }
 
 // hasFlag reports whether the message has flag fl (\Recent as this

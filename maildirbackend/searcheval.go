@@ -185,12 +185,16 @@ func (c *candidate) evalDates(cr *imap.SearchCriteria, full bool) (tri, error) {
 }
 
 // contentKey evaluates content key k of the plan: no when the full-text
-// index rules it out, else unknown unless full, else read.
+// index rules it out, else unknown unless full (or yes when a read under
+// way has found it: see decided), else read.
 func (c *candidate) contentKey(k int, full bool) (tri, error) {
 	if c.excluded(k) {
 		return no, nil
 	}
 	if !full {
+		if c.partial != nil && c.partial[k] {
+			return yes, nil
+		}
 		return unknown, nil
 	}
 	ok, err := c.contentHit(k)
@@ -202,47 +206,57 @@ func (c *candidate) contentKey(k int, full bool) (tri, error) {
 
 // contentHit reports whether content key k matches, reading the file the
 // first time any content key is asked: every key of the program is
-// answered in that one read (imapmsg's MatchAll), except those the index
-// ruled out.
+// answered in that one read (imapmsg.MatchMessage), except those the
+// index ruled out, and the read stops once the program's answer is known.
 func (c *candidate) contentHit(k int) (bool, error) {
 	if c.hits == nil {
-		if err := c.fillNeeds(needTree); err != nil || c.gone {
+		file, parsed, err := c.openContent()
+		if err != nil || file == nil {
 			return false, err
 		}
-		file, err := c.open()
-		if err != nil || c.gone {
-			return false, err
-		}
-		var body, text []string
-		var at []int
+		var keys imapmsg.Keys
+		var at []int // plan key numbers: body keys, then text keys
 		for i, key := range c.plan.keys {
-			if c.excluded(i) {
-				continue
-			}
-			at = append(at, i)
-			if key.text {
-				text = append(text, key.value)
-			} else {
-				body = append(body, key.value)
+			if !c.excluded(i) && !key.text {
+				at = append(at, i)
+				keys.Body = append(keys.Body, key.value)
 			}
 		}
-		bh, th, err := c.snapshot().content.parsed.MatchAll(file, body, text)
+		for i, key := range c.plan.keys {
+			if !c.excluded(i) && key.text {
+				at = append(at, i)
+				keys.Text = append(keys.Text, key.value)
+			}
+		}
+		c.partial = make([]bool, len(c.plan.keys))
+		// The callback works on a copy (sharing partial): were c itself
+		// captured, every candidate would be allocated on the heap, not
+		// only those whose file is read.
+		cc := new(candidate)
+		*cc = *c
+		keys.Decided = func(bh, th []bool) bool { return cc.decided(at, bh, th) }
+		bh, th, err := imapmsg.MatchMessage(file, parsed, keys)
 		if err != nil {
 			return false, err
 		}
-		c.hits = make([]bool, len(c.plan.keys))
-		bi, ti := 0, 0
-		for _, i := range at {
-			if c.plan.keys[i].text {
-				c.hits[i] = th[ti]
-				ti++
-			} else {
-				c.hits[i] = bh[bi]
-				bi++
-			}
+		c.hits, c.partial = c.partial, nil
+		for j, i := range at {
+			c.hits[i] = j < len(bh) && bh[j] || j >= len(bh) && th[j-len(bh)]
 		}
 	}
 	return c.hits[k], nil
+}
+
+// decided reports whether the program's answer for the candidate is
+// known from the hits found so far (bh, th: for the plan keys at), the
+// keys without a hit being unknown: then the read can stop, and those
+// keys count as not found.
+func (c *candidate) decided(at []int, bh, th []bool) bool {
+	for j, i := range at {
+		c.partial[i] = j < len(bh) && bh[j] || j >= len(bh) && th[j-len(bh)]
+	}
+	r, err := c.eval(c.prog, false)
+	return err == nil && r != unknown
 }
 
 // excluded reports whether the full-text index rules out content key k

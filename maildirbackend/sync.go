@@ -115,26 +115,25 @@ func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error 
 	var change idle.Change
 	kwChanged := f.readKeywordsLocked()
 	gone := make(map[imap.UID]bool)
-	for _, m := range f.msgs {
-		e, ok := entries[m.key]
-		if !ok {
-			if complete {
+	if complete {
+		for _, m := range f.msgs {
+			e, ok := entries[m.key]
+			if !ok {
 				gone[m.uid] = true
 				change.Expunged = append(change.Expunged, m.uid)
+				continue
 			}
-			continue
+			delete(entries, m.key)
+			f.takeEntryLocked(m, e, &change)
 		}
-		delete(entries, m.key)
-		if e.inNew == m.inNew && e.info == m.info {
-			continue
-		}
-		old := m.flags
-		m.inNew, m.info, m.flags = e.inNew, e.info, parseInfo(e.info)
-		if old != m.flags {
-			if change.Flags == nil {
-				change.Flags = make(map[imap.UID][]imap.Flag)
+	} else {
+		// A watcher batch names a few files: look them up, rather than
+		// every message of the folder at each delivery.
+		for key, e := range entries {
+			if m := f.byKey[key]; m != nil {
+				delete(entries, key)
+				f.takeEntryLocked(m, e, &change)
 			}
-			change.Flags[m.uid] = f.imapFlagsLocked(m)
 		}
 	}
 	if len(gone) > 0 {
@@ -164,6 +163,22 @@ func (f *folder) reconcileLocked(entries map[string]entry, complete bool) error 
 	}
 	f.announceLocked(change, kwChanged)
 	return nil
+}
+
+// takeEntryLocked gives known message m the name's directory and flags
+// that the disk shows, noting a flag change in change.
+func (f *folder) takeEntryLocked(m *message, e entry, change *idle.Change) {
+	if e.inNew == m.inNew && e.info == m.info {
+		return
+	}
+	old := m.flags
+	m.inNew, m.info, m.flags = e.inNew, e.info, parseInfo(e.info)
+	if old != m.flags {
+		if change.Flags == nil {
+			change.Flags = make(map[imap.UID][]imap.Flag)
+		}
+		change.Flags[m.uid] = f.imapFlagsLocked(m)
+	}
 }
 
 // announceLocked hands a sync's change to the views, with the mailbox FLAGS
@@ -312,7 +327,7 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 	}
 
 	listPath := filepath.Join(f.ctl, uidlistName)
-	list, err := dovecot.ReadUIDList(listPath)
+	list, err := f.readUIDListLocked(listPath)
 	created := false
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -345,26 +360,10 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 	// folder has ever shown, expunged ones included: a lower one could not
 	// be announced in order (RFC 3501 2.3.1.1), and idle drops it.
 	last := f.maxUID
-	if !complete {
-		for _, r := range list.Records {
-			if imap.UID(r.UID) > last && f.byKey[r.Key] == nil && want[r.Key] == nil {
-				return errUIDGap
-			}
-		}
+	if !complete && f.uidGapLocked(list, last, want) {
+		return errUIDGap
 	}
-	reappeared := false
-	for _, r := range list.Records {
-		m := want[r.Key]
-		if m == nil {
-			continue
-		}
-		if imap.UID(r.UID) > last && m.uid == 0 {
-			m.uid = imap.UID(r.UID)
-			applyRecordSizes(m, r)
-		} else if m.uid == 0 {
-			reappeared = true // Dovecot: "Expunged message reappeared, giving a new UID"
-		}
-	}
+	reappeared := f.takeRecordUIDsLocked(list, last, cands)
 	var fresh []*message
 	for _, m := range cands {
 		if m.uid == 0 {
@@ -392,14 +391,8 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 		f.uidNext = next
 	}
 
-	live := 0
-	for _, r := range list.Records {
-		if f.byKey[r.Key] != nil || want[r.Key] != nil {
-			live++
-		}
-	}
 	rewrite := created || reappeared || list.Version != 3 || list.NeedsRewrite ||
-		dovecot.NeedsCompaction(live, list.Lines, len(newRecs))
+		f.needsCompactionLocked(list, want, len(newRecs))
 	if f.readOnly {
 		return nil // UIDs in memory only (readonly.go)
 	}
@@ -407,8 +400,15 @@ func (f *folder) assignLocked(cands []*message, complete bool) error {
 		if len(newRecs) == 0 {
 			return nil
 		}
-		return f.uidlistWrittenLocked(dovecot.AppendRecords(listPath, newRecs))
+		if err := dovecot.AppendRecords(listPath, newRecs); err != nil {
+			f.dropUIDListLocked()
+			return f.uidlistWrittenLocked(err)
+		}
+		f.appendedUIDListLocked(listPath, list, newRecs)
+		return nil
 	}
+	// The list is rewritten: the next assignment reads the new file.
+	f.dropUIDListLocked()
 	// The rewritten file holds every message we know, with the fields its
 	// old record had, plus any record another process added after our scan
 	// (a UID above ours for a key we have not seen), plus the new ones. So a

@@ -66,6 +66,9 @@ type frame struct {
 
 // structParser builds the part tree of a message in one streaming pass.
 type structParser struct {
+	// treeOnly: the tree is for SEARCH (the MIME types, encodings and
+	// charsets): no ENVELOPE is built and only Content-* fields are kept.
+	treeOnly    bool
 	stack       []*frame
 	at          pos  // position of the next byte
 	eol         int  // line ending length (1 or 2) of the last complete line
@@ -83,7 +86,17 @@ type structParser struct {
 // With headerOnly, it stops after the top-level header: the tree is then
 // the root alone, ending where its body starts.
 func parseStructure(r io.Reader, headerOnly bool) (*part, []checkpoint, error) {
-	ps := &structParser{nextCheck: checkpointEvery}
+	return (&structParser{nextCheck: checkpointEvery}).parse(r, headerOnly)
+}
+
+// parseTree is parseStructure for SEARCH: the part tree, without
+// ENVELOPEs or checkpoints.
+func parseTree(r io.Reader) (*part, error) {
+	root, _, err := (&structParser{nextCheck: 1<<63 - 1, treeOnly: true}).parse(r, false)
+	return root, err
+}
+
+func (ps *structParser) parse(r io.Reader, headerOnly bool) (*part, []checkpoint, error) {
 	root := &part{typ: "text", subtype: "plain"}
 	ps.stack = []*frame{{p: root, message: true, inHeader: true}}
 	br := getReader(r)
@@ -163,7 +176,7 @@ func (ps *structParser) fragment(frag []byte, atStart, complete bool) {
 		ps.afterLine = func() { ps.endHeader(top) }
 		return
 	}
-	top.addHeader(frag, atStart)
+	top.addHeader(frag, atStart, ps.treeOnly)
 }
 
 // delimiter checks a line against the boundaries of the open multiparts,
@@ -234,7 +247,7 @@ func (ps *structParser) derive(fr *frame) {
 	h, _ := parseHeader(fr.hdr)
 	fr.inHeader, fr.hdr = false, nil
 	p := fr.p
-	p.setFields(h, fr.message)
+	p.setFields(h, fr.message && !ps.treeOnly)
 	if fr.depth >= maxDepth {
 		return
 	}
@@ -280,12 +293,12 @@ func (ps *structParser) endTop(end pos) {
 }
 
 // addHeader keeps a header line when it belongs to a field the structure
-// or envelope uses.
-func (fr *frame) addHeader(frag []byte, atStart bool) {
+// or envelope uses (with contentOnly, the structure).
+func (fr *frame) addHeader(frag []byte, atStart, contentOnly bool) {
 	if atStart && frag[0] != ' ' && frag[0] != '\t' {
 		fr.keep = false
 		if c := bytes.IndexByte(frag, ':'); c > 0 {
-			fr.keep = keptField(bytes.TrimRight(frag[:c], " \t"))
+			fr.keep = keptField(bytes.TrimRight(frag[:c], " \t"), contentOnly)
 		}
 	}
 	if fr.keep && len(fr.hdr)+len(frag) <= maxKeptHeader {
@@ -297,10 +310,13 @@ func (fr *frame) addHeader(frag []byte, atStart bool) {
 var envelopeFields = []string{"date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id"}
 
 // keptField reports whether the structure parse keeps a header field: the
-// Content-* fields and those of the ENVELOPE.
-func keptField(name []byte) bool {
+// Content-* fields and, unless contentOnly, those of the ENVELOPE.
+func keptField(name []byte, contentOnly bool) bool {
 	if len(name) >= 8 && strings.EqualFold(string(name[:8]), "content-") {
 		return true
+	}
+	if contentOnly {
+		return false
 	}
 	for _, f := range envelopeFields {
 		if len(name) == len(f) && strings.EqualFold(string(name), f) {

@@ -73,18 +73,27 @@ func walkText(src io.ReaderAt, p *part, headers bool, fn func(segment) (bool, er
 // headers or body text (as [Parsed.MatchText]). It stops reading once
 // every key has matched, and holds one 64 KiB window plus the longest key.
 func (p *Parsed) MatchAll(src io.ReaderAt, body, text []string) (bodyHit, textHit []bool, err error) {
-	ns := newNeedleSet(body, text)
-	bodyHit, textHit = ns.hit[:len(body)], ns.hit[len(body):]
+	return matchTree(src, p.root, Keys{Body: body, Text: text})
+}
+
+// matchTree answers k for the message whose part tree is root, reading
+// its text from src.
+func matchTree(src io.ReaderAt, root *part, k Keys) (bodyHit, textHit []bool, err error) {
+	ns := newNeedleSet(k.Body, k.Text)
+	bodyHit, textHit = ns.hit[:len(k.Body)], ns.hit[len(k.Body):]
 	if ns.left == 0 {
 		return bodyHit, textHit, nil
 	}
-	_, err = walkText(src, p.root, len(text) > 0, func(s segment) (bool, error) {
+	if k.Decided != nil {
+		ns.decided = func() bool { return k.Decided(bodyHit, textHit) }
+	}
+	_, err = walkText(src, root, len(k.Text) > 0, func(s segment) (bool, error) {
 		if s.header {
 			ns.scanHeader(s.text)
 		} else if err := ns.scanBody(s.r); err != nil {
 			return false, err
 		}
-		return ns.left == 0, nil
+		return ns.finished(), nil
 	})
 	return bodyHit, textHit, err
 }
@@ -95,8 +104,22 @@ type needleSet struct {
 	needles [][]byte
 	inHead  []bool // the key is a TEXT key: header fields count
 	hit     []bool
-	left    int // keys without a hit yet
+	left    int         // keys without a hit yet
+	decided func() bool // may be nil: see [Keys.Decided]
+	done    bool        // decided said so
 }
+
+// mark records the first hit of key i.
+func (ns *needleSet) mark(i int) {
+	ns.hit[i] = true
+	ns.left--
+	if ns.left > 0 && ns.decided != nil && ns.decided() {
+		ns.done = true
+	}
+}
+
+// finished reports whether reading on can change no answer.
+func (ns *needleSet) finished() bool { return ns.left == 0 || ns.done }
 
 func newNeedleSet(body, text []string) *needleSet {
 	n := len(body) + len(text)
@@ -116,8 +139,9 @@ func newNeedleSet(body, text []string) *needleSet {
 func (ns *needleSet) scanHeader(text string) {
 	for i, nd := range ns.needles {
 		if !ns.hit[i] && ns.inHead[i] && strings.Contains(text, string(nd)) {
-			ns.hit[i] = true
-			ns.left--
+			if ns.mark(i); ns.done {
+				return
+			}
 		}
 	}
 }
@@ -132,14 +156,15 @@ func (ns *needleSet) scanBody(r io.Reader) error {
 	if cap(win) < 2*keep+1 {
 		win = make([]byte, 0, 2*keep+len(*wp)) // a key over 32 KiB
 	}
-	for ns.left > 0 {
+	for !ns.finished() {
 		n, err := r.Read(win[len(win):cap(win)])
 		if n > 0 {
 			win = win[:len(win)+n]
 			for i, nd := range ns.needles {
 				if !ns.hit[i] && bytes.Contains(win, nd) {
-					ns.hit[i] = true
-					ns.left--
+					if ns.mark(i); ns.done {
+						return nil
+					}
 				}
 			}
 			if len(win) > keep {
