@@ -185,10 +185,14 @@ func (c *candidate) evalDates(cr *imap.SearchCriteria, full bool) (tri, error) {
 }
 
 // contentKey evaluates content key k of the plan: no when the full-text
-// index rules it out, else unknown unless full, else read.
+// index rules it out, yes when it knows the message contains it, else
+// unknown unless full, else read.
 func (c *candidate) contentKey(k int, full bool) (tri, error) {
 	if c.excluded(k) {
 		return no, nil
+	}
+	if c.known(k) {
+		return yes, nil
 	}
 	if !full {
 		return unknown, nil
@@ -216,7 +220,7 @@ func (c *candidate) contentHit(k int) (bool, error) {
 		var body, text []string
 		var at []int
 		for i, key := range c.plan.keys {
-			if c.excluded(i) {
+			if c.excluded(i) || c.known(i) {
 				continue
 			}
 			at = append(at, i)
@@ -231,6 +235,9 @@ func (c *candidate) contentHit(k int) (bool, error) {
 			return false, err
 		}
 		c.hits = make([]bool, len(c.plan.keys))
+		for i := range c.hits {
+			c.hits[i] = c.known(i)
+		}
 		bi, ti := 0, 0
 		for _, i := range at {
 			if c.plan.keys[i].text {
@@ -252,4 +259,10 @@ func (c *candidate) excluded(k int) bool {
 		return false
 	}
 	return !c.plan.cands[k].Contains(uint32(c.doc))
+}
+
+// known reports whether the full-text index knows that the candidate
+// contains content key k.
+func (c *candidate) known(k int) bool {
+	return c.doc >= 0 && c.plan.sure != nil && c.plan.sure[k] != nil && c.plan.sure[k].Contains(uint32(c.doc))
 }
