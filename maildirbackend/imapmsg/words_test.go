@@ -177,11 +177,11 @@ func TestKeyWord_cases(t *testing.T) {
 func TestTerms_wordsAnswerLikeMatchAll(t *testing.T) {
 	long := strings.Repeat("xy", MaxWord) + "hiddenword"
 	msgs := map[string]string{
-		"plain": "Subject: =?UTF-8?B?SW52b2ljZSBTdHJhw59l?=\r\nFrom: İnci <i@example.org>\r\n\r\nThe invoice\u00a0for café—naïve, ﬁle ẞ ı\r\n",
-		"latin1 qp": "Subject: hi\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nStra=DFe caf=E9 INVOICE=\r\nS soft\r\n",
-		"base64": "Subject: b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nSU5WT0lDRSDDn8OfIGludm9pY2VzCg==\r\n",
-		"bad utf-8": "Subject: c\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ncaf\xe9 in\xffvoice invoice\r\n",
-		"multipart": "Subject: m\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nX-Part: partheader\r\n\r\nfirst part\r\n--b\r\nContent-Type: text/plain\r\n\r\nsecond voice\r\n--b--\r\n",
+		"plain":      "Subject: =?UTF-8?B?SW52b2ljZSBTdHJhw59l?=\r\nFrom: İnci <i@example.org>\r\n\r\nThe invoice\u00a0for café—naïve, ﬁle ẞ ı\r\n",
+		"latin1 qp":  "Subject: hi\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nStra=DFe caf=E9 INVOICE=\r\nS soft\r\n",
+		"base64":     "Subject: b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nSU5WT0lDRSDDn8OfIGludm9pY2VzCg==\r\n",
+		"bad utf-8":  "Subject: c\r\nContent-Type: text/plain; charset=utf-8\r\n\r\ncaf\xe9 in\xffvoice invoice\r\n",
+		"multipart":  "Subject: m\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nX-Part: partheader\r\n\r\nfirst part\r\n--b\r\nContent-Type: text/plain\r\n\r\nsecond voice\r\n--b--\r\n",
 		"long token": "Subject: l\r\n\r\n" + long + " plain\r\n",
 	}
 	keys := []string{"invoice", "INVOICE", "voic", "invoices", "ss", "straße", "strasse", "café", "caf", "naïve", "file", "ﬁ",
