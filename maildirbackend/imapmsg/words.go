@@ -102,6 +102,16 @@ func (ws *wordSplitter) write(b []byte) {
 		b = b[i-np:]
 	}
 	for i := 0; i < len(b); {
+		if c := b[i]; c < utf8.RuneSelf && !asciiSep[c] {
+			// A run of ASCII word characters, the common case.
+			j := i + 1
+			for j < len(b) && b[j] < utf8.RuneSelf && !asciiSep[b[j]] {
+				j++
+			}
+			ws.add(b[i:j])
+			i = j
+			continue
+		}
 		if b[i] >= utf8.RuneSelf && !utf8.FullRune(b[i:]) {
 			ws.pending = append(ws.pending[:0], b[i:]...)
 			return
@@ -160,12 +170,4 @@ func (ws *wordSplitter) close() {
 	}
 	ws.pending = ws.pending[:0]
 	ws.end()
-}
-
-// splitWords calls emit with each word of s (and cut for each word over
-// MaxWord bytes).
-func splitWords(s string, emit func([]byte), cut func()) {
-	ws := wordSplitter{word: make([]byte, 0, MaxWord), emit: emit, cut: cut}
-	ws.write([]byte(s))
-	ws.close()
 }
