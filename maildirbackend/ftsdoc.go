@@ -13,7 +13,7 @@ import (
 // (of its body and of its headers, each): a message with more is
 // flagged partial and verified by reading, so the memory an indexer
 // holds for one message stays bounded whatever its size.
-const ftsMaxDocWords = 1 << 16
+const ftsMaxDocWords = 1 << 14
 
 // ftsDoc reads the text of message p (parsed from src) once and returns
 // what the full-text index records of it: its trigrams, its distinct
