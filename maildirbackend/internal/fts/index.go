@@ -262,8 +262,8 @@ func (x *Index) Flush() error {
 type Needle struct {
 	Trigrams []uint32 // imapmsg.KeyTrigrams of the key
 	Text     bool     // TEXT: header fields count too
-	// Word is the folded key when no rune of it separates words
-	// (imapmsg.KeyWord), else empty: then the dictionaries answer it.
+	// Word, when not empty, is the folded key, which has no separator
+	// (imapmsg.KeyWord): the dictionaries answer it.
 	Word string
 }
 
