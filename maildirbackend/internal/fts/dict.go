@@ -6,43 +6,75 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"sort"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
-// A segment's words section is two dictionaries, the body words' and the
-// header words', each:
+// A segment's words are two dictionaries, the body words' and the header
+// words', each written as:
 //
-//	uvarint count, uvarint len(blob)
 //	blob:    the words in ascending byte order, each followed by a 0 byte
 //	         (a control character, so never inside a word or a key)
-//	entries: per word, its offset in blob, then where its documents are:
-//	         offset, length and CRC-32C of its posting bitmap (uint32,
-//	         uint64, uint32, uint32 little-endian); a length of 0 means
-//	         one document, whose number is the offset.
+//	entries: per word, in the same order, where its documents are: offset,
+//	         length and CRC-32C of its posting bitmap (uint64, uint32,
+//	         uint32 little-endian); a length of 0 means one document, whose
+//	         number is the offset.
 //
-// A key is looked up by a substring search of the blob (bytes.Index, one
-// pass), not by the words' order; the order makes merging and the file
-// reproducible.
-const dictEntry = 4 + 8 + 4 + 4
+// The footer has each dictionary's offset, blob length, word count and
+// the CRC-32C of its blob and of its entries (dictLoc). A key is looked
+// up by a substring search of the blob (bytes.Index, one pass); word i is
+// the one after i 0 bytes, and the entries are read only when a word
+// matched. The order makes merging and the file reproducible.
+const dictEntry = 8 + 4 + 4
 
-// Dictionary kinds: the index of a segInput's words and of readDict's
-// result.
+// Dictionary kinds: the index of a segInput's words and of a segment's
+// dicts.
 const (
 	bodyWords = iota
 	headerWords
 )
 
-// writeDict writes the postings of words (bitmaps of more than one
-// document) through pw and returns the dictionary's bytes.
-func writeDict(pw *postingWriter, words wordIter) ([]byte, error) {
-	var blob, ents []byte
-	n := 0
+// dictLoc is where one dictionary of a segment is.
+type dictLoc struct {
+	off     uint64 // of the blob; the entries follow it
+	blobLen uint64
+	n       uint32 // words
+	crcBlob uint32
+	crcEnts uint32
+}
+
+const dictLocSize = 8 + 8 + 4 + 4 + 4
+
+func (d dictLoc) put(b []byte) {
+	binary.LittleEndian.PutUint64(b, d.off)
+	binary.LittleEndian.PutUint64(b[8:], d.blobLen)
+	binary.LittleEndian.PutUint32(b[16:], d.n)
+	binary.LittleEndian.PutUint32(b[20:], d.crcBlob)
+	binary.LittleEndian.PutUint32(b[24:], d.crcEnts)
+}
+
+func getDictLoc(b []byte) dictLoc {
+	return dictLoc{off: binary.LittleEndian.Uint64(b), blobLen: binary.LittleEndian.Uint64(b[8:]),
+		n: binary.LittleEndian.Uint32(b[16:]), crcBlob: binary.LittleEndian.Uint32(b[20:]), crcEnts: binary.LittleEndian.Uint32(b[24:])}
+}
+
+// end is the offset just past the dictionary.
+func (d dictLoc) end() uint64 { return d.off + d.blobLen + uint64(d.n)*dictEntry }
+
+// encodedDict is one dictionary ready to be written.
+type encodedDict struct {
+	blob, ents []byte
+	n          uint32
+}
+
+// encodeDict writes the postings of words (bitmaps of more than one
+// document) through pw and returns the dictionary.
+func encodeDict(pw *postingWriter, words wordIter) (encodedDict, error) {
+	var d encodedDict
 	for words != nil {
 		w, bm, ok, err := words()
 		if err != nil {
-			return nil, err
+			return d, err
 		}
 		if !ok {
 			break
@@ -53,114 +85,88 @@ func writeDict(pw *postingWriter, words wordIter) ([]byte, error) {
 		e := entry{off: uint64(bm.Minimum())}
 		if bm.GetCardinality() > 1 {
 			if e, err = pw.write(bm); err != nil {
-				return nil, err
+				return d, err
 			}
 		}
-		ents = binary.LittleEndian.AppendUint32(ents, uint32(len(blob)))
-		ents = binary.LittleEndian.AppendUint64(ents, e.off)
-		ents = binary.LittleEndian.AppendUint32(ents, e.n)
-		ents = binary.LittleEndian.AppendUint32(ents, e.crc)
-		blob = append(append(blob, w...), 0)
-		n++
+		d.ents = binary.LittleEndian.AppendUint64(d.ents, e.off)
+		d.ents = binary.LittleEndian.AppendUint32(d.ents, e.n)
+		d.ents = binary.LittleEndian.AppendUint32(d.ents, e.crc)
+		d.blob = append(append(d.blob, w...), 0)
+		d.n++
 	}
-	out := binary.AppendUvarint(nil, uint64(n))
-	out = binary.AppendUvarint(out, uint64(len(blob)))
-	out = append(out, blob...)
-	return append(out, ents...), nil
+	return d, nil
 }
 
-// dictView is one dictionary of a segment, as read from its file.
-type dictView struct {
-	blob []byte
-	ents []byte // n * dictEntry
-	n    int
+// readChecked reads n bytes at off from r and checks their CRC-32C.
+func readChecked(r io.ReaderAt, off, n uint64, crc uint32) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := r.ReadAt(b, int64(off)); err != nil {
+		return nil, fmt.Errorf("fts: read words: %w", err)
+	}
+	if crc32.Checksum(b, castagnoli) != crc {
+		return nil, errCorrupt
+	}
+	return b, nil
 }
 
-// readDict reads a segment's dictionaries from r (its file), checking
-// their checksum.
-func (seg *segment) readDict(r io.ReaderAt) ([2]dictView, error) {
-	var out [2]dictView
-	b := make([]byte, seg.dictLen)
-	if _, err := r.ReadAt(b, int64(seg.dictOff)); err != nil {
-		return out, fmt.Errorf("fts: read words: %w", err)
+// blob reads dictionary kind's words from r (its segment file).
+func (seg *segment) blob(r io.ReaderAt, kind int) ([]byte, error) {
+	d := seg.dicts[kind]
+	b, err := readChecked(r, d.off, d.blobLen, d.crcBlob)
+	if err != nil {
+		return nil, err
 	}
-	if crc32.Checksum(b, castagnoli) != seg.dictCRC {
-		return out, errCorrupt
+	if bytes.Count(b, []byte{0}) != int(d.n) || len(b) > 0 && b[len(b)-1] != 0 {
+		return nil, errCorrupt
 	}
-	for i := range out {
-		n, k := binary.Uvarint(b)
-		if k <= 0 {
-			return out, errCorrupt
-		}
-		b = b[k:]
-		bl, k := binary.Uvarint(b)
-		if k <= 0 || bl > uint64(len(b)-k) || n > uint64(len(b)-k-int(bl))/dictEntry {
-			return out, errCorrupt
-		}
-		b = b[k:]
-		out[i] = dictView{blob: b[:bl], ents: b[bl : bl+n*dictEntry], n: int(n)}
-		b = b[bl+n*dictEntry:]
-		if out[i].n > 0 && (len(out[i].blob) == 0 || out[i].blob[len(out[i].blob)-1] != 0) {
-			return out, errCorrupt
-		}
-	}
-	return out, nil
+	return b, nil
 }
 
-// wordAt returns word i and its postings' entry.
-func (d dictView) wordAt(i int) ([]byte, entry) {
-	e := d.ents[i*dictEntry:]
-	start := binary.LittleEndian.Uint32(e)
-	end := uint32(len(d.blob))
-	if i+1 < d.n {
-		end = binary.LittleEndian.Uint32(d.ents[(i+1)*dictEntry:])
-	}
-	var w []byte
-	if start < end && end <= uint32(len(d.blob)) {
-		w = d.blob[start : end-1]
-	}
-	return w, entry{off: binary.LittleEndian.Uint64(e[4:]), n: binary.LittleEndian.Uint32(e[12:]), crc: binary.LittleEndian.Uint32(e[16:])}
+// entries reads dictionary kind's entries from r (its segment file).
+func (seg *segment) entries(r io.ReaderAt, kind int) ([]byte, error) {
+	d := seg.dicts[kind]
+	return readChecked(r, d.off+d.blobLen, uint64(d.n)*dictEntry, d.crcEnts)
 }
 
-// containing calls fn with the entry of every word that contains key (not
-// empty, without a 0 byte), each once.
-func (d dictView) containing(key []byte, fn func(entry) error) error {
-	for pos := 0; pos < len(d.blob); {
-		j := bytes.Index(d.blob[pos:], key)
+func entryAt(ents []byte, i int) entry {
+	e := ents[i*dictEntry:]
+	return entry{off: binary.LittleEndian.Uint64(e), n: binary.LittleEndian.Uint32(e[8:]), crc: binary.LittleEndian.Uint32(e[12:])}
+}
+
+// containing returns the numbers of the words of blob that contain key
+// (not empty, without a 0 byte), ascending.
+func containing(blob, key []byte) []int {
+	var out []int
+	word := 0 // the number of the word at pos
+	for pos := 0; pos < len(blob); {
+		j := bytes.Index(blob[pos:], key)
 		if j < 0 {
-			return nil
+			break
 		}
-		at := uint32(pos + j)
-		// The word holding the match: the last one starting at or before it.
-		i := sort.Search(d.n, func(i int) bool { return binary.LittleEndian.Uint32(d.ents[i*dictEntry:]) > at }) - 1
-		if i < 0 {
-			return errCorrupt
-		}
-		w, e := d.wordAt(i)
-		if err := fn(e); err != nil {
-			return err
-		}
-		next := binary.LittleEndian.Uint32(d.ents[i*dictEntry:]) + uint32(len(w)) + 1
-		if int(next) <= pos {
-			return errCorrupt
-		}
-		pos = int(next)
+		at := pos + j
+		word += bytes.Count(blob[pos:at], []byte{0})
+		out = append(out, word)
+		end := bytes.IndexByte(blob[at:], 0) // the word's end: a blob ends with a 0
+		pos = at + end + 1
+		word++
 	}
-	return nil
+	return out
 }
 
-// words yields every word of d with its postings (read from r, d's
-// segment file), in d's order.
-func (d dictView) words(r io.ReaderAt) wordIter {
+// wordIterOf yields the words of blob with their postings (entries and r,
+// the segment file), in order.
+func wordIterOf(r io.ReaderAt, blob, ents []byte) wordIter {
 	i := 0
 	return func() (string, *roaring.Bitmap, bool, error) {
-		if i == d.n {
+		if len(blob) == 0 {
 			return "", nil, false, nil
 		}
-		w, e := d.wordAt(i)
+		end := bytes.IndexByte(blob, 0)
+		w := string(blob[:end])
+		blob = blob[end+1:]
+		bm, err := postingOf(r, entryAt(ents, i))
 		i++
-		bm, err := postingOf(r, e)
-		return string(w), bm, err == nil, err
+		return w, bm, err == nil, err
 	}
 }
 

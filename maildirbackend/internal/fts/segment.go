@@ -25,9 +25,9 @@ import (
 //	directory: uvarint count, then per term: term, offset, length, CRC-32C
 //	           of its bitmap (uint32, uint64, uint32, uint32 little-endian)
 //	words:     the body words' dictionary, then the header words' (dict.go)
-//	footer:    offset of docs, of directory, of words (uint64 each),
-//	           CRC-32C of docs and directory, CRC-32C of words (uint32
-//	           each), magic (8 bytes)
+//	footer:    offset of docs, of directory (uint64 each), CRC-32C of docs
+//	           and directory (uint32), where each dictionary is (dictLoc),
+//	           magic (8 bytes)
 //
 // Documents are numbered from 0 in the order of docs. A term is a trigram
 // (bits 0-23) with bit 24 set for a header field's trigram.
@@ -35,7 +35,7 @@ const (
 	// 02: TEXT trigrams include MIME headers of parts; no numbering gap
 	// after a merge. 03: word dictionaries and the partial flag.
 	magic      = "MIFTS03\n"
-	footerSize = 8 + 8 + 8 + 4 + 4 + 8 // the last 8: magic again
+	footerSize = 8 + 8 + 4 + 2*dictLocSize + 8 // the last 8: magic again
 	dirEntry   = 4 + 8 + 4 + 4
 )
 
@@ -59,9 +59,7 @@ type segment struct {
 	partial *roaring.Bitmap // local numbers of the documents flagged partial; immutable
 	terms   []uint32        // ascending
 	ents    []entry         // parallel to terms
-	dictOff uint64          // the words section, read on demand
-	dictLen uint64
-	dictCRC uint32
+	dicts   [2]dictLoc      // body and header words, read on demand
 }
 
 type entry struct {
@@ -118,27 +116,32 @@ func writeSegment(path string, seq uint64, in segInput) (*segment, error) {
 		seg.terms = append(seg.terms, term)
 		seg.ents = append(seg.ents, e)
 	}
-	var dict []byte
-	for _, words := range in.words {
-		d, err := writeDict(pw, words)
+	var dicts [2]encodedDict
+	for kind, words := range in.words {
+		d, err := encodeDict(pw, words)
 		if err != nil {
 			return nil, err
 		}
-		dict = append(dict, d...)
+		dicts[kind] = d
 	}
 	w, off := pw.w, pw.off
 	meta := encodeMeta(seg)
 	var foot [footerSize]byte
 	binary.LittleEndian.PutUint64(foot[0:], off)
 	binary.LittleEndian.PutUint64(foot[8:], off+uint64(meta.docsLen))
-	binary.LittleEndian.PutUint64(foot[16:], off+uint64(len(meta.b)))
-	binary.LittleEndian.PutUint32(foot[24:], crc32.Checksum(meta.b, castagnoli))
-	seg.dictOff, seg.dictLen = off+uint64(len(meta.b)), uint64(len(dict))
-	seg.dictCRC = crc32.Checksum(dict, castagnoli)
-	binary.LittleEndian.PutUint32(foot[28:], seg.dictCRC)
-	copy(foot[32:], magic)
+	binary.LittleEndian.PutUint32(foot[16:], crc32.Checksum(meta.b, castagnoli))
 	w.Write(meta.b)
-	w.Write(dict)
+	off += uint64(len(meta.b))
+	for kind, d := range dicts {
+		loc := dictLoc{off: off, blobLen: uint64(len(d.blob)), n: d.n,
+			crcBlob: crc32.Checksum(d.blob, castagnoli), crcEnts: crc32.Checksum(d.ents, castagnoli)}
+		loc.put(foot[20+kind*dictLocSize:])
+		seg.dicts[kind] = loc
+		w.Write(d.blob)
+		w.Write(d.ents)
+		off = loc.end()
+	}
+	copy(foot[footerSize-len(magic):], magic)
 	w.Write(foot[:])
 	if err := w.Flush(); err != nil {
 		return nil, fmt.Errorf("fts: write segment: %w", err)
@@ -206,25 +209,41 @@ func readSegment(path string, seq uint64) (*segment, error) {
 	}
 	docsOff := binary.LittleEndian.Uint64(foot[0:])
 	dirOff := binary.LittleEndian.Uint64(foot[8:])
-	dictOff := binary.LittleEndian.Uint64(foot[16:])
+	seg := &segment{path: path, seq: seq}
+	for kind := range seg.dicts {
+		seg.dicts[kind] = getDictLoc(foot[20+kind*dictLocSize:])
+	}
+	end := uint64(size - footerSize)
+	metaEnd := seg.dicts[bodyWords].off // the dictionaries follow the directory
 	// An older format (another magic) is rebuilt, never misread.
-	if string(foot[32:]) != magic || docsOff < uint64(len(magic)) || dirOff < docsOff || dictOff < dirOff ||
-		dictOff > uint64(size-footerSize) {
+	if string(foot[footerSize-len(magic):]) != magic || docsOff < uint64(len(magic)) || dirOff < docsOff ||
+		metaEnd < dirOff || metaEnd > end || !seg.dictsFit(end) {
 		return nil, errCorrupt
 	}
-	meta := make([]byte, dictOff-docsOff)
+	meta := make([]byte, metaEnd-docsOff)
 	if _, err := file.ReadAt(meta, int64(docsOff)); err != nil {
 		return nil, fmt.Errorf("fts: read segment: %w", err)
 	}
-	if crc32.Checksum(meta, castagnoli) != binary.LittleEndian.Uint32(foot[24:]) {
+	if crc32.Checksum(meta, castagnoli) != binary.LittleEndian.Uint32(foot[16:]) {
 		return nil, errCorrupt
 	}
-	seg := &segment{path: path, seq: seq, dictOff: dictOff, dictLen: uint64(size-footerSize) - dictOff,
-		dictCRC: binary.LittleEndian.Uint32(foot[28:])}
 	if err := seg.decodeMeta(meta, int(dirOff-docsOff), docsOff); err != nil {
 		return nil, err
 	}
 	return seg, nil
+}
+
+// dictsFit reports whether the dictionaries lie one after the other up
+// to end, the footer.
+func (seg *segment) dictsFit(end uint64) bool {
+	at := seg.dicts[bodyWords].off
+	for _, d := range seg.dicts {
+		if d.off != at || d.blobLen > end-at || uint64(d.n) > (end-at-d.blobLen)/dictEntry {
+			return false
+		}
+		at = d.end()
+	}
+	return at == end
 }
 
 func (seg *segment) decodeMeta(meta []byte, docsLen int, bitmapsEnd uint64) error {

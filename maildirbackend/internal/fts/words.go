@@ -62,29 +62,30 @@ func (x *Index) wordLocked(nd Needle) (sure, partial *roaring.Bitmap, err error)
 // of one of kinds containing key.
 func (seg *segment) wordDocs(key string, kinds []int) (*roaring.Bitmap, error) {
 	out := roaring.New()
-	if seg.dictLen == 0 {
-		return out, nil
-	}
 	file, err := os.Open(seg.path)
 	if err != nil {
 		return nil, fmt.Errorf("fts: open segment: %w", err)
 	}
 	defer file.Close()
-	dicts, err := seg.readDict(file)
-	if err != nil {
-		return nil, err
-	}
 	for _, kind := range kinds {
-		err := dicts[kind].containing([]byte(key), func(e entry) error {
-			bm, err := postingOf(file, e)
-			if err != nil {
-				return err
-			}
-			out.Or(bm)
-			return nil
-		})
+		blob, err := seg.blob(file, kind)
 		if err != nil {
 			return nil, err
+		}
+		hits := containing(blob, []byte(key))
+		if len(hits) == 0 {
+			continue
+		}
+		ents, err := seg.entries(file, kind)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range hits {
+			bm, err := postingOf(file, entryAt(ents, i))
+			if err != nil {
+				return nil, err
+			}
+			out.Or(bm)
 		}
 	}
 	return out, nil
@@ -123,19 +124,20 @@ func mergeWords(pick []*segment, keep []*roaring.Bitmap, starts []uint32, kind i
 
 // collectWords adds one kind of s's words to docs, renumbered.
 func (s *segment) collectWords(kind int, keep *roaring.Bitmap, start uint32, docs map[string]*roaring.Bitmap) error {
-	if s.dictLen == 0 {
-		return nil
-	}
 	file, err := os.Open(s.path)
 	if err != nil {
 		return fmt.Errorf("fts: open segment: %w", err)
 	}
 	defer file.Close()
-	dicts, err := s.readDict(file)
+	blob, err := s.blob(file, kind)
 	if err != nil {
 		return err
 	}
-	it := dicts[kind].words(file)
+	ents, err := s.entries(file, kind)
+	if err != nil {
+		return err
+	}
+	it := wordIterOf(file, blob, ents)
 	for {
 		w, bm, ok, err := it()
 		if err != nil || !ok {

@@ -180,3 +180,52 @@ func TestIndex_oldFormat(t *testing.T) {
 		t.Fatalf("old-format segment left: %v", err)
 	}
 }
+
+func TestContaining(t *testing.T) {
+	blob := []byte("apple\x00banana\x00nab\x00xa\x00")
+	tests := []struct {
+		key  string
+		want []int
+	}{
+		{"apple", []int{0}},
+		{"a", []int{0, 1, 2, 3}}, // banana's three a's count once
+		{"an", []int{1}},
+		{"na", []int{1, 2}},
+		{"nab", []int{2}},
+		{"xa", []int{3}},
+		{"ab", []int{2}},
+		{"pb", nil},
+		{"applebanana", nil},
+	}
+	for _, tt := range tests {
+		if got := containing(blob, []byte(tt.key)); !slices.Equal(got, tt.want) {
+			t.Errorf("containing(%q) = %v, want %v", tt.key, got, tt.want)
+		}
+	}
+}
+
+// TestIndex_damagedWords: a dictionary damaged after open fails the
+// query, which drops the segment (its documents are indexed again).
+func TestIndex_damagedWords(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.AddDoc("a", Doc{Terms: tris("alpha", false), Body: []string{"alpha"}})
+	if err := x.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "seg-0")
+	b, _ := os.ReadFile(path)
+	i := strings.LastIndex(string(b), "alpha\x00")
+	b[i] = 'A'
+	os.WriteFile(path, b, 0o600)
+	if _, err := x.Query([]string{"a"}, []Needle{{Trigrams: tris("alpha", false), Word: "alpha"}}); err == nil {
+		t.Fatal("a query over a damaged dictionary succeeded")
+	}
+	if x.Has("a") || x.Lost() != 1 {
+		t.Fatal("the damaged segment's document is still indexed")
+	}
+}
