@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/RoaringBitmap/roaring/v2"
-
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/imapmsg"
 	"github.com/maildir-imapd/maildir-imapd/maildirbackend/internal/fts"
 )
@@ -269,7 +267,7 @@ func (f *folder) ftsMissing(idx *fts.Index) []string {
 	return idx.Missing(keys)
 }
 
-// ftsAdd reads one message and adds its trigrams to the index. A message
+// ftsAdd reads one message and adds its trigrams and words to the index. A message
 // gone meanwhile is skipped (a rename is found by the next round).
 func (f *folder) ftsAdd(idx *fts.Index, key string) error {
 	f.mu.Lock()
@@ -299,19 +297,11 @@ func (f *folder) ftsAdd(idx *fts.Index, key string) error {
 			return fmt.Errorf("parse message: %w", err)
 		}
 	}
-	// A bitmap bounds the distinct terms (2^25) whatever the message's
-	// size.
-	terms := roaring.New()
-	err = p.Trigrams(file, func(header bool, t uint32) {
-		if header {
-			t |= fts.HeaderBit
-		}
-		terms.Add(t)
-	})
+	d, err := ftsDoc(p, file)
 	if err != nil {
 		return fmt.Errorf("index message: %w", err)
 	}
-	idx.Add(key, terms.ToArray())
+	idx.AddDoc(key, d)
 	return nil
 }
 

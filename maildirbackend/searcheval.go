@@ -185,11 +185,15 @@ func (c *candidate) evalDates(cr *imap.SearchCriteria, full bool) (tri, error) {
 }
 
 // contentKey evaluates content key k of the plan: no when the full-text
-// index rules it out, else unknown unless full (or yes when a read under
-// way has found it: see decided), else read.
+// index rules it out, yes when it knows the message contains it (or when
+// a read under way has found it: see decided), else unknown unless full,
+// else read.
 func (c *candidate) contentKey(k int, full bool) (tri, error) {
 	if c.excluded(k) {
 		return no, nil
+	}
+	if c.known(k) {
+		return yes, nil
 	}
 	if !full {
 		if c.partial != nil && c.partial[k] {
@@ -217,18 +221,23 @@ func (c *candidate) contentHit(k int) (bool, error) {
 		var keys imapmsg.Keys
 		var at []int // plan key numbers: body keys, then text keys
 		for i, key := range c.plan.keys {
-			if !c.excluded(i) && !key.text {
+			if !c.excluded(i) && !c.known(i) && !key.text {
 				at = append(at, i)
 				keys.Body = append(keys.Body, key.value)
 			}
 		}
 		for i, key := range c.plan.keys {
-			if !c.excluded(i) && key.text {
+			if !c.excluded(i) && !c.known(i) && key.text {
 				at = append(at, i)
 				keys.Text = append(keys.Text, key.value)
 			}
 		}
+		// Keys the index knows the message holds are hits before the
+		// read, for the early stop and for the result.
 		c.partial = make([]bool, len(c.plan.keys))
+		for i := range c.partial {
+			c.partial[i] = c.known(i)
+		}
 		// The callback works on a copy (sharing partial): were c itself
 		// captured, every candidate would be allocated on the heap, not
 		// only those whose file is read.
@@ -266,4 +275,10 @@ func (c *candidate) excluded(k int) bool {
 		return false
 	}
 	return !c.plan.cands[k].Contains(uint32(c.doc))
+}
+
+// known reports whether the full-text index knows that the candidate
+// contains content key k.
+func (c *candidate) known(k int) bool {
+	return c.doc >= 0 && c.plan.sure != nil && c.plan.sure[k] != nil && c.plan.sure[k].Contains(uint32(c.doc))
 }

@@ -70,6 +70,7 @@ type contentPlan struct {
 	text  map[string]int // TEXT key value to its number
 	docs  []int64        // per message of the view: its index document, -1 none; nil: no index
 	cands []*roaring.Bitmap
+	sure  []*roaring.Bitmap // per key, the documents the index knows contain it; may be nil
 }
 
 type contentKeyDesc struct {
@@ -100,14 +101,17 @@ func (f *folder) planContent(c *imap.SearchCriteria, keys []string) *contentPlan
 	needles := make([]fts.Needle, len(p.keys))
 	for i, k := range p.keys {
 		needles[i] = fts.Needle{Trigrams: imapmsg.KeyTrigrams(k.value), Text: k.text}
+		if w, ok := imapmsg.KeyWord(k.value); ok {
+			needles[i].Word = w
+		}
 	}
-	docs, cands, err := idx.Query(keys, needles)
+	a, err := idx.Query(keys, needles)
 	if err != nil {
 		f.log.Warn("full-text index unreadable, scanning; it is rebuilt", "err", err)
 		f.ftsKick()
 		return p
 	}
-	p.docs, p.cands = docs, cands
+	p.docs, p.cands, p.sure = a.Docs, a.Cands, a.Sure
 	return p
 }
 

@@ -158,7 +158,7 @@ func configFlags(name string, cfg *Config, configPath *string) *flag.FlagSet {
 		return nil
 	})
 	fs.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often folders without inotify are polled")
-	fs.BoolVar(&cfg.FullTextIndex, "full-text-index", cfg.FullTextIndex, "keep a trigram index per folder (maildir-imapd.fts) for SEARCH BODY and TEXT; false: scan every message")
+	fs.BoolVar(&cfg.FullTextIndex, "full-text-index", cfg.FullTextIndex, "keep a full-text index per folder (maildir-imapd.fts: trigrams and words) for SEARCH BODY and TEXT; false: scan every message")
 	fs.BoolVar(&cfg.AllowInsecureAuth, "allow-insecure-auth", cfg.AllowInsecureAuth, "allow LOGIN/AUTHENTICATE without TLS on non-loopback listeners")
 	fs.BoolVar(&cfg.DebugWire, "debug-wire", cfg.DebugWire, "write the IMAP wire trace to stderr (it shows passwords)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn or error")

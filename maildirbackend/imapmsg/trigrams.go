@@ -15,12 +15,52 @@ import (
 // reported more than once. A trigram packs three bytes, the first in bits
 // 16-23.
 func (p *Parsed) Trigrams(src io.ReaderAt, add func(header bool, tri uint32)) error {
+	return p.Terms(src, TermSink{Trigram: add})
+}
+
+// TermSink receives what [Parsed.Terms] finds; a nil function is not
+// called.
+type TermSink struct {
+	Trigram func(header bool, tri uint32)
+	// Word is called with each word ([IsSeparator]) of MaxWord bytes or
+	// fewer, as many times as it occurs; w is valid only during the call.
+	Word func(header bool, w []byte)
+	// Cut is called for each word over MaxWord bytes.
+	Cut func()
+}
+
+// Terms reads the text that SEARCH BODY and TEXT look in once and reports
+// its trigrams (as [Parsed.Trigrams]) and its words to sink: the same
+// decoded, case-folded bytes the matcher compares, split at separators
+// ([IsSeparator]), header fields apart from body text, a word never
+// spanning two header fields or text parts.
+func (p *Parsed) Terms(src io.ReaderAt, sink TermSink) error {
 	bp := chunks.Get().(*[]byte)
 	defer chunks.Put(bp)
 	buf := *bp
+	tri := sink.Trigram
+	if tri == nil {
+		tri = func(bool, uint32) {}
+	}
+	var ws *wordSplitter
+	head := func(bool) {}
+	if sink.Word != nil {
+		cut := sink.Cut
+		if cut == nil {
+			cut = func() {}
+		}
+		header := false
+		ws = newWordSplitter(func(w []byte) { sink.Word(header, w) }, cut)
+		head = func(h bool) { header = h }
+	}
 	_, err := walkText(src, p.root, true, func(s segment) (bool, error) {
+		head(s.header)
 		if s.header {
-			stringTrigrams(s.text, func(t uint32) { add(true, t) })
+			stringTrigrams(s.text, func(t uint32) { tri(true, t) })
+			if ws != nil {
+				ws.write([]byte(s.text))
+				ws.close()
+			}
 			return false, nil
 		}
 		var t uint32
@@ -33,9 +73,15 @@ func (p *Parsed) Trigrams(src io.ReaderAt, add func(header bool, tri uint32)) er
 					seen++
 					continue
 				}
-				add(false, t)
+				tri(false, t)
+			}
+			if ws != nil {
+				ws.write(buf[:n])
 			}
 			if err == io.EOF {
+				if ws != nil {
+					ws.close()
+				}
 				return false, nil
 			}
 			if err != nil {

@@ -36,13 +36,17 @@ type Index struct {
 
 // memSeg is the documents added since the last flush.
 type memSeg struct {
-	base  uint32
-	keys  []string
-	terms map[uint32]*roaring.Bitmap // of global IDs
+	base    uint32
+	keys    []string
+	terms   map[uint32]*roaring.Bitmap    // of global IDs
+	words   [2]map[string]*roaring.Bitmap // body, header words; of global IDs
+	partial *roaring.Bitmap               // global IDs of documents flagged partial
 }
 
 func newMemSeg(base uint32) *memSeg {
-	return &memSeg{base: base, terms: make(map[uint32]*roaring.Bitmap)}
+	return &memSeg{base: base, terms: make(map[uint32]*roaring.Bitmap),
+		words:   [2]map[string]*roaring.Bitmap{make(map[string]*roaring.Bitmap), make(map[string]*roaring.Bitmap)},
+		partial: roaring.New()}
 }
 
 // segPrefix names segment files: segPrefix + decimal sequence number.
@@ -134,22 +138,55 @@ func (x *Index) Has(key string) bool {
 	return ok
 }
 
-// Add indexes the message with this key: terms are the trigrams of its
-// text (with [HeaderBit] for header fields), in any order, repeats
-// allowed. A key added again replaces its earlier document.
+// Add indexes the message with this key by the trigrams of its text
+// alone (with [HeaderBit] for header fields), in any order, repeats
+// allowed: its words are not known, so it is flagged partial (see
+// [Doc]). A key added again replaces its earlier document.
 func (x *Index) Add(key string, terms []uint32) {
+	x.AddDoc(key, Doc{Terms: terms, Partial: true})
+}
+
+// Doc is what [Index.AddDoc] records of a message.
+type Doc struct {
+	Terms []uint32 // the trigrams of its text, HeaderBit for header fields; repeats allowed
+	// Body and Header are the words of its body text and of its header
+	// fields (imapmsg.IsSeparator splits them), repeats allowed.
+	Body, Header []string
+	// Partial says that some word of the message is not in Body or
+	// Header (a word was cut for its length): a key found in no word of
+	// it may still occur in it, and is verified by reading the message.
+	Partial bool
+}
+
+// AddDoc indexes the message with this key. A key added again replaces
+// its earlier document.
+func (x *Index) AddDoc(key string, d Doc) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	id := x.next
 	x.next++
-	x.mem.keys = append(x.mem.keys, key)
-	for _, t := range terms {
-		bm := x.mem.terms[t]
+	m := x.mem
+	m.keys = append(m.keys, key)
+	for _, t := range d.Terms {
+		bm := m.terms[t]
 		if bm == nil {
 			bm = roaring.New()
-			x.mem.terms[t] = bm
+			m.terms[t] = bm
 		}
 		bm.Add(id)
+	}
+	for kind, words := range [2][]string{d.Body, d.Header} {
+		for _, w := range words {
+			bm := m.words[kind][w]
+			if bm == nil {
+				bm = roaring.New()
+				m.words[kind][w] = bm
+			}
+			bm.Add(id)
+		}
+	}
+	if d.Partial {
+		m.partial.Add(id)
 	}
 	x.docs[key] = id
 }
@@ -194,18 +231,22 @@ func (x *Index) Flush() error {
 	}
 	slices.Sort(terms)
 	i := 0
-	next := func() (uint32, *roaring.Bitmap, bool, error) {
+	// Global IDs to the segment's own numbering.
+	local := func(bm *roaring.Bitmap) *roaring.Bitmap { return roaring.AddOffset64(bm, -int64(m.base)) }
+	in := segInput{keys: m.keys, partial: local(m.partial)}
+	in.terms = func() (uint32, *roaring.Bitmap, bool, error) {
 		if i == len(terms) {
 			return 0, nil, false, nil
 		}
 		t := terms[i]
 		i++
-		// Global IDs to the segment's own numbering.
-		bm := roaring.AddOffset64(m.terms[t], -int64(m.base))
-		return t, bm, true, nil
+		return t, local(m.terms[t]), true, nil
+	}
+	for kind, words := range m.words {
+		in.words[kind] = mapWords(words, local)
 	}
 	seq := x.seq
-	seg, err := writeSegment(seg0path(x.dir, seq), seq, m.keys, next)
+	seg, err := writeSegment(seg0path(x.dir, seq), seq, in)
 	if err != nil {
 		return err
 	}
@@ -221,34 +262,63 @@ func (x *Index) Flush() error {
 type Needle struct {
 	Trigrams []uint32 // imapmsg.KeyTrigrams of the key
 	Text     bool     // TEXT: header fields count too
+	// Word, when not empty, is the folded key, which has no separator
+	// (imapmsg.KeyWord): the dictionaries answer it.
+	Word string
 }
 
-// Query maps each key to its document (-1: not indexed) and each needle
-// to the documents that may contain it (nil: any, a needle without
-// trigrams), consistently: a document outside a needle's bitmap does not
-// contain it. A segment that does not read back is dropped (see
+// Answer is what [Index.Query] found, in global document IDs.
+type Answer struct {
+	// Docs is the document of each key asked (-1: not indexed).
+	Docs []int64
+	// Cands is, per needle, the documents that may contain it (nil:
+	// any): a document outside it does not.
+	Cands []*roaring.Bitmap
+	// Sure is, per needle, the documents that contain it (nil: none
+	// known), a subset of Cands: a document in Cands and not in Sure
+	// must be read to know.
+	Sure []*roaring.Bitmap
+}
+
+// Query maps each key to its document and each needle to the documents
+// that may contain it and those that surely do, consistently. A needle
+// with a Word is answered by the dictionaries: the documents with a word
+// containing it surely contain it, and of the others only those flagged
+// partial may. A segment that does not read back is dropped (see
 // [Index.Lost]) and the query fails: the caller scans instead.
-func (x *Index) Query(keys []string, needles []Needle) (docs []int64, cands []*roaring.Bitmap, err error) {
+func (x *Index) Query(keys []string, needles []Needle) (Answer, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	cands = make([]*roaring.Bitmap, len(needles))
+	a := Answer{Cands: make([]*roaring.Bitmap, len(needles)), Sure: make([]*roaring.Bitmap, len(needles))}
 	for i, nd := range needles {
-		if len(nd.Trigrams) == 0 {
+		var err error
+		if len(nd.Trigrams) > 0 {
+			if a.Cands[i], err = x.candidatesLocked(nd); err != nil {
+				return Answer{}, err
+			}
+		}
+		if nd.Word == "" {
 			continue
 		}
-		if cands[i], err = x.candidatesLocked(nd); err != nil {
-			return nil, nil, err
+		sure, partial, err := x.wordLocked(nd)
+		if err != nil {
+			return Answer{}, err
 		}
+		if a.Cands[i] != nil {
+			partial.And(a.Cands[i])
+		}
+		a.Sure[i] = sure
+		a.Cands[i] = roaring.Or(sure, partial)
 	}
-	docs = make([]int64, len(keys))
+	a.Docs = make([]int64, len(keys))
 	for i, k := range keys {
 		if id, ok := x.docs[k]; ok {
-			docs[i] = int64(id)
+			a.Docs[i] = int64(id)
 		} else {
-			docs[i] = -1
+			a.Docs[i] = -1
 		}
 	}
-	return docs, cands, nil
+	return a, nil
 }
 
 // candidatesLocked returns the global IDs of the documents that have

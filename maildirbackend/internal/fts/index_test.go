@@ -26,10 +26,11 @@ func tris(s string, header bool) []uint32 {
 // documents may contain it, and the keys not indexed.
 func candidates(t *testing.T, x *Index, keys []string, needle string, text bool) (cands, unindexed []string) {
 	t.Helper()
-	docs, bms, err := x.Query(keys, []Needle{{Trigrams: tris(needle, false), Text: text}})
+	a, err := x.Query(keys, []Needle{{Trigrams: tris(needle, false), Text: text}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	docs, bms := a.Docs, a.Cands
 	for i, k := range keys {
 		switch {
 		case docs[i] < 0:
@@ -149,7 +150,7 @@ func TestIndex_brokenSegment(t *testing.T) {
 	b, _ = os.ReadFile(filepath.Join(dir, "seg-0"))
 	b[len(magic)+2] ^= 0xff
 	os.WriteFile(filepath.Join(dir, "seg-0"), b, 0o600)
-	if _, _, err := x2.Query([]string{"a"}, []Needle{{Trigrams: tris("alpha beta", false)}}); err == nil {
+	if _, err := x2.Query([]string{"a"}, []Needle{{Trigrams: tris("alpha beta", false)}}); err == nil {
 		t.Fatal("query over a damaged bitmap succeeded")
 	}
 	if x2.Has("a") || x2.Lost() != 1 {

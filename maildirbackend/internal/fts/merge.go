@@ -31,7 +31,15 @@ func (x *Index) Compact(live func(key string) bool) error {
 	seq := x.seq
 	x.seq++
 	x.mu.Unlock()
-	merged, err := writeSegment(seg0path(x.dir, seq), seq, keys, mergeTerms(pick, keep))
+	starts := mergeStarts(pick, keep)
+	in := segInput{keys: keys, partial: roaring.New(), terms: mergeTerms(pick, keep, starts)}
+	for i, s := range pick {
+		in.partial.Or(renumber(s.partial, keep[i], starts[i]))
+	}
+	for kind := range in.words {
+		in.words[kind] = mergeWords(pick, keep, starts, kind)
+	}
+	merged, err := writeSegment(seg0path(x.dir, seq), seq, in)
 	if err != nil {
 		return err
 	}
@@ -95,16 +103,10 @@ func (x *Index) keepers(pick []*segment, live func(string) bool) ([]*roaring.Bit
 	return keep, keys
 }
 
-// mergeTerms yields the union of the picked segments' terms with their
-// bitmaps renumbered into the merged segment.
-func mergeTerms(pick []*segment, keep []*roaring.Bitmap) termIter {
-	var terms []uint32
-	for _, s := range pick {
-		terms = append(terms, s.terms...)
-	}
-	slices.Sort(terms)
-	terms = slices.Compact(terms)
-	starts := make([]uint32, len(pick)) // merged number of each segment's first kept document
+// mergeStarts returns the merged number of each picked segment's first
+// kept document.
+func mergeStarts(pick []*segment, keep []*roaring.Bitmap) []uint32 {
+	starts := make([]uint32, len(pick))
 	var at uint32
 	for i, s := range pick {
 		starts[i] = at
@@ -114,6 +116,18 @@ func mergeTerms(pick []*segment, keep []*roaring.Bitmap) termIter {
 			at += uint32(keep[i].GetCardinality())
 		}
 	}
+	return starts
+}
+
+// mergeTerms yields the union of the picked segments' terms with their
+// bitmaps renumbered into the merged segment.
+func mergeTerms(pick []*segment, keep []*roaring.Bitmap, starts []uint32) termIter {
+	var terms []uint32
+	for _, s := range pick {
+		terms = append(terms, s.terms...)
+	}
+	slices.Sort(terms)
+	terms = slices.Compact(terms)
 	files := make([]*os.File, len(pick))
 	ti := 0
 	return func() (uint32, *roaring.Bitmap, bool, error) {
@@ -212,6 +226,12 @@ func (x *Index) moveMemLocked() {
 	for t, bm := range m.terms {
 		m.terms[t] = roaring.AddOffset64(bm, delta)
 	}
+	for _, words := range m.words {
+		for w, bm := range words {
+			words[w] = roaring.AddOffset64(bm, delta)
+		}
+	}
+	m.partial = roaring.AddOffset64(m.partial, delta)
 	for i, k := range m.keys {
 		if x.docs[k] == m.base+uint32(i) {
 			x.docs[k] = newBase + uint32(i)

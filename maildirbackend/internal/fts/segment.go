@@ -18,20 +18,31 @@ import (
 // A segment file is:
 //
 //	magic (8 bytes)
-//	the posting bitmaps, one per term, in roaring's portable format
-//	docs:      uvarint count, then per document uvarint len(key), key
+//	the posting bitmaps, one per term, then one per word found in more
+//	           than one document, in roaring's portable format
+//	docs:      uvarint count, then per document uvarint len(key), key,
+//	           and a flags byte (flagPartial)
 //	directory: uvarint count, then per term: term, offset, length, CRC-32C
 //	           of its bitmap (uint32, uint64, uint32, uint32 little-endian)
-//	footer:    offset of docs (uint64), offset of directory (uint64),
-//	           CRC-32C of docs and directory (uint32), magic (8 bytes)
+//	words:     the body words' dictionary, then the header words' (dict.go)
+//	footer:    offset of docs, of directory (uint64 each), CRC-32C of docs
+//	           and directory (uint32), where each dictionary is (dictLoc),
+//	           magic (8 bytes)
 //
 // Documents are numbered from 0 in the order of docs. A term is a trigram
 // (bits 0-23) with bit 24 set for a header field's trigram.
 const (
-	magic      = "MIFTS02\n"   // 02: TEXT trigrams include MIME headers of parts; no numbering gap after a merge
-	footerSize = 8 + 8 + 4 + 8 // the last 8: magic again
+	// 02: TEXT trigrams include MIME headers of parts; no numbering gap
+	// after a merge. 03: word dictionaries and the partial flag.
+	magic      = "MIFTS03\n"
+	footerSize = 8 + 8 + 4 + 2*dictLocSize + 8 // the last 8: magic again
 	dirEntry   = 4 + 8 + 4 + 4
 )
+
+// flagPartial marks a document whose words are not all in the
+// dictionary (a word was cut, or it was added without words): the
+// dictionary's silence proves nothing for it.
+const flagPartial = 1
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -41,12 +52,14 @@ var errCorrupt = errors.New("fts: corrupt segment")
 // segment is one immutable segment file, its documents and directory in
 // memory, its bitmaps read on demand.
 type segment struct {
-	path  string
-	seq   uint64
-	base  uint32   // global ID of its document 0
-	keys  []string // immutable
-	terms []uint32 // ascending
-	ents  []entry  // parallel to terms
+	path    string
+	seq     uint64
+	base    uint32          // global ID of its document 0
+	keys    []string        // immutable
+	partial *roaring.Bitmap // local numbers of the documents flagged partial; immutable
+	terms   []uint32        // ascending
+	ents    []entry         // parallel to terms
+	dicts   [2]dictLoc      // body and header words, read on demand
 }
 
 type entry struct {
@@ -59,10 +72,22 @@ type entry struct {
 // (of segment-local document numbers); ok false ends.
 type termIter func() (term uint32, bm *roaring.Bitmap, ok bool, err error)
 
+// wordIter yields one dictionary's words in ascending order with their
+// bitmaps (of segment-local document numbers); ok false ends.
+type wordIter func() (word string, bm *roaring.Bitmap, ok bool, err error)
+
+// segInput is what writeSegment writes.
+type segInput struct {
+	keys    []string
+	partial *roaring.Bitmap // local numbers; may be nil
+	terms   termIter
+	words   [2]wordIter // body, header; either may be nil
+}
+
 // writeSegment writes a segment file at path, atomically: a temporary
 // file, fsync, rename, fsync of the directory. It returns the segment as
 // read back from what it wrote.
-func writeSegment(path string, seq uint64, keys []string, next termIter) (*segment, error) {
+func writeSegment(path string, seq uint64, in segInput) (*segment, error) {
 	tmp := path + ".tmp"
 	file, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -70,36 +95,53 @@ func writeSegment(path string, seq uint64, keys []string, next termIter) (*segme
 	}
 	defer os.Remove(tmp) // after a successful rename, a no-op
 	defer file.Close()
-	seg := &segment{path: path, seq: seq, keys: keys}
-	w := bufio.NewWriterSize(file, 256<<10)
-	off := uint64(len(magic))
-	w.WriteString(magic)
-	var buf bytes.Buffer
+	seg := &segment{path: path, seq: seq, keys: in.keys, partial: in.partial}
+	if seg.partial == nil {
+		seg.partial = roaring.New()
+	}
+	pw := &postingWriter{w: bufio.NewWriterSize(file, 256<<10), off: uint64(len(magic))}
+	pw.w.WriteString(magic)
 	for {
-		term, bm, ok, err := next()
+		term, bm, ok, err := in.terms()
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			break
 		}
-		buf.Reset()
-		bm.RunOptimize()
-		if _, err := bm.WriteTo(&buf); err != nil {
-			return nil, fmt.Errorf("fts: encode bitmap: %w", err)
+		e, err := pw.write(bm)
+		if err != nil {
+			return nil, err
 		}
 		seg.terms = append(seg.terms, term)
-		seg.ents = append(seg.ents, entry{off: off, n: uint32(buf.Len()), crc: crc32.Checksum(buf.Bytes(), castagnoli)})
-		off += uint64(buf.Len())
-		w.Write(buf.Bytes())
+		seg.ents = append(seg.ents, e)
 	}
+	var dicts [2]encodedDict
+	for kind, words := range in.words {
+		d, err := encodeDict(pw, words)
+		if err != nil {
+			return nil, err
+		}
+		dicts[kind] = d
+	}
+	w, off := pw.w, pw.off
 	meta := encodeMeta(seg)
 	var foot [footerSize]byte
 	binary.LittleEndian.PutUint64(foot[0:], off)
 	binary.LittleEndian.PutUint64(foot[8:], off+uint64(meta.docsLen))
 	binary.LittleEndian.PutUint32(foot[16:], crc32.Checksum(meta.b, castagnoli))
-	copy(foot[20:], magic)
 	w.Write(meta.b)
+	off += uint64(len(meta.b))
+	for kind, d := range dicts {
+		loc := dictLoc{off: off, blobLen: uint64(len(d.blob)), n: d.n,
+			crcBlob: crc32.Checksum(d.blob, castagnoli), crcEnts: crc32.Checksum(d.ents, castagnoli)}
+		loc.put(foot[20+kind*dictLocSize:])
+		seg.dicts[kind] = loc
+		w.Write(d.blob)
+		w.Write(d.ents)
+		off = loc.end()
+	}
+	copy(foot[footerSize-len(magic):], magic)
 	w.Write(foot[:])
 	if err := w.Flush(); err != nil {
 		return nil, fmt.Errorf("fts: write segment: %w", err)
@@ -124,9 +166,14 @@ type metaBytes struct {
 
 func encodeMeta(seg *segment) metaBytes {
 	b := binary.AppendUvarint(nil, uint64(len(seg.keys)))
-	for _, k := range seg.keys {
+	for i, k := range seg.keys {
 		b = binary.AppendUvarint(b, uint64(len(k)))
 		b = append(b, k...)
+		var fl byte
+		if seg.partial.Contains(uint32(i)) {
+			fl |= flagPartial
+		}
+		b = append(b, fl)
 	}
 	docsLen := len(b)
 	b = binary.AppendUvarint(b, uint64(len(seg.terms)))
@@ -162,21 +209,41 @@ func readSegment(path string, seq uint64) (*segment, error) {
 	}
 	docsOff := binary.LittleEndian.Uint64(foot[0:])
 	dirOff := binary.LittleEndian.Uint64(foot[8:])
-	if string(foot[20:]) != magic || docsOff < uint64(len(magic)) || dirOff < docsOff || dirOff > uint64(size-footerSize) {
+	seg := &segment{path: path, seq: seq}
+	for kind := range seg.dicts {
+		seg.dicts[kind] = getDictLoc(foot[20+kind*dictLocSize:])
+	}
+	end := uint64(size - footerSize)
+	metaEnd := seg.dicts[bodyWords].off // the dictionaries follow the directory
+	// An older format (another magic) is rebuilt, never misread.
+	if string(foot[footerSize-len(magic):]) != magic || docsOff < uint64(len(magic)) || dirOff < docsOff ||
+		metaEnd < dirOff || metaEnd > end || !seg.dictsFit(end) {
 		return nil, errCorrupt
 	}
-	meta := make([]byte, uint64(size-footerSize)-docsOff)
+	meta := make([]byte, metaEnd-docsOff)
 	if _, err := file.ReadAt(meta, int64(docsOff)); err != nil {
 		return nil, fmt.Errorf("fts: read segment: %w", err)
 	}
 	if crc32.Checksum(meta, castagnoli) != binary.LittleEndian.Uint32(foot[16:]) {
 		return nil, errCorrupt
 	}
-	seg := &segment{path: path, seq: seq}
 	if err := seg.decodeMeta(meta, int(dirOff-docsOff), docsOff); err != nil {
 		return nil, err
 	}
 	return seg, nil
+}
+
+// dictsFit reports whether the dictionaries lie one after the other up
+// to end, the footer.
+func (seg *segment) dictsFit(end uint64) bool {
+	at := seg.dicts[bodyWords].off
+	for _, d := range seg.dicts {
+		if d.off != at || d.blobLen > end-at || uint64(d.n) > (end-at-d.blobLen)/dictEntry {
+			return false
+		}
+		at = d.end()
+	}
+	return at == end
 }
 
 func (seg *segment) decodeMeta(meta []byte, docsLen int, bitmapsEnd uint64) error {
@@ -187,13 +254,17 @@ func (seg *segment) decodeMeta(meta []byte, docsLen int, bitmapsEnd uint64) erro
 	}
 	docs = docs[k:]
 	seg.keys = make([]string, 0, n)
-	for range n {
+	seg.partial = roaring.New()
+	for i := range n {
 		l, k := binary.Uvarint(docs)
-		if k <= 0 || uint64(len(docs)-k) < l {
+		if k <= 0 || uint64(len(docs)-k) <= l {
 			return errCorrupt
 		}
 		seg.keys = append(seg.keys, string(docs[k:k+int(l)]))
-		docs = docs[k+int(l):]
+		if docs[k+int(l)]&flagPartial != 0 {
+			seg.partial.Add(uint32(i))
+		}
+		docs = docs[k+int(l)+1:]
 	}
 	nt, k := binary.Uvarint(dir)
 	if k <= 0 || uint64(len(dir)-k) != nt*dirEntry {
@@ -221,7 +292,12 @@ func (seg *segment) bitmap(r io.ReaderAt, term uint32) (*roaring.Bitmap, error) 
 	if i == len(seg.terms) || seg.terms[i] != term {
 		return roaring.New(), nil
 	}
-	e := seg.ents[i]
+	return readPosting(r, seg.ents[i])
+}
+
+// readPosting reads the bitmap of e from r (a segment file), checking its
+// checksum.
+func readPosting(r io.ReaderAt, e entry) (*roaring.Bitmap, error) {
 	b := make([]byte, e.n)
 	if _, err := r.ReadAt(b, int64(e.off)); err != nil {
 		return nil, fmt.Errorf("fts: read bitmap: %w", err)
@@ -234,6 +310,25 @@ func (seg *segment) bitmap(r io.ReaderAt, term uint32) (*roaring.Bitmap, error) 
 		return nil, errCorrupt
 	}
 	return bm, nil
+}
+
+// postingWriter writes posting bitmaps one after the other.
+type postingWriter struct {
+	w   *bufio.Writer
+	off uint64 // the file offset of the next byte
+	buf bytes.Buffer
+}
+
+func (pw *postingWriter) write(bm *roaring.Bitmap) (entry, error) {
+	pw.buf.Reset()
+	bm.RunOptimize()
+	if _, err := bm.WriteTo(&pw.buf); err != nil {
+		return entry{}, fmt.Errorf("fts: encode bitmap: %w", err)
+	}
+	e := entry{off: pw.off, n: uint32(pw.buf.Len()), crc: crc32.Checksum(pw.buf.Bytes(), castagnoli)}
+	pw.off += uint64(pw.buf.Len())
+	pw.w.Write(pw.buf.Bytes())
+	return e, nil
 }
 
 // syncDir makes a rename in dir durable; failures are not fatal (some file
