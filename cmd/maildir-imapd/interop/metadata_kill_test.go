@@ -71,7 +71,8 @@ func TestMetadata_killDuringSet(t *testing.T) {
 		<-done
 		w.c.Close()
 		if acked < 1 {
-			t.Fatalf("round %d: no SETMETADATA acknowledged before the kill (%v)", round, lastErr)
+			t.Fatalf("round %d: no SETMETADATA acknowledged before the kill (%v); the daemon's log:\n%s",
+				round, lastErr, tail(d.proc.output.String(), 40))
 		}
 	}
 	d := startImapd(t, a)
@@ -113,4 +114,10 @@ func checkGeneration(t *testing.T, w *wconn, entries, acked, sent int) {
 			t.Errorf("generation %d after the kill; acknowledged %d, sent %d", n, acked, sent)
 		}
 	}
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
