@@ -411,15 +411,7 @@ func (p *parser) searchModSeq(c *imap.SearchCriteria) error {
 // WriteMessageFlagsModSeq writes "* n FETCH (UID u FLAGS (...) MODSEQ
 // (m))", a flag change for a CONDSTORE client (idle.ModSeqWriter).
 func (w *UpdateWriter) WriteMessageFlagsModSeq(seqNum uint32, uid imap.UID, flags []imap.Flag, modSeq uint64) error {
-	e := &w.c.enc
-	e.lock()
-	defer e.unlock()
-	e.raw("* ").num(seqNum).raw(" FETCH (")
-	if uid != 0 {
-		e.raw("UID ").num(uint32(uid)).sp()
-	}
-	e.raw("FLAGS ").flags(flags).raw(" MODSEQ (").num64(int64(modSeq)).raw("))").crlf()
-	return w.end()
+	return w.writeFlagsFetch(seqNum, uid, flags, modSeq)
 }
 
 // WriteVanished writes "* VANISHED uids", what a QRESYNC client gets

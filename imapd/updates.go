@@ -77,6 +77,12 @@ func (w *UpdateWriter) WriteMailboxFlags(flags []imap.Flag) error {
 // WriteMessageFlags writes "* n FETCH (UID u FLAGS (...))"; the UID is left
 // out when uid is 0.
 func (w *UpdateWriter) WriteMessageFlags(seqNum uint32, uid imap.UID, flags []imap.Flag) error {
+	return w.writeFlagsFetch(seqNum, uid, flags, 0)
+}
+
+// writeFlagsFetch writes "* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])":
+// the UID when uid is not 0, the MODSEQ when modSeq is not 0.
+func (w *UpdateWriter) writeFlagsFetch(seqNum uint32, uid imap.UID, flags []imap.Flag, modSeq uint64) error {
 	e := &w.c.enc
 	e.lock()
 	defer e.unlock()
@@ -84,7 +90,11 @@ func (w *UpdateWriter) WriteMessageFlags(seqNum uint32, uid imap.UID, flags []im
 	if uid != 0 {
 		e.raw("UID ").num(uint32(uid)).sp()
 	}
-	e.raw("FLAGS ").flags(flags).raw(")").crlf()
+	e.raw("FLAGS ").flags(flags)
+	if modSeq != 0 {
+		e.raw(" MODSEQ (").num64(int64(modSeq)).byte(')')
+	}
+	e.raw(")").crlf()
 	return w.end()
 }
 
