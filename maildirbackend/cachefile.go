@@ -3,7 +3,6 @@ package maildirbackend
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -310,21 +309,16 @@ func (c *diskCache) flush() {
 	}
 }
 
-// guard runs a transaction, turning a damaged file into an error and
-// marking the file for replacement: bbolt's panics on damaged pages, and
-// faults reading pages that another program truncated away while the file
-// is open (boltguard, which recovers them and finds most truncations
-// before they fault).
-func (c *diskCache) guard(fn func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", boltguard.ErrDamaged, r)
-		}
-		if errors.Is(err, boltguard.ErrDamaged) && !c.broken.Swap(true) {
-			c.log.Warn("cache file damaged: replacing it", "err", err)
-		}
-	}()
-	return fn()
+// guard runs a transaction and marks the file for replacement when it is
+// damaged: boltguard turns bbolt's panics on damaged pages, and faults
+// reading pages that another program truncated away while the file is
+// open, into errors wrapping boltguard.ErrDamaged.
+func (c *diskCache) guard(fn func() error) error {
+	err := fn()
+	if errors.Is(err, boltguard.ErrDamaged) && !c.broken.Swap(true) {
+		c.log.Warn("cache file damaged: replacing it", "err", err)
+	}
+	return err
 }
 
 // ensureOpen opens (or replaces a damaged) file when it is due, and reports

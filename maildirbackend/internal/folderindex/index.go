@@ -124,16 +124,10 @@ var errInvalid = errors.New("not a valid index of this folder")
 
 // openFile opens or creates the file; an error that is not ErrUnavailable
 // means the file should be replaced.
-func openFile(path string, uidValidity uint32, log *slog.Logger) (x *Index, err error) {
-	defer func() {
-		// bbolt panics on some corrupt pages; such a file is replaced.
-		if v := recover(); v != nil {
-			if x != nil {
-				x.db.Close()
-			}
-			x, err = nil, fmt.Errorf("%w: %v", errInvalid, v)
-		}
-	}()
+//
+// bbolt's panics on corrupt pages, and faults on pages truncated away,
+// come back from boltguard as errors wrapping boltguard.ErrDamaged.
+func openFile(path string, uidValidity uint32, log *slog.Logger) (*Index, error) {
 	db, err := boltguard.Open(path, 0o600, &bolt.Options{
 		Timeout: lockWait,
 		NoSync:  true,
@@ -153,7 +147,7 @@ func openFile(path string, uidValidity uint32, log *slog.Logger) (x *Index, err 
 		}
 		return nil, fmt.Errorf("%w: %w", errInvalid, err)
 	}
-	x = &Index{db: db, path: path, log: log}
+	x := &Index{db: db, path: path, log: log}
 	if err := x.init(uidValidity); err != nil {
 		db.Close()
 		if unavailable(err) {
